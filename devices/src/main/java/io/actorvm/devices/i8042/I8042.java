@@ -1,0 +1,79 @@
+package io.actorvm.devices.i8042;
+
+import io.actorvm.devices.BusDevice;
+import io.actorvm.devices.VmControl;
+
+import java.util.Map;
+
+/**
+ * The PS/2 controller, only as far as guests need it without a keyboard: status reads that say
+ * "nothing to read, ready for commands", and command 0xFE (pulse the reset line), which Linux
+ * uses for {@code reboot=k}. Occupies ports 0x60 (data) and 0x64 (status/command) through a
+ * range of 5 ports starting at 0x60.
+ */
+public final class I8042 implements BusDevice {
+    public static final int BASE_PORT = 0x60, PORT_COUNT = 5;
+    static final int DATA = 0, COMMAND = 4;
+    static final int CMD_READ_CONFIG = 0x20, CMD_WRITE_CONFIG = 0x60, CMD_RESET = 0xFE;
+    /** Status bit 2: system flag (POST passed); bit 0 output full; bit 1 input full. */
+    static final int STATUS_SYSTEM = 0x04, STATUS_OUTPUT_FULL = 0x01;
+
+    public record State(int config, int pendingCommand, int output, boolean outputFull, long resets) {}
+
+    private final VmControl vm;
+    private int config = 0x44; // translation on, system flag
+    private int pendingCommand = -1;
+    private int output;
+    private boolean outputFull;
+    private long resets;
+
+    public I8042(VmControl vm) {
+        this.vm = vm;
+    }
+
+    @Override
+    public String name() {
+        return "i8042";
+    }
+
+    @Override
+    public long read(long offset, int size) {
+        if (offset == COMMAND) return STATUS_SYSTEM | (outputFull ? STATUS_OUTPUT_FULL : 0);
+        if (offset == DATA) {
+            outputFull = false;
+            return output;
+        }
+        return 0xFF;
+    }
+
+    @Override
+    public void write(long offset, int size, long value) {
+        int v = (int) (value & 0xFF);
+        if (offset == COMMAND) {
+            switch (v) {
+                case CMD_RESET -> {
+                    resets++;
+                    vm.requestReset("i8042 reset command (0xFE)");
+                }
+                case CMD_READ_CONFIG -> {
+                    output = config;
+                    outputFull = true;
+                }
+                case CMD_WRITE_CONFIG -> pendingCommand = v;
+                default -> { } // other controller commands have no effect without a keyboard
+            }
+        } else if (offset == DATA && pendingCommand == CMD_WRITE_CONFIG) {
+            config = v;
+            pendingCommand = -1;
+        }
+    }
+
+    public State state() {
+        return new State(config, pendingCommand, output, outputFull, resets);
+    }
+
+    @Override
+    public Map<String, Long> metrics() {
+        return Map.of("reset_requests", resets);
+    }
+}

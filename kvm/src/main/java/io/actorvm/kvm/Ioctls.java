@@ -1,0 +1,67 @@
+package io.actorvm.kvm;
+
+/**
+ * KVM ioctl request numbers, built the way {@code <asm-generic/ioctl.h>} builds them
+ * (direction, size, type 0xAE, number). The layout test checks each one against the C headers.
+ */
+public final class Ioctls {
+    private Ioctls() {}
+
+    private static final int KVMIO = 0xAE;
+    private static final long NONE = 0, WRITE = 1, READ = 2;
+
+    static long io(int nr) {
+        return ioc(NONE, nr, 0);
+    }
+
+    static long iow(int nr, long size) {
+        return ioc(WRITE, nr, size);
+    }
+
+    static long ior(int nr, long size) {
+        return ioc(READ, nr, size);
+    }
+
+    static long iowr(int nr, long size) {
+        return ioc(READ | WRITE, nr, size);
+    }
+
+    private static long ioc(long dir, int nr, long size) {
+        return (dir << 30) | (size << 16) | ((long) KVMIO << 8) | nr;
+    }
+
+    // System ioctls
+    public static final long KVM_GET_API_VERSION = io(0x00);
+    public static final long KVM_CREATE_VM = io(0x01);
+    public static final long KVM_CHECK_EXTENSION = io(0x03);
+    public static final long KVM_GET_VCPU_MMAP_SIZE = io(0x04);
+    public static final long KVM_GET_SUPPORTED_CPUID = iowr(0x05, 8);
+
+    // VM ioctls
+    public static final long KVM_CREATE_VCPU = io(0x41);
+    public static final long KVM_SET_USER_MEMORY_REGION = iow(0x46, Structs.USERSPACE_MEMORY_REGION.byteSize());
+    public static final long KVM_SET_TSS_ADDR = io(0x47);
+    public static final long KVM_SET_IDENTITY_MAP_ADDR = iow(0x48, 8);
+    public static final long KVM_CREATE_IRQCHIP = io(0x60);
+    public static final long KVM_IRQ_LINE = iow(0x61, Structs.IRQ_LEVEL.byteSize());
+    public static final long KVM_REGISTER_COALESCED_MMIO = iow(0x67, Structs.COALESCED_MMIO_ZONE.byteSize());
+    public static final long KVM_UNREGISTER_COALESCED_MMIO = iow(0x68, Structs.COALESCED_MMIO_ZONE.byteSize());
+    public static final long KVM_IRQFD = iow(0x76, Structs.IRQFD.byteSize());
+    public static final long KVM_CREATE_PIT2 = iow(0x77, Structs.PIT_CONFIG.byteSize());
+    public static final long KVM_IOEVENTFD = iow(0x79, Structs.IOEVENTFD.byteSize());
+
+    // vCPU ioctls
+    public static final long KVM_RUN = io(0x80);
+    public static final long KVM_GET_REGS = ior(0x81, Structs.REGS.byteSize());
+    public static final long KVM_SET_REGS = iow(0x82, Structs.REGS.byteSize());
+    public static final long KVM_GET_SREGS = ior(0x83, Structs.SREGS.byteSize());
+    public static final long KVM_SET_SREGS = iow(0x84, Structs.SREGS.byteSize());
+    public static final long KVM_GET_MSRS = iowr(0x88, 8);
+    public static final long KVM_SET_MSRS = iow(0x89, 8);
+    public static final long KVM_SET_SIGNAL_MASK = iow(0x8b, 4);
+    public static final long KVM_GET_FPU = ior(0x8c, Structs.FPU.byteSize());
+    public static final long KVM_SET_FPU = iow(0x8d, Structs.FPU.byteSize());
+    public static final long KVM_SET_CPUID2 = iow(0x90, 8);
+    public static final long KVM_GET_MP_STATE = ior(0x98, 4);
+    public static final long KVM_SET_MP_STATE = iow(0x99, 4);
+}

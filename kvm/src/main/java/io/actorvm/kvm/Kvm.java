@@ -1,0 +1,87 @@
+package io.actorvm.kvm;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+/** The system handle: an open {@code /dev/kvm}. */
+public final class Kvm implements AutoCloseable {
+    public static final Path DEVICE = Path.of("/dev/kvm");
+    /** The only stable KVM API version there has ever been. */
+    public static final int API_VERSION = 12;
+    private static final int MAX_CPUID_ENTRIES = 256;
+
+    private final int fd;
+
+    private Kvm(int fd) {
+        this.fd = fd;
+    }
+
+    /**
+     * Opens /dev/kvm and checks the API version.
+     *
+     * @throws KvmUnavailableException with a one-line reason when KVM cannot be used here
+     */
+    public static Kvm open() {
+        if (!Files.exists(DEVICE)) throw new KvmUnavailableException(DEVICE + " does not exist (no KVM on this host)");
+        int fd;
+        try {
+            fd = Libc.open(DEVICE.toString(), Libc.O_RDWR | Libc.O_CLOEXEC);
+        } catch (KvmException e) {
+            throw new KvmUnavailableException("cannot open " + DEVICE + ": " + Libc.strerror(e.errno())
+                    + (e.errno() == 13 ? " (add your user to the kvm group)" : ""));
+        }
+        Kvm kvm = new Kvm(fd);
+        int version = kvm.apiVersion();
+        if (version != API_VERSION) {
+            kvm.close();
+            throw new KvmUnavailableException("KVM API version " + version + ", expected " + API_VERSION);
+        }
+        return kvm;
+    }
+
+    /** KVM_GET_API_VERSION. */
+    public int apiVersion() {
+        return Libc.ioctl(fd, Ioctls.KVM_GET_API_VERSION, 0L, "KVM_GET_API_VERSION");
+    }
+
+    /** KVM_CHECK_EXTENSION on the system fd: 0 if absent, otherwise a capability-specific value. */
+    public int checkExtension(Capability cap) {
+        return Libc.ioctl(fd, Ioctls.KVM_CHECK_EXTENSION, cap.number(), "KVM_CHECK_EXTENSION(" + cap + ")");
+    }
+
+    /** KVM_GET_VCPU_MMAP_SIZE: bytes to map from each vCPU fd (kvm_run plus the coalesced ring). */
+    public int vcpuMmapSize() {
+        return Libc.ioctl(fd, Ioctls.KVM_GET_VCPU_MMAP_SIZE, 0L, "KVM_GET_VCPU_MMAP_SIZE");
+    }
+
+    /** KVM_GET_SUPPORTED_CPUID: the CPUID leaves this host's KVM can give a guest. */
+    public List<CpuidEntry> supportedCpuid() {
+        try (Arena arena = Arena.ofConfined()) {
+            long entry = Structs.CPUID_ENTRY2.byteSize();
+            MemorySegment buf = arena.allocate(Structs.CPUID2.byteSize() + entry * MAX_CPUID_ENTRIES, 8);
+            buf.set(JAVA_INT, 0, MAX_CPUID_ENTRIES);
+            Libc.ioctl(fd, Ioctls.KVM_GET_SUPPORTED_CPUID, buf, "KVM_GET_SUPPORTED_CPUID");
+            int n = buf.get(JAVA_INT, 0);
+            List<CpuidEntry> out = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) out.add(CpuidEntry.read(buf, Structs.CPUID2.byteSize() + i * entry));
+            return out;
+        }
+    }
+
+    /** KVM_CREATE_VM with the default machine type. */
+    public VmFd createVm() {
+        int vmFd = Libc.ioctl(fd, Ioctls.KVM_CREATE_VM, 0L, "KVM_CREATE_VM");
+        return new VmFd(vmFd, vcpuMmapSize());
+    }
+
+    @Override
+    public void close() {
+        Libc.close(fd);
+    }
+}

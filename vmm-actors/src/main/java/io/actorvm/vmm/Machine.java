@@ -1,0 +1,125 @@
+package io.actorvm.vmm;
+
+import io.actorvm.iobus.CoalescedRing;
+import io.actorvm.kvm.Capability;
+import io.actorvm.kvm.CpuidEntry;
+import io.actorvm.kvm.Kvm;
+import io.actorvm.kvm.VcpuFd;
+import io.actorvm.kvm.VmFd;
+import io.actorvm.mmu.AddressMap;
+import io.actorvm.mmu.GuestMemory;
+import io.actorvm.vmm.boot.CpuidTemplate;
+import io.actorvm.vmm.boot.ElfKernel;
+import io.actorvm.vmm.boot.KernelFormatException;
+import io.actorvm.vmm.boot.KernelLoader;
+import io.actorvm.vmm.boot.PvhBoot;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The KVM side of one VM: the VM and vCPU handles, guest memory with the kernel loaded, the
+ * in-kernel irqchip and PIT, and the coalesced ring. Built in one step, closed in one step
+ * (after every vCPU thread has ended: vCPU threads and devices reach into this memory).
+ */
+final class Machine implements AutoCloseable {
+    static final int PAGE = 4096;
+
+    final Kvm kvm;
+    final VmFd vm;
+    final GuestMemory memory;
+    final List<VcpuFd> vcpus = new ArrayList<>();
+    /** Shared by every vCPU (KVM keeps one ring per VM); null where KVM offers none. */
+    CoalescedRing ring;
+
+    private Machine(Kvm kvm, VmFd vm, GuestMemory memory) {
+        this.kvm = kvm;
+        this.vm = vm;
+        this.memory = memory;
+    }
+
+    /** Reads and checks the kernel before touching KVM, so a bad file changes nothing. */
+    static byte[] readKernel(VmConfig config) {
+        try {
+            if (!Files.isRegularFile(config.kernel())) throw new KernelFormatException("kernel file " + config.kernel() + " does not exist");
+            return Files.readAllBytes(config.kernel());
+        } catch (IOException e) {
+            throw new KernelFormatException("cannot read kernel file " + config.kernel() + ": " + e.getMessage());
+        }
+    }
+
+    static Machine create(VmConfig config) {
+        byte[] file = readKernel(config);
+        ElfKernel kernel = ElfKernel.parse(file);
+        AddressMap map = new AddressMap(config.memory());
+
+        Kvm kvm = Kvm.open();
+        Machine m = null;
+        try {
+            for (Capability needed : List.of(Capability.IRQCHIP, Capability.USER_MEMORY, Capability.SET_TSS_ADDR,
+                    Capability.PIT2, Capability.IMMEDIATE_EXIT)) {
+                if (kvm.checkExtension(needed) <= 0) throw new IllegalStateException("this host's KVM lacks " + needed);
+            }
+            int maxVcpus = Math.max(kvm.checkExtension(Capability.MAX_VCPUS), kvm.checkExtension(Capability.NR_VCPUS));
+            if (config.cpus() > maxVcpus) throw new IllegalArgumentException("this host's KVM allows at most " + maxVcpus + " vCPUs");
+            VmFd vm = kvm.createVm();
+            GuestMemory memory;
+            try {
+                memory = GuestMemory.allocate(map);
+            } catch (RuntimeException | Error e) {
+                vm.close();
+                throw e;
+            }
+            m = new Machine(kvm, vm, memory);
+            vm.setTssAddress(AddressMap.KVM_TSS_ADDRESS);
+            vm.setIdentityMapAddress(AddressMap.KVM_IDENTITY_MAP_ADDRESS);
+            vm.createIrqchip();
+            vm.createPit2();
+            int slot = 0;
+            for (GuestMemory.Region r : memory.regions()) {
+                vm.setUserMemoryRegion(slot++, 0, r.guestAddress(), r.size(), r.host().address());
+            }
+
+            KernelLoader.load(kernel, file, memory);
+            PvhBoot.EntryState entry = PvhBoot.configure(memory, kernel.pvhEntry(), config.cmdline(), map.e820());
+
+            List<CpuidEntry> supported = kvm.supportedCpuid();
+            for (int id = 0; id < config.cpus(); id++) {
+                VcpuFd vcpu = vm.createVcpu(id);
+                m.vcpus.add(vcpu);
+                vcpu.setCpuid(CpuidTemplate.forVcpu(supported, id, config.cpus()));
+                vcpu.setFpuDefaults();
+                if (id == 0) {
+                    vcpu.setSregs(entry.sregs().apply(vcpu.getSregs()));
+                    vcpu.setRegs(entry.regs());
+                }
+                // Application processors keep KVM's reset state: with the in-kernel LAPIC they wait
+                // for INIT/SIPI from the guest.
+            }
+            int ringPage = kvm.checkExtension(Capability.COALESCED_MMIO);
+            if (ringPage > 0) {
+                m.ring = new CoalescedRing(m.vcpus.getFirst().mapping().asSlice((long) ringPage * PAGE, PAGE));
+            }
+            return m;
+        } catch (RuntimeException | Error e) {
+            if (m != null) m.close();
+            else kvm.close();
+            throw e;
+        }
+    }
+
+    /** True when KVM can coalesce port writes into the ring. */
+    boolean canCoalescePio() {
+        return ring != null && kvm.checkExtension(Capability.COALESCED_PIO) > 0;
+    }
+
+    @Override
+    public void close() {
+        for (VcpuFd v : vcpus) v.close();
+        vm.close();
+        memory.close();
+        kvm.close();
+    }
+}

@@ -1,0 +1,342 @@
+package io.actorvm.vmm;
+
+import io.actorvm.devices.BusDevice;
+import io.actorvm.devices.VmControl;
+import io.actorvm.devices.debug.DebugExit;
+import io.actorvm.devices.debug.PostCodePort;
+import io.actorvm.devices.i8042.I8042;
+import io.actorvm.devices.serial.Serial16550;
+import io.actorvm.iobus.IoBus;
+import io.actorvm.iobus.IoRange;
+import io.actorvm.vmm.device.DeviceActor;
+import io.actorvm.vmm.io.DeviceRef;
+import io.actorvm.vmm.io.ExitRouter;
+import io.actorvm.vmm.io.IoStats;
+import io.actorvm.vmm.vcpu.VcpuActor;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.pattern.StatusReply;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * A virtual machine as an actor: the public entry point for embedding. Spawn {@link #create} in
+ * any {@code ActorSystem}, send {@link Start}, and watch for {@link Terminated}. The VM owns its
+ * memory, the I/O buses, one {@link VcpuActor} per vCPU and one {@link DeviceActor} per device.
+ *
+ * <p>States: created → running ⇄ paused → stopping → stopped. Every lifecycle command has a reply,
+ * so the VM can later become event-sourced without changing its protocol.
+ */
+public final class Vm {
+
+    public sealed interface Command {}
+
+    /** Builds the machine (KVM, memory, kernel, devices) and starts the vCPUs. */
+    public record Start(ActorRef<StatusReply<Done>> replyTo) implements Command {}
+
+    /** Parks every vCPU outside the guest. */
+    public record Pause(ActorRef<StatusReply<Done>> replyTo) implements Command {}
+
+    public record Resume(ActorRef<StatusReply<Done>> replyTo) implements Command {}
+
+    /** Stops the VM; the reply comes when everything is released. */
+    public record Stop(String reason, ActorRef<StatusReply<Done>> replyTo) implements Command {}
+
+    public record GetStatus(ActorRef<Status> replyTo) implements Command {}
+
+    /** Registers for the one {@link Terminated} message this VM will send (at once if already stopped). */
+    public record WatchTermination(ActorRef<Terminated> replyTo) implements Command {}
+
+    /** Bytes typed at the console, for the guest's COM1. */
+    public record ConsoleInput(byte[] data) implements Command {}
+
+    public record GetStats(ActorRef<Stats> replyTo) implements Command {}
+
+    // Internal messages.
+    private record VcpuStopped(VcpuActor.Stopped stopped) implements Command {}
+
+    private record GuestExit(int status) implements Command {}
+
+    private record GuestReset(String reason) implements Command {}
+
+    private record DevicesDrained(List<DeviceActor.Metrics> metrics) implements Command {}
+
+    private record PauseDone(ActorRef<StatusReply<Done>> replyTo, Throwable failure) implements Command {}
+
+    public enum State { CREATED, RUNNING, PAUSED, STOPPING, STOPPED }
+
+    public record Status(String name, State state, Terminated termination) {}
+
+    /**
+     * How the VM ended. {@code exitStatus}: the guest's debug-exit value; 0 for a guest power-off,
+     * reset or a requested stop; 1 for a failure (triple fault, KVM error, failed start).
+     */
+    public record Terminated(String reason, int exitStatus, boolean error) {}
+
+    public record Stats(Map<String, Long> io, List<DeviceActor.Metrics> devices) {}
+
+    /** The VM's behavior. Nothing touches KVM until {@link Start}. */
+    public static Behavior<Command> create(VmConfig config) {
+        return Behaviors.setup(ctx -> new Vm(ctx, config).created());
+    }
+
+    private final ActorContext<Command> ctx;
+    private final VmConfig config;
+    private final IoStats stats = new IoStats();
+    private final List<ActorRef<Terminated>> watchers = new ArrayList<>();
+    private final List<ActorRef<StatusReply<Done>>> stopWaiters = new ArrayList<>();
+    private final List<DeviceRef> devices = new ArrayList<>();
+    private final List<ActorRef<VcpuActor.Command>> vcpus = new ArrayList<>();
+    private final Set<Integer> runningVcpus = new HashSet<>();
+    private Machine machine;
+    /** Cleared before the VM fd is closed: a late interrupt from a device must not reach a reused fd number. */
+    private final java.util.concurrent.atomic.AtomicBoolean irqchipOpen = new java.util.concurrent.atomic.AtomicBoolean(true);
+    private DeviceRef serial;
+    private Terminated termination;
+    private List<DeviceActor.Metrics> finalDeviceMetrics = List.of();
+
+    private Vm(ActorContext<Command> ctx, VmConfig config) {
+        this.ctx = ctx;
+        this.config = config;
+    }
+
+    private Behavior<Command> created() {
+        return Behaviors.receive(Command.class)
+                .onMessage(Start.class, this::onStart)
+                .onMessage(Stop.class, s -> {
+                    termination = new Terminated(s.reason(), 0, false);
+                    s.replyTo().tell(StatusReply.ack());
+                    return stopped();
+                })
+                .onMessage(GetStatus.class, g -> reply(g, State.CREATED))
+                .onMessage(WatchTermination.class, w -> { watchers.add(w.replyTo()); return Behaviors.same(); })
+                .onMessage(GetStats.class, g -> { g.replyTo().tell(new Stats(stats.snapshot(), List.of())); return Behaviors.same(); })
+                .onMessage(Pause.class, p -> notNow(p.replyTo(), State.CREATED))
+                .onMessage(Resume.class, r -> notNow(r.replyTo(), State.CREATED))
+                .onMessage(ConsoleInput.class, i -> Behaviors.same())
+                .build();
+    }
+
+    private Behavior<Command> onStart(Start start) {
+        try {
+            machine = Machine.create(config);
+        } catch (RuntimeException e) {
+            String reason = e.getMessage() != null ? e.getMessage() : e.toString();
+            start.replyTo().tell(StatusReply.error(reason));
+            termination = new Terminated("failed to start: " + reason, 1, true);
+            watchers.forEach(w -> w.tell(termination));
+            watchers.clear();
+            return stopped();
+        }
+        IoBus<DeviceRef> ports = new IoBus<>();
+        IoBus<DeviceRef> mmio = new IoBus<>();
+        VmControl control = new VmControl() {
+            @Override
+            public void requestReset(String reason) {
+                ctx.getSelf().tell(new GuestReset(reason));
+            }
+
+            @Override
+            public void requestExit(int status) {
+                ctx.getSelf().tell(new GuestExit(status));
+            }
+        };
+        var vmFd = machine.vm;
+        var irqchipOpen = this.irqchipOpen;
+        serial = attach(ports, new IoRange(Serial16550.COM1_PORT, Serial16550.PORT_COUNT),
+                new Serial16550(config.console(), level -> {
+                    if (irqchipOpen.get()) vmFd.irqLine(Serial16550.COM1_IRQ, level);
+                }));
+        attach(ports, new IoRange(I8042.BASE_PORT, I8042.PORT_COUNT), new I8042(control));
+        attach(ports, new IoRange(DebugExit.DEFAULT_PORT, 1), new DebugExit(control));
+        attach(ports, new IoRange(PostCodePort.PORT, 1), new PostCodePort());
+        if (machine.canCoalescePio()) {
+            // POST codes need no immediate effect: let KVM queue them in the ring instead of exiting.
+            machine.vm.registerCoalesced(PostCodePort.PORT, 1, true);
+        }
+        ExitRouter router = new ExitRouter(ports, mmio, machine.ring, ctx.getSystem().scheduler(), stats);
+        ActorRef<VcpuActor.Stopped> stoppedAdapter = ctx.messageAdapter(VcpuActor.Stopped.class, VcpuStopped::new);
+        for (var fd : machine.vcpus) {
+            var ref = ctx.spawn(VcpuActor.create(fd, router, stoppedAdapter), "vcpu-" + fd.id());
+            vcpus.add(ref);
+            runningVcpus.add(fd.id());
+        }
+        vcpus.forEach(v -> v.tell(new VcpuActor.Run()));
+        start.replyTo().tell(StatusReply.ack());
+        return running();
+    }
+
+    private DeviceRef attach(IoBus<DeviceRef> bus, IoRange range, BusDevice model) {
+        var ref = ctx.spawn(DeviceActor.create(model), model.name());
+        DeviceRef dev = new DeviceRef(model.name(), ref);
+        bus.register(range, dev);
+        devices.add(dev);
+        return dev;
+    }
+
+    /** Messages every live state handles the same way. */
+    private org.apache.pekko.actor.typed.javadsl.BehaviorBuilder<Command> live(State state) {
+        return Behaviors.receive(Command.class)
+                .onMessage(GetStatus.class, g -> reply(g, state))
+                .onMessage(WatchTermination.class, w -> { watchers.add(w.replyTo()); return Behaviors.same(); })
+                .onMessage(ConsoleInput.class, i -> {
+                    byte[] data = i.data().clone();
+                    serial.ref().tell(new DeviceActor.WithModel(m -> ((Serial16550) m).receive(data)));
+                    return Behaviors.same();
+                })
+                .onMessage(GetStats.class, g -> {
+                    statsWithDevices(g.replyTo());
+                    return Behaviors.same();
+                })
+                .onMessage(Start.class, s -> notNow(s.replyTo(), state))
+                .onMessage(Stop.class, s -> {
+                    stopWaiters.add(s.replyTo());
+                    return beginStop(new Terminated(s.reason(), 0, false));
+                })
+                .onMessage(GuestExit.class, e -> beginStop(new Terminated("guest exited with status " + e.status(), e.status(), false)))
+                .onMessage(GuestReset.class, r -> beginStop(new Terminated(r.reason(), 0, false)))
+                .onMessage(VcpuStopped.class, this::onVcpuStopped);
+    }
+
+    private Behavior<Command> running() {
+        return live(State.RUNNING)
+                .onMessage(Pause.class, p -> {
+                    List<CompletableFuture<Done>> acks = new ArrayList<>();
+                    for (var v : vcpus) {
+                        acks.add(AskPattern.<VcpuActor.Command, Done>ask(v, VcpuActor.Pause::new, Duration.ofSeconds(10),
+                                ctx.getSystem().scheduler()).toCompletableFuture());
+                    }
+                    ctx.pipeToSelf(CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new)),
+                            (ok, failure) -> new PauseDone(p.replyTo(), failure));
+                    return Behaviors.same();
+                })
+                .onMessage(PauseDone.class, d -> {
+                    if (d.failure() != null) {
+                        d.replyTo().tell(StatusReply.error("pause failed: " + d.failure().getMessage()));
+                        return Behaviors.same();
+                    }
+                    d.replyTo().tell(StatusReply.ack());
+                    return paused();
+                })
+                .onMessage(Resume.class, r -> { r.replyTo().tell(StatusReply.ack()); return Behaviors.same(); })
+                .build();
+    }
+
+    private Behavior<Command> paused() {
+        return live(State.PAUSED)
+                .onMessage(Pause.class, p -> { p.replyTo().tell(StatusReply.ack()); return Behaviors.same(); })
+                .onMessage(PauseDone.class, d -> { d.replyTo().tell(StatusReply.ack()); return Behaviors.same(); })
+                .onMessage(Resume.class, r -> {
+                    for (var v : vcpus) v.tell(new VcpuActor.Resume(ctx.getSystem().ignoreRef()));
+                    r.replyTo().tell(StatusReply.ack());
+                    return running();
+                })
+                .build();
+    }
+
+    private Behavior<Command> onVcpuStopped(VcpuStopped m) {
+        runningVcpus.remove(m.stopped().vcpuId());
+        VcpuActor.Outcome o = m.stopped().outcome();
+        if (!o.requested()) {
+            // The guest (or KVM) ended this vCPU on its own: that ends the VM.
+            return beginStop(new Terminated(o.reason(), o.error() ? 1 : 0, o.error()));
+        }
+        return Behaviors.same();
+    }
+
+    /**
+     * Stop order: vCPUs first (no new exits), then every device drains its mailbox (so output the
+     * guest produced before it stopped is not lost), then KVM handles and memory are released.
+     */
+    private Behavior<Command> beginStop(Terminated why) {
+        if (termination == null) termination = why;
+        vcpus.forEach(v -> v.tell(new VcpuActor.Stop()));
+        return stopping();
+    }
+
+    private Behavior<Command> stopping() {
+        if (runningVcpus.isEmpty()) drainDevices();
+        return Behaviors.receive(Command.class)
+                .onMessage(VcpuStopped.class, m -> {
+                    runningVcpus.remove(m.stopped().vcpuId());
+                    if (runningVcpus.isEmpty()) drainDevices();
+                    return Behaviors.same();
+                })
+                .onMessage(DevicesDrained.class, d -> {
+                    finalDeviceMetrics = d.metrics();
+                    devices.forEach(dev -> ctx.stop(dev.ref()));
+                    irqchipOpen.set(false);
+                    machine.close();
+                    machine = null;
+                    stopWaiters.forEach(w -> w.tell(StatusReply.ack()));
+                    stopWaiters.clear();
+                    watchers.forEach(w -> w.tell(termination));
+                    watchers.clear();
+                    return stopped();
+                })
+                .onMessage(Stop.class, s -> { stopWaiters.add(s.replyTo()); return Behaviors.same(); })
+                .onMessage(GetStatus.class, g -> reply(g, State.STOPPING))
+                .onMessage(WatchTermination.class, w -> { watchers.add(w.replyTo()); return Behaviors.same(); })
+                .onMessage(GetStats.class, g -> { statsWithDevices(g.replyTo()); return Behaviors.same(); })
+                .onMessage(Start.class, s -> notNow(s.replyTo(), State.STOPPING))
+                .onMessage(Pause.class, p -> notNow(p.replyTo(), State.STOPPING))
+                .onMessage(Resume.class, r -> notNow(r.replyTo(), State.STOPPING))
+                .onMessage(PauseDone.class, d -> notNow(d.replyTo(), State.STOPPING))
+                .onAnyMessage(m -> Behaviors.same()) // guest exits, resets and input after the stop began
+                .build();
+    }
+
+    private void drainDevices() {
+        List<CompletableFuture<DeviceActor.Metrics>> all = new ArrayList<>();
+        for (DeviceRef d : devices) {
+            all.add(AskPattern.<DeviceActor.Command, DeviceActor.Metrics>ask(d.ref(), DeviceActor.GetMetrics::new,
+                    Duration.ofSeconds(10), ctx.getSystem().scheduler()).toCompletableFuture());
+        }
+        ctx.pipeToSelf(CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)),
+                (ok, failure) -> new DevicesDrained(all.stream().filter(f -> !f.isCompletedExceptionally()).map(CompletableFuture::join).toList()));
+    }
+
+    private Behavior<Command> stopped() {
+        return Behaviors.receive(Command.class)
+                .onMessage(GetStatus.class, g -> reply(g, State.STOPPED))
+                .onMessage(WatchTermination.class, w -> { w.replyTo().tell(termination); return Behaviors.same(); })
+                .onMessage(GetStats.class, g -> { g.replyTo().tell(new Stats(stats.snapshot(), finalDeviceMetrics)); return Behaviors.same(); })
+                .onMessage(Stop.class, s -> { s.replyTo().tell(StatusReply.ack()); return Behaviors.same(); })
+                .onMessage(Start.class, s -> notNow(s.replyTo(), State.STOPPED))
+                .onMessage(Pause.class, p -> notNow(p.replyTo(), State.STOPPED))
+                .onMessage(Resume.class, r -> notNow(r.replyTo(), State.STOPPED))
+                .onAnyMessage(m -> Behaviors.same())
+                .build();
+    }
+
+    private void statsWithDevices(ActorRef<Stats> replyTo) {
+        List<CompletableFuture<DeviceActor.Metrics>> all = new ArrayList<>();
+        for (DeviceRef d : devices) {
+            all.add(AskPattern.<DeviceActor.Command, DeviceActor.Metrics>ask(d.ref(), DeviceActor.GetMetrics::new,
+                    Duration.ofSeconds(5), ctx.getSystem().scheduler()).toCompletableFuture());
+        }
+        Map<String, Long> io = stats.snapshot();
+        CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).whenComplete((ok, failure) ->
+                replyTo.tell(new Stats(io, all.stream().filter(f -> !f.isCompletedExceptionally()).map(CompletableFuture::join).toList())));
+    }
+
+    private Behavior<Command> reply(GetStatus g, State state) {
+        g.replyTo().tell(new Status(config.name(), state, termination));
+        return Behaviors.same();
+    }
+
+    private Behavior<Command> notNow(ActorRef<StatusReply<Done>> replyTo, State state) {
+        replyTo.tell(StatusReply.error("VM " + config.name() + " is " + state.name().toLowerCase()));
+        return Behaviors.same();
+    }
+}

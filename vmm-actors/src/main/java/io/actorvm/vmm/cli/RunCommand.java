@@ -1,0 +1,44 @@
+package io.actorvm.vmm.cli;
+
+import io.actorvm.vmm.VmConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** {@code actorvm run}: boots a kernel with the terminal as its serial console. */
+@Command(name = "run", mixinStandardHelpOptions = true,
+        description = "Run a guest kernel (ELF with a PVH entry note). The serial console is the terminal; "
+                + "Ctrl-A x quits. The exit status is the guest's debug-exit status.")
+final class RunCommand implements Callable<Integer> {
+    @Option(names = "--kernel", required = true, paramLabel = "FILE", description = "guest kernel")
+    Path kernel;
+
+    @Option(names = "--cmdline", paramLabel = "S", defaultValue = "", description = "kernel command line")
+    String cmdline;
+
+    @Option(names = "--memory", paramLabel = "SIZE", defaultValue = "128M", description = "guest RAM, e.g. 16M, 1G (default ${DEFAULT-VALUE})")
+    String memory;
+
+    @Option(names = "--cpus", paramLabel = "N", defaultValue = "1", description = "vCPUs (default ${DEFAULT-VALUE})")
+    int cpus;
+
+    @Option(names = "--name", paramLabel = "NAME", defaultValue = "vm", description = "VM name (default ${DEFAULT-VALUE})")
+    String name;
+
+    @Option(names = "--stats", description = "print exit and device counters to stderr when the VM ends")
+    boolean stats;
+
+    @Override
+    public Integer call() throws Exception {
+        VmConfig config;
+        try {
+            config = new VmConfig(name, kernel, cmdline, SizeParser.parse(memory), cpus, new Console());
+        } catch (IllegalArgumentException e) {
+            System.err.println("actorvm: " + e.getMessage());
+            return Main.USAGE_ERROR;
+        }
+        return VmRunner.run(config, stats);
+    }
+}

@@ -1,0 +1,101 @@
+package io.actorvm.vmm.cli;
+
+import com.typesafe.config.ConfigFactory;
+import io.actorvm.kvm.Kvm;
+import io.actorvm.kvm.KvmUnavailableException;
+import io.actorvm.vmm.Vm;
+import io.actorvm.vmm.VmConfig;
+import io.actorvm.vmm.boot.ElfKernel;
+import io.actorvm.vmm.boot.KernelFormatException;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.pattern.StatusReply;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+
+/** Runs one VM in its own actor system with the terminal as its console; returns the exit status. */
+final class VmRunner {
+    private VmRunner() {}
+
+    /** Checks what can be checked before any actor starts; each failure is one line. */
+    static void preflight(VmConfig config) {
+        try {
+            if (!Files.isRegularFile(config.kernel())) throw new KernelFormatException("kernel file " + config.kernel() + " does not exist");
+            ElfKernel.parse(Files.readAllBytes(config.kernel()));
+        } catch (IOException e) {
+            throw new KernelFormatException("cannot read kernel file " + config.kernel() + ": " + e.getMessage());
+        }
+        try (Kvm kvm = Kvm.open()) {
+            // open() checked existence, permission and the API version
+        }
+    }
+
+    static int run(VmConfig config, boolean printStats) throws InterruptedException {
+        try {
+            preflight(config);
+        } catch (KernelFormatException | KvmUnavailableException e) {
+            System.err.println("actorvm: " + e.getMessage());
+            return Main.USAGE_ERROR;
+        }
+        Console console = (Console) config.console();
+        var conf = ConfigFactory.parseString("""
+                pekko.loggers = ["org.apache.pekko.event.slf4j.Slf4jLogger"]
+                pekko.logging-filter = "org.apache.pekko.event.slf4j.Slf4jLoggingFilter"
+                pekko.loglevel = WARNING
+                pekko.stdout-loglevel = OFF
+                pekko.log-dead-letters = off
+                """).withFallback(ConfigFactory.load());
+        ActorSystem<Vm.Command> system = ActorSystem.create(Vm.create(config), "actorvm", conf);
+        try {
+            var termination = AskPattern.<Vm.Command, Vm.Terminated>ask(system, Vm.WatchTermination::new,
+                    Duration.ofDays(200), system.scheduler()).toCompletableFuture();
+            StatusReply<Done> started = AskPattern.<Vm.Command, StatusReply<Done>>ask(system, Vm.Start::new,
+                    Duration.ofSeconds(60), system.scheduler()).toCompletableFuture().get();
+            if (started.isError()) {
+                System.err.println("actorvm: " + started.getError().getMessage());
+                return Main.USAGE_ERROR;
+            }
+            console.enterRawMode();
+            console.pumpInput(system, () -> system.tell(new Vm.Stop("quit from the console (Ctrl-A x)", system.ignoreRef())));
+            Vm.Terminated t = termination.get();
+            console.restore();
+            if (t.error()) System.err.println("actorvm: " + t.reason());
+            if (printStats) printStats(system);
+            return t.exitStatus();
+        } catch (ExecutionException e) {
+            System.err.println("actorvm: " + e.getCause().getMessage());
+            return 1;
+        } finally {
+            console.restore();
+            system.terminate();
+            system.getWhenTerminated().toCompletableFuture().orTimeout(10, java.util.concurrent.TimeUnit.SECONDS)
+                    .exceptionally(x -> null).join();
+        }
+    }
+
+    private static void printStats(ActorSystem<Vm.Command> system) throws InterruptedException {
+        try {
+            Vm.Stats s = AskPattern.<Vm.Command, Vm.Stats>ask(system, Vm.GetStats::new, Duration.ofSeconds(10),
+                    system.scheduler()).toCompletableFuture().get();
+            StringBuilder b = new StringBuilder("actorvm stats:");
+            s.io().forEach((k, v) -> b.append(' ').append(k).append('=').append(v));
+            System.err.println(b);
+            for (var d : s.devices()) {
+                StringBuilder db = new StringBuilder("actorvm device ").append(d.device()).append(':');
+                for (Map.Entry<String, Long> e : new java.util.TreeMap<>(d.counters()).entrySet()) {
+                    db.append(' ').append(e.getKey()).append('=').append(e.getValue());
+                }
+                db.append(" failures=").append(d.failures()).append(" batches=").append(d.batches())
+                        .append(" batched_writes=").append(d.batchedWrites());
+                System.err.println(db);
+            }
+        } catch (ExecutionException e) {
+            System.err.println("actorvm: stats unavailable: " + e.getCause().getMessage());
+        }
+    }
+}
