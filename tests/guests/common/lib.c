@@ -98,7 +98,7 @@ uint64_t cmdline_u64(const char *name, uint64_t def)
 			uint64_t v = 0;
 			while (*t >= '0' && *t <= '9')
 				v = v * 10 + (uint64_t)(*t++ - '0');
-			return v;
+			return (*t == '\0' || *t == ' ') ? v : def;
 		}
 		while (*p && *p != ' ')     /* skip to the next token */
 			p++;

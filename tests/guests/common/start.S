@@ -121,8 +121,8 @@ gdt_ptr:
 	.word gdt_end - gdt - 1
 	.long gdt
 
-/* ---- page tables and boot stack ---- */
-	.section .bss
+/* ---- page tables and boot stack (placed first in .bss by guest.ld) ---- */
+	.section .bss.boot, "aw", @nobits
 	.balign 4096
 pml4:	.skip 4096
 pdpt:	.skip 4096

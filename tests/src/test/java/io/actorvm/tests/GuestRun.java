@@ -1,0 +1,85 @@
+package io.actorvm.tests;
+
+import io.actorvm.devices.serial.SerialOutput;
+import io.actorvm.vmm.Vm;
+import io.actorvm.vmm.VmConfig;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.pattern.StatusReply;
+import org.junit.jupiter.api.Assumptions;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/** A test guest running through the actor path, with its console captured. */
+final class GuestRun {
+    static final Path GUESTS = Path.of(System.getProperty("actorvm.guests", "guests/build"));
+
+    /** Skips (with the reason) where this host offers no usable KVM. */
+    static void assumeKvm() {
+        Path kvm = Path.of("/dev/kvm");
+        Assumptions.assumeTrue(Files.exists(kvm), "no /dev/kvm on this host: KVM tests skipped");
+        Assumptions.assumeTrue(Files.isReadable(kvm) && Files.isWritable(kvm), "/dev/kvm is not accessible to this user: KVM tests skipped");
+    }
+
+    static Path guest(String name) {
+        Path p = GUESTS.resolve(name + ".elf");
+        if (!Files.isRegularFile(p)) throw new IllegalStateException("test guest " + p + " is missing (make -C tests/guests)");
+        return p;
+    }
+
+    /** Console that collects guest output; safe to read from the test thread. */
+    static final class Capture implements SerialOutput {
+        private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+
+        @Override
+        public synchronized void transmit(byte b) {
+            bytes.write(b);
+        }
+
+        synchronized String text() {
+            return bytes.toString(StandardCharsets.US_ASCII);
+        }
+    }
+
+    final ActorTestKit kit;
+    final Capture console = new Capture();
+    final ActorRef<Vm.Command> vm;
+    final TestProbe<Vm.Terminated> termination;
+
+    GuestRun(ActorTestKit kit, String guest, String cmdline, long memory, int cpus) {
+        this.kit = kit;
+        VmConfig config = new VmConfig(guest, guest(guest), cmdline, memory, cpus, console);
+        vm = kit.spawn(Vm.create(config));
+        termination = kit.createTestProbe(Vm.Terminated.class);
+        vm.tell(new Vm.WatchTermination(termination.getRef()));
+    }
+
+    StatusReply<Done> command(java.util.function.Function<ActorRef<StatusReply<Done>>, Vm.Command> make) {
+        TestProbe<StatusReply<Done>> probe = kit.createTestProbe();
+        vm.tell(make.apply(probe.getRef()));
+        @SuppressWarnings("unchecked")
+        StatusReply<Done> reply = probe.expectMessageClass(StatusReply.class, Duration.ofSeconds(60));
+        return reply;
+    }
+
+    void start() {
+        StatusReply<Done> r = command(Vm.Start::new);
+        if (r.isError()) throw new AssertionError("VM did not start: " + r.getError().getMessage());
+    }
+
+    Vm.Terminated awaitTermination(Duration timeout) {
+        return termination.expectMessageClass(Vm.Terminated.class, timeout);
+    }
+
+    Vm.Stats stats() {
+        TestProbe<Vm.Stats> probe = kit.createTestProbe();
+        vm.tell(new Vm.GetStats(probe.getRef()));
+        return probe.expectMessageClass(Vm.Stats.class, Duration.ofSeconds(10));
+    }
+}
