@@ -16,6 +16,7 @@ import io.actorvm.vmm.vcpu.VcpuActor;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -71,7 +72,11 @@ public final class Vm {
 
     private record DevicesDrained(List<DeviceActor.Metrics> metrics) implements Command {}
 
+    private record MachineBuilt(ActorRef<StatusReply<Done>> replyTo, Machine machine, Throwable failure) implements Command {}
+
     private record PauseDone(ActorRef<StatusReply<Done>> replyTo, Throwable failure) implements Command {}
+
+    private static final int STASH_CAPACITY = 1000;
 
     public enum State { CREATED, RUNNING, PAUSED, STOPPING, STOPPED }
 
@@ -127,17 +132,38 @@ public final class Vm {
                 .build();
     }
 
+    /**
+     * Building the machine reads the kernel file, maps memory and makes a few dozen ioctls: that is
+     * blocking work, so it runs on Pekko's blocking dispatcher while the VM stashes other commands.
+     */
     private Behavior<Command> onStart(Start start) {
-        try {
-            machine = Machine.create(config);
-        } catch (RuntimeException e) {
+        var blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.blocking());
+        ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> Machine.create(config), blocking),
+                (built, failure) -> new MachineBuilt(start.replyTo(), built, failure));
+        return Behaviors.withStash(STASH_CAPACITY, stash -> Behaviors.receive(Command.class)
+                .onMessage(MachineBuilt.class, b -> stash.unstashAll(onMachineBuilt(b)))
+                .onMessage(GetStatus.class, g -> reply(g, State.CREATED))
+                .onAnyMessage(m -> {
+                    if (stash.isFull()) ctx.getLog().warn("VM {} is starting; dropped {}", config.name(), m);
+                    else stash.stash(m);
+                    return Behaviors.same();
+                })
+                .build());
+    }
+
+    private Behavior<Command> onMachineBuilt(MachineBuilt built) {
+        if (built.failure() != null) {
+            Throwable e = built.failure() instanceof java.util.concurrent.CompletionException c && c.getCause() != null
+                    ? c.getCause() : built.failure();
             String reason = e.getMessage() != null ? e.getMessage() : e.toString();
-            start.replyTo().tell(StatusReply.error(reason));
+            built.replyTo().tell(StatusReply.error(reason));
             termination = new Terminated("failed to start: " + reason, 1, true);
             watchers.forEach(w -> w.tell(termination));
             watchers.clear();
             return stopped();
         }
+        machine = built.machine();
+        ActorRef<StatusReply<Done>> startReply = built.replyTo();
         IoBus<DeviceRef> ports = new IoBus<>();
         IoBus<DeviceRef> mmio = new IoBus<>();
         VmControl control = new VmControl() {
@@ -172,7 +198,7 @@ public final class Vm {
             runningVcpus.add(fd.id());
         }
         vcpus.forEach(v -> v.tell(new VcpuActor.Run()));
-        start.replyTo().tell(StatusReply.ack());
+        startReply.tell(StatusReply.ack());
         return running();
     }
 
