@@ -22,6 +22,8 @@ final class Kicker {
     private final Arena arena = Arena.ofShared();
     private final MemorySegment onlyKick = arena.allocate(Libc.GLIBC_SIGSET_BYTES, 8);
     private final MemorySegment zeroTimeout = arena.allocate(16, 8);
+    private final MemorySegment previousMask = arena.allocate(Libc.GLIBC_SIGSET_BYTES, 8);
+    private final MemorySegment kvmMask = arena.allocate(4 + 8, 8);
     private long thread;
     private boolean bound;
 
@@ -30,12 +32,10 @@ final class Kicker {
     }
 
     synchronized void bind(int vcpuFd) {
-        MemorySegment old = arena.allocate(Libc.GLIBC_SIGSET_BYTES, 8);
-        Libc.pthreadSigmask(Libc.SIG_BLOCK, onlyKick, old);
+        Libc.pthreadSigmask(Libc.SIG_BLOCK, onlyKick, previousMask);
         // KVM's mask is the thread's previous mask (which did not block the kick): 8 bytes, kernel sigset.
-        MemorySegment kvmMask = arena.allocate(4 + 8, 8);
         kvmMask.set(JAVA_INT, 0, 8);
-        MemorySegment.copy(old, 0, kvmMask, 4, 8);
+        MemorySegment.copy(previousMask, 0, kvmMask, 4, 8);
         Libc.sigdelset(kvmMask.asSlice(4, 8), SIGNAL);
         Libc.ioctl(vcpuFd, Ioctls.KVM_SET_SIGNAL_MASK, kvmMask, "KVM_SET_SIGNAL_MASK");
         thread = Libc.pthreadSelf();
@@ -50,6 +50,11 @@ final class Kicker {
     /** Signals the bound thread; a no-op when no thread runs the vCPU (pthread_kill on a dead thread is undefined). */
     synchronized void kick() {
         if (bound) Libc.pthreadKill(thread, SIGNAL);
+    }
+
+    synchronized void close() {
+        bound = false;
+        arena.close();
     }
 
     /** Consumes pending kicks on the calling (vCPU) thread without waiting. */

@@ -56,7 +56,7 @@ public final class KvmRun {
                 long dataOffset = page.get(JAVA_LONG, u + 8);
                 long bytes = (long) size * count;
                 if ((size != 1 && size != 2 && size != 4) || count < 1 || bytes > MAX_PIO_BYTES
-                        || dataOffset < 0 || dataOffset + bytes > page.byteSize()) {
+                        || dataOffset < 0 || dataOffset > page.byteSize() - bytes || (direction != IO_IN && direction != IO_OUT)) {
                     yield new VmExit.Unhandled(reason);
                 }
                 if (direction == IO_OUT) {
@@ -86,7 +86,7 @@ public final class KvmRun {
 
     /** The {@code ndata}-counted u64 array of system_event and internal, clamped to its 16 slots. */
     private long[] data(long at, long ndataAt) {
-        int n = Math.clamp(page.get(JAVA_INT, ndataAt), 0, 16);
+        int n = (int) Math.min(Integer.toUnsignedLong(page.get(JAVA_INT, ndataAt)), 16);
         long[] out = new long[n];
         for (int i = 0; i < n; i++) out[i] = page.get(JAVA_LONG, at + i * 8L);
         return out;

@@ -161,8 +161,11 @@ public final class Libc {
         }
     }
 
-    /** mmap of a file descriptor, MAP_SHARED, read/write; the segment has the mapping's size. */
-    public static MemorySegment mmapShared(int fd, long size, String what) {
+    /**
+     * mmap of a file descriptor, MAP_SHARED, read/write. The segment belongs to {@code arena}:
+     * closing the arena unmaps it, and later accesses throw instead of reaching freed memory.
+     */
+    public static MemorySegment mmapShared(int fd, long size, Arena arena, String what) {
         MemorySegment cap = CAPTURE_SEGMENT.get();
         MemorySegment p;
         try {
@@ -172,10 +175,10 @@ public final class Libc {
             throw new AssertionError(t);
         }
         if (p.address() == -1L) throw new KvmException(what, errno(cap));
-        return p.reinterpret(size);
+        return p.reinterpret(size, arena, Libc::munmap);
     }
 
-    public static void munmap(MemorySegment segment) {
+    private static void munmap(MemorySegment segment) {
         try {
             int unused = (int) MUNMAP.invokeExact(CAPTURE_SEGMENT.get(), segment, segment.byteSize());
         } catch (Throwable t) {

@@ -21,12 +21,14 @@ public final class VcpuFd implements AutoCloseable {
     private final int id;
     private final int fd;
     private final KvmRun run;
+    private final Arena arena;
     private final MemorySegment mapping;
     private final Kicker kicker = new Kicker();
 
-    VcpuFd(int id, int fd, MemorySegment mapping) {
+    VcpuFd(int id, int fd, Arena arena, MemorySegment mapping) {
         this.id = id;
         this.fd = fd;
+        this.arena = arena;
         this.mapping = mapping;
         this.run = new KvmRun(mapping);
     }
@@ -185,8 +187,9 @@ public final class VcpuFd implements AutoCloseable {
         kicker.unbind();
     }
 
-    /** From any thread: makes the vCPU leave KVM_RUN soon (or not enter it). */
-    public void kick() {
+    /** From any thread: makes the vCPU leave KVM_RUN soon (or not enter it). A no-op once closed. */
+    public synchronized void kick() {
+        if (!arena.scope().isAlive()) return;
         run.setImmediateExit(true);
         kicker.kick();
     }
@@ -197,9 +200,12 @@ public final class VcpuFd implements AutoCloseable {
         kicker.drain();
     }
 
+    /** Unmaps kvm_run and closes the vCPU; call after the vCPU's thread has ended. */
     @Override
-    public void close() {
-        Libc.munmap(mapping);
+    public synchronized void close() {
+        if (!arena.scope().isAlive()) return;
+        arena.close();
+        kicker.close();
         Libc.close(fd);
     }
 }

@@ -121,8 +121,15 @@ public final class VmFd implements AutoCloseable {
     /** KVM_CREATE_VCPU and the mmap of its kvm_run page. */
     public VcpuFd createVcpu(int id) {
         int vcpuFd = Libc.ioctl(fd, Ioctls.KVM_CREATE_VCPU, id, "KVM_CREATE_VCPU(" + id + ")");
-        MemorySegment run = Libc.mmapShared(vcpuFd, vcpuMmapSize, "mmap(kvm_run of vCPU " + id + ")");
-        return new VcpuFd(id, vcpuFd, run);
+        Arena arena = Arena.ofShared();
+        try {
+            MemorySegment run = Libc.mmapShared(vcpuFd, vcpuMmapSize, arena, "mmap(kvm_run of vCPU " + id + ")");
+            return new VcpuFd(id, vcpuFd, arena, run);
+        } catch (RuntimeException e) {
+            arena.close();
+            Libc.close(vcpuFd);
+            throw e;
+        }
     }
 
     @Override

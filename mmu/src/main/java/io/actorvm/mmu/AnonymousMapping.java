@@ -1,5 +1,6 @@
 package io.actorvm.mmu;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
@@ -22,10 +23,11 @@ public final class AnonymousMapping implements AutoCloseable {
     private static final MethodHandle MUNMAP = LINKER.downcallHandle(LINKER.defaultLookup().find("munmap").orElseThrow(),
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
 
+    private final Arena arena;
     private final MemorySegment segment;
-    private boolean closed;
 
-    private AnonymousMapping(MemorySegment segment) {
+    private AnonymousMapping(Arena arena, MemorySegment segment) {
+        this.arena = arena;
         this.segment = segment;
     }
 
@@ -40,7 +42,18 @@ public final class AnonymousMapping implements AutoCloseable {
             throw new AssertionError(t);
         }
         if (p.address() == -1L) throw new OutOfMemoryError("mmap of " + size + " bytes of guest memory failed");
-        return new AnonymousMapping(p.reinterpret(size));
+        // The segment's lifetime is a shared arena whose closing unmaps it: any access after
+        // close() (from any thread, through any slice) throws instead of touching freed memory.
+        Arena arena = Arena.ofShared();
+        return new AnonymousMapping(arena, p.reinterpret(size, arena, AnonymousMapping::unmap));
+    }
+
+    private static void unmap(MemorySegment s) {
+        try {
+            int unused = (int) MUNMAP.invokeExact(s, s.byteSize());
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
     }
 
     public MemorySegment segment() {
@@ -49,12 +62,6 @@ public final class AnonymousMapping implements AutoCloseable {
 
     @Override
     public synchronized void close() {
-        if (closed) return;
-        closed = true;
-        try {
-            int unused = (int) MUNMAP.invokeExact(segment, segment.byteSize());
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        if (arena.scope().isAlive()) arena.close();
     }
 }

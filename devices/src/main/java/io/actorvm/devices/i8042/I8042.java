@@ -50,6 +50,7 @@ public final class I8042 implements BusDevice {
     public void write(long offset, int size, long value) {
         int v = (int) (value & 0xFF);
         if (offset == COMMAND) {
+            pendingCommand = -1; // a new command cancels one still waiting for its data byte
             switch (v) {
                 case CMD_RESET -> {
                     resets++;

@@ -71,6 +71,7 @@ public final class Serial16550 implements BusDevice {
 
     @Override
     public long read(long offset, int size) {
+        if (offset < 0 || offset >= PORT_COUNT) return 0xFF;
         int value = switch ((int) offset) {
             case RBR_THR -> {
                 if ((lcr & LCR_DLAB) != 0) yield divisor & 0xFF;
@@ -100,6 +101,7 @@ public final class Serial16550 implements BusDevice {
 
     @Override
     public void write(long offset, int size, long raw) {
+        if (offset < 0 || offset >= PORT_COUNT) return;
         int v = (int) (raw & 0xFF);
         switch ((int) offset) {
             case RBR_THR -> {
