@@ -8,11 +8,13 @@ import io.actorvm.kvm.VcpuFd;
 import io.actorvm.kvm.VmFd;
 import io.actorvm.mmu.AddressMap;
 import io.actorvm.mmu.GuestMemory;
+import io.actorvm.vmm.boot.BootLayout;
+import io.actorvm.vmm.boot.BootMsrs;
+import io.actorvm.vmm.boot.Bootloader;
 import io.actorvm.vmm.boot.CpuidTemplate;
-import io.actorvm.vmm.boot.ElfKernel;
+import io.actorvm.vmm.boot.EntryState;
 import io.actorvm.vmm.boot.KernelFormatException;
-import io.actorvm.vmm.boot.KernelLoader;
-import io.actorvm.vmm.boot.PvhBoot;
+import io.actorvm.vmm.boot.MpTable;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -40,19 +42,23 @@ final class Machine implements AutoCloseable {
         this.memory = memory;
     }
 
-    /** Reads and checks the kernel before touching KVM, so a bad file changes nothing. */
-    static byte[] readKernel(VmConfig config) {
+    /** Reads a kernel or initrd file; a one-line error names the file and the problem. */
+    static byte[] readFile(String what, java.nio.file.Path file) {
         try {
-            if (!Files.isRegularFile(config.kernel())) throw new KernelFormatException("kernel file " + config.kernel() + " does not exist");
-            return Files.readAllBytes(config.kernel());
+            if (!Files.isRegularFile(file)) throw new KernelFormatException(what + " file " + file + " does not exist");
+            return Files.readAllBytes(file);
         } catch (IOException e) {
-            throw new KernelFormatException("cannot read kernel file " + config.kernel() + ": " + e.getMessage());
+            throw new KernelFormatException("cannot read " + what + " file " + file + ": " + e.getMessage());
+        } catch (OutOfMemoryError e) {
+            throw new KernelFormatException(what + " file " + file + " is too large");
         }
     }
 
     static Machine create(VmConfig config) {
-        byte[] file = readKernel(config);
-        ElfKernel kernel = ElfKernel.parse(file);
+        // Everything about the files is checked before KVM is touched, so a bad file changes nothing.
+        byte[] kernel = readFile("kernel", config.kernel());
+        Bootloader.check(kernel);
+        byte[] initrd = config.initrd() == null ? null : readFile("initrd", config.initrd());
         AddressMap map = new AddressMap(config.memory());
 
         Kvm kvm = Kvm.open();
@@ -82,14 +88,17 @@ final class Machine implements AutoCloseable {
                 vm.setUserMemoryRegion(slot++, 0, r.guestAddress(), r.size(), r.host().address());
             }
 
-            KernelLoader.load(kernel, file, memory);
-            PvhBoot.EntryState entry = PvhBoot.configure(memory, kernel.pvhEntry(), config.cmdline(), map.e820());
+            EntryState entry = Bootloader.boot(kernel, initrd, config.cmdline(), memory);
 
             List<CpuidEntry> supported = kvm.supportedCpuid();
+            CpuidEntry leaf1 = supported.stream().filter(e -> e.function() == 1).findFirst()
+                    .orElse(new CpuidEntry(1, 0, 0, 0, 0, 0, 0));
+            memory.write(BootLayout.MP_TABLE, MpTable.build(BootLayout.MP_TABLE, config.cpus(), leaf1.eax(), leaf1.edx()));
             for (int id = 0; id < config.cpus(); id++) {
                 VcpuFd vcpu = vm.createVcpu(id);
                 m.vcpus.add(vcpu);
                 vcpu.setCpuid(CpuidTemplate.forVcpu(supported, id, config.cpus()));
+                vcpu.setMsrs(BootMsrs.initial());
                 vcpu.setFpuDefaults();
                 if (id == 0) {
                     vcpu.setSregs(entry.sregs().apply(vcpu.getSregs()));

@@ -5,6 +5,7 @@ import io.actorvm.devices.VmControl;
 import io.actorvm.devices.debug.DebugExit;
 import io.actorvm.devices.debug.PostCodePort;
 import io.actorvm.devices.i8042.I8042;
+import io.actorvm.devices.rtc.CmosRtc;
 import io.actorvm.devices.serial.Serial16550;
 import io.actorvm.iobus.IoBus;
 import io.actorvm.iobus.IoRange;
@@ -186,6 +187,7 @@ public final class Vm {
         attach(ports, new IoRange(I8042.BASE_PORT, I8042.PORT_COUNT), new I8042(control));
         attach(ports, new IoRange(DebugExit.DEFAULT_PORT, 1), new DebugExit(control));
         attach(ports, new IoRange(PostCodePort.PORT, 1), new PostCodePort());
+        attach(ports, new IoRange(CmosRtc.BASE_PORT, CmosRtc.PORT_COUNT), new CmosRtc(java.time.Clock.systemUTC()));
         if (machine.canCoalescePio()) {
             // POST codes need no immediate effect: let KVM queue them in the ring instead of exiting.
             machine.vm.registerCoalesced(PostCodePort.PORT, 1, true);

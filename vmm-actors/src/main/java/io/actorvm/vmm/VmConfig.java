@@ -13,9 +13,11 @@ import java.util.Objects;
  * @param cmdline   the guest kernel's command line
  * @param memory    guest RAM in bytes (multiple of 4 KiB, at least 2 MiB)
  * @param cpus      vCPUs; vCPU 0 boots, the others wait for INIT/SIPI
+ * @param initrd    an initial RAM disk, or null
  */
-public record VmConfig(String name, Path kernel, String cmdline, long memory, int cpus, SerialOutput console) {
-    public static final int MAX_CPUS = 255; // xAPIC ids, MP-table and leaf-1 APIC id are 8 bits
+public record VmConfig(String name, Path kernel, String cmdline, long memory, int cpus, SerialOutput console, Path initrd) {
+    /** As many as the MP table describes (it must fit in the last KiB of base memory). */
+    public static final int MAX_CPUS = io.actorvm.vmm.boot.MpTable.MAX_CPUS;
 
     public VmConfig {
         Objects.requireNonNull(name, "name");
@@ -26,19 +28,28 @@ public record VmConfig(String name, Path kernel, String cmdline, long memory, in
         new io.actorvm.mmu.AddressMap(memory); // validates the size
     }
 
+    /** A VM without an initrd. */
+    public VmConfig(String name, Path kernel, String cmdline, long memory, int cpus, SerialOutput console) {
+        this(name, kernel, cmdline, memory, cpus, console, null);
+    }
+
+    public VmConfig withInitrd(Path value) {
+        return new VmConfig(name, kernel, cmdline, memory, cpus, console, value);
+    }
+
     public static VmConfig of(Path kernel, long memory, SerialOutput console) {
         return new VmConfig("vm", kernel, "", memory, 1, console);
     }
 
     public VmConfig withCmdline(String value) {
-        return new VmConfig(name, kernel, value, memory, cpus, console);
+        return new VmConfig(name, kernel, value, memory, cpus, console, initrd);
     }
 
     public VmConfig withCpus(int value) {
-        return new VmConfig(name, kernel, cmdline, memory, value, console);
+        return new VmConfig(name, kernel, cmdline, memory, value, console, initrd);
     }
 
     public VmConfig withName(String value) {
-        return new VmConfig(value, kernel, cmdline, memory, cpus, console);
+        return new VmConfig(value, kernel, cmdline, memory, cpus, console, initrd);
     }
 }

@@ -25,11 +25,16 @@ public final class PvhBoot {
 
     private PvhBoot() {}
 
-    /** The boot CPU's registers at the PVH entry. */
-    public record EntryState(Regs regs, java.util.function.UnaryOperator<Sregs> sregs) {}
+    static final int MODLIST_ENTRY_SIZE = 32;
 
     /** Writes start_info, memmap and command line; returns the BSP's entry state. */
     public static EntryState configure(GuestMemory memory, long entry, String cmdline, List<E820Entry> e820) {
+        return configure(memory, entry, cmdline, e820, 0, 0);
+    }
+
+    /** As above, with an initrd already in guest memory handed over as the one PVH module. */
+    public static EntryState configure(GuestMemory memory, long entry, String cmdline, List<E820Entry> e820,
+                                       long initrdAddress, long initrdSize) {
         byte[] cmd = cmdline.getBytes(StandardCharsets.US_ASCII);
         if (cmd.length + 1 > BootLayout.CMDLINE_MAX) {
             throw new IllegalArgumentException("command line is " + cmd.length + " bytes; at most " + (BootLayout.CMDLINE_MAX - 1) + " fit");
@@ -55,6 +60,14 @@ public final class PvhBoot {
         si.set(JAVA_LONG, 24, BootLayout.CMDLINE);   // cmdline_paddr
         si.set(JAVA_LONG, 40, BootLayout.MEMMAP);    // memmap_paddr
         si.set(JAVA_INT, 48, e820.size());           // memmap_entries
+        if (initrdSize > 0) {
+            MemorySegment mod = memory.slice(BootLayout.MODLIST, MODLIST_ENTRY_SIZE);
+            mod.fill((byte) 0);
+            mod.set(JAVA_LONG, 0, initrdAddress);    // paddr
+            mod.set(JAVA_LONG, 8, initrdSize);       // size
+            si.set(JAVA_INT, 12, 1);                 // nr_modules
+            si.set(JAVA_LONG, 16, BootLayout.MODLIST); // modlist_paddr
+        }
 
         Regs regs = Regs.initial().withRip(entry).withRbx(BootLayout.START_INFO);
         return new EntryState(regs, Sregs::flatProtectedMode);

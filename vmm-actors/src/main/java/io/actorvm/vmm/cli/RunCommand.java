@@ -9,11 +9,14 @@ import java.util.concurrent.Callable;
 
 /** {@code actorvm run}: boots a kernel with the terminal as its serial console. */
 @Command(name = "run", mixinStandardHelpOptions = true,
-        description = "Run a guest kernel (ELF with a PVH entry note). The serial console is the terminal; "
+        description = "Run a guest kernel (Linux bzImage, or an ELF such as vmlinux with a PVH entry note). The serial console is the terminal; "
                 + "Ctrl-A x quits. The exit status is the guest's debug-exit status.")
 final class RunCommand implements Callable<Integer> {
     @Option(names = "--kernel", required = true, paramLabel = "FILE", description = "guest kernel")
     Path kernel;
+
+    @Option(names = "--initrd", paramLabel = "FILE", description = "initial RAM disk")
+    Path initrd;
 
     @Option(names = "--cmdline", paramLabel = "S", defaultValue = "", description = "kernel command line")
     String cmdline;
@@ -34,7 +37,7 @@ final class RunCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         VmConfig config;
         try {
-            config = new VmConfig(name, kernel, cmdline, SizeParser.parse(memory), cpus, new Console());
+            config = new VmConfig(name, kernel, cmdline, SizeParser.parse(memory), cpus, new Console(), initrd);
         } catch (IllegalArgumentException e) {
             System.err.println("actorvm: " + e.getMessage());
             return Main.USAGE_ERROR;

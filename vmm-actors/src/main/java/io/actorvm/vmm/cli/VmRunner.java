@@ -5,7 +5,7 @@ import io.actorvm.kvm.Kvm;
 import io.actorvm.kvm.KvmUnavailableException;
 import io.actorvm.vmm.Vm;
 import io.actorvm.vmm.VmConfig;
-import io.actorvm.vmm.boot.ElfKernel;
+import io.actorvm.vmm.boot.Bootloader;
 import io.actorvm.vmm.boot.KernelFormatException;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -26,7 +26,10 @@ final class VmRunner {
     static void preflight(VmConfig config) {
         try {
             if (!Files.isRegularFile(config.kernel())) throw new KernelFormatException("kernel file " + config.kernel() + " does not exist");
-            ElfKernel.parse(Files.readAllBytes(config.kernel()));
+            Bootloader.check(Files.readAllBytes(config.kernel()));
+            if (config.initrd() != null && !Files.isReadable(config.initrd())) {
+                throw new KernelFormatException("initrd file " + config.initrd() + " does not exist or is not readable");
+            }
         } catch (IOException e) {
             throw new KernelFormatException("cannot read kernel file " + config.kernel() + ": " + e.getMessage());
         }

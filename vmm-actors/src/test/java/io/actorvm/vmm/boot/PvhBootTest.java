@@ -24,7 +24,7 @@ class PvhBootTest {
 
     @Test
     void writesStartInfoMemmapAndCommandLine() {
-        PvhBoot.EntryState entry = PvhBoot.configure(memory, 0x100040, "console=ttyS0 n=5", map.e820());
+        EntryState entry = PvhBoot.configure(memory, 0x100040, "console=ttyS0 n=5", map.e820());
 
         assertEquals(PvhBoot.START_INFO_MAGIC, memory.readInt(BootLayout.START_INFO));
         assertEquals(1, memory.readInt(BootLayout.START_INFO + 4));
@@ -44,12 +44,16 @@ class PvhBootTest {
         assertEquals(0x2, entry.regs().rflags());
     }
 
-    @Test
-    void entryStateIsFlatProtectedModeWithPagingOff() {
-        Sregs reset = new Sregs(io.actorvm.kvm.Segment.flat(0xF000, true, false), null, null, null, null, null,
+    static Sregs resetSregs() {
+        return new Sregs(io.actorvm.kvm.Segment.flat(0xF000, true, false), null, null, null, null, null,
                 io.actorvm.kvm.Segment.flat(0, false, false), io.actorvm.kvm.Segment.flat(0, false, false),
                 new io.actorvm.kvm.DescriptorTable(0, 0xFFFF), new io.actorvm.kvm.DescriptorTable(0, 0xFFFF),
                 0x60000010L | Sregs.CR0_PG, 0, 0x1234, 0x20, 0, 0x500, 0xFEE00900L, new long[4]);
+    }
+
+    @Test
+    void entryStateIsFlatProtectedModeWithPagingOff() {
+        Sregs reset = resetSregs();
         Sregs s = PvhBoot.configure(memory, 0x100000, "", map.e820()).sregs().apply(reset);
         assertEquals(Sregs.CR0_PE, s.cr0() & Sregs.CR0_PE);
         assertEquals(0, s.cr0() & Sregs.CR0_PG);
@@ -61,6 +65,17 @@ class PvhBootTest {
         assertEquals(0xB, s.cs().type());
         assertEquals(0x3, s.ds().type());
         assertEquals(0xFEE00900L, s.apicBase());
+    }
+
+    @Test
+    void initrdBecomesTheOnePvhModule() {
+        byte[] file = ElfKernelTest.elf(18, "Xen", 0x100000);
+        Bootloader.boot(file, new byte[5000], "", memory);
+        assertEquals(1, memory.readInt(BootLayout.START_INFO + 12));
+        assertEquals(BootLayout.MODLIST, memory.readLong(BootLayout.START_INFO + 16));
+        long at = memory.readLong(BootLayout.MODLIST);
+        assertEquals(5000, memory.readLong(BootLayout.MODLIST + 8));
+        assertEquals((16L << 20) - 8192, at); // highest page-aligned place in RAM
     }
 
     @Test
