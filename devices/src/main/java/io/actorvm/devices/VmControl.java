@@ -5,6 +5,9 @@ public interface VmControl {
     /** The guest asked for a CPU reset (e.g. through the i8042). */
     void requestReset(String reason);
 
+    /** The guest powered itself off (ACPI S5). */
+    void requestPowerOff();
+
     /** The guest asked to end with a status (debug-exit port). */
     void requestExit(int status);
 }

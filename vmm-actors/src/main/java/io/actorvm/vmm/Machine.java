@@ -8,6 +8,7 @@ import io.actorvm.kvm.VcpuFd;
 import io.actorvm.kvm.VmFd;
 import io.actorvm.mmu.AddressMap;
 import io.actorvm.mmu.GuestMemory;
+import io.actorvm.vmm.acpi.AcpiTables;
 import io.actorvm.vmm.boot.BootLayout;
 import io.actorvm.vmm.boot.BootMsrs;
 import io.actorvm.vmm.boot.Bootloader;
@@ -88,7 +89,9 @@ final class Machine implements AutoCloseable {
                 vm.setUserMemoryRegion(slot++, 0, r.guestAddress(), r.size(), r.host().address());
             }
 
-            EntryState entry = Bootloader.boot(kernel, initrd, config.cmdline(), memory);
+            AcpiTables.Tables acpi = AcpiTables.build(BootLayout.ACPI_TABLES, config.cpus());
+            for (AcpiTables.Blob blob : acpi.blobs()) memory.write(blob.address(), blob.bytes());
+            EntryState entry = Bootloader.boot(kernel, initrd, config.cmdline(), memory, acpi.rsdpAddress());
 
             List<CpuidEntry> supported = kvm.supportedCpuid();
             CpuidEntry leaf1 = supported.stream().filter(e -> e.function() == 1).findFirst()

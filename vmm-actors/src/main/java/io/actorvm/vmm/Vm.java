@@ -2,6 +2,7 @@ package io.actorvm.vmm;
 
 import io.actorvm.devices.BusDevice;
 import io.actorvm.devices.VmControl;
+import io.actorvm.devices.acpi.AcpiSleepControl;
 import io.actorvm.devices.debug.DebugExit;
 import io.actorvm.devices.debug.PostCodePort;
 import io.actorvm.devices.i8042.I8042;
@@ -9,6 +10,7 @@ import io.actorvm.devices.rtc.CmosRtc;
 import io.actorvm.devices.serial.Serial16550;
 import io.actorvm.iobus.IoBus;
 import io.actorvm.iobus.IoRange;
+import io.actorvm.vmm.acpi.AcpiTables;
 import io.actorvm.vmm.device.DeviceActor;
 import io.actorvm.vmm.io.DeviceRef;
 import io.actorvm.vmm.io.ExitRouter;
@@ -70,6 +72,8 @@ public final class Vm {
     private record GuestExit(int status) implements Command {}
 
     private record GuestReset(String reason) implements Command {}
+
+    private record GuestPowerOff() implements Command {}
 
     private record DevicesDrained(List<DeviceActor.Metrics> metrics) implements Command {}
 
@@ -177,6 +181,11 @@ public final class Vm {
             public void requestExit(int status) {
                 ctx.getSelf().tell(new GuestExit(status));
             }
+
+            @Override
+            public void requestPowerOff() {
+                ctx.getSelf().tell(new GuestPowerOff());
+            }
         };
         var vmFd = machine.vm;
         var irqchipOpen = this.irqchipOpen;
@@ -188,6 +197,7 @@ public final class Vm {
         attach(ports, new IoRange(DebugExit.DEFAULT_PORT, 1), new DebugExit(control));
         attach(ports, new IoRange(PostCodePort.PORT, 1), new PostCodePort());
         attach(ports, new IoRange(CmosRtc.BASE_PORT, CmosRtc.PORT_COUNT), new CmosRtc(java.time.Clock.systemUTC()));
+        attach(ports, new IoRange(AcpiSleepControl.PORT, 1), new AcpiSleepControl(control, AcpiTables.S5_SLEEP_TYPE));
         if (machine.canCoalescePio()) {
             // POST codes need no immediate effect: let KVM queue them in the ring instead of exiting.
             machine.vm.registerCoalesced(PostCodePort.PORT, 1, true);
@@ -233,6 +243,7 @@ public final class Vm {
                 })
                 .onMessage(GuestExit.class, e -> beginStop(new Terminated("guest exited with status " + e.status(), e.status(), false)))
                 .onMessage(GuestReset.class, r -> beginStop(new Terminated(r.reason(), 0, false)))
+                .onMessage(GuestPowerOff.class, r -> beginStop(new Terminated("guest powered off", 0, false)))
                 .onMessage(VcpuStopped.class, this::onVcpuStopped);
     }
 

@@ -18,6 +18,15 @@ class DebugExitTest {
         }
 
         @Override
+
+        public void requestPowerOff() {
+
+            throw new AssertionError("no power-off expected");
+
+        }
+
+
+        @Override
         public void requestExit(int status) {
             exits.add(status);
         }

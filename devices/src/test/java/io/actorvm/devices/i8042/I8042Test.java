@@ -27,6 +27,15 @@ class I8042Test {
             }
 
             @Override
+
+            public void requestPowerOff() {
+
+                throw new AssertionError("no power-off expected");
+
+            }
+
+
+            @Override
             public void requestExit(int status) {
                 exits.add(status);
             }

@@ -25,6 +25,8 @@ public final class BootLayout {
     public static final long PML4 = 0x9000, PDPT = 0xA000, PD = 0xB000;
     /** MP floating pointer and configuration table, in the last KiB of base memory (reserved in e820). */
     public static final long MP_TABLE = 0x9FC00;
+    /** ACPI tables, RSDP first: in the BIOS area Linux scans for "RSD PTR " (reserved in e820). */
+    public static final long ACPI_TABLES = 0xE0000, ACPI_TABLES_END = 0x100000;
     /** Nothing of the kernel may be loaded below this. */
     public static final long KERNEL_MIN_ADDRESS = 0x100000;
 }

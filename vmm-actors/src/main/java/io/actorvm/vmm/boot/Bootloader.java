@@ -33,6 +33,11 @@ public final class Bootloader {
 
     /** Loads {@code kernel} (and {@code initrd}, may be null) into {@code memory} and configures the boot. */
     public static EntryState boot(byte[] kernel, byte[] initrd, String cmdline, GuestMemory memory) {
+        return boot(kernel, initrd, cmdline, memory, 0);
+    }
+
+    /** As above, telling the kernel where the ACPI RSDP is (0: no ACPI tables). */
+    public static EntryState boot(byte[] kernel, byte[] initrd, String cmdline, GuestMemory memory, long rsdp) {
         AddressMap map = memory.addressMap();
         long lowRamEnd = map.ramRanges().getFirst().end();
         return switch (check(kernel)) {
@@ -41,7 +46,7 @@ public final class Bootloader {
                 LinuxBoot.Loaded loaded = LinuxBoot.load(image, kernel, memory);
                 long initrdAt = initrd == null ? 0 : copy(initrd, InitrdPlacement.place(initrd.length, lowRamEnd,
                         image.initrdAddrMax(), loaded.end()), memory);
-                yield LinuxBoot.configure(memory, image, loaded, cmdline, map.e820(), initrdAt, initrd == null ? 0 : initrd.length);
+                yield LinuxBoot.configure(memory, image, loaded, cmdline, map.e820(), initrdAt, initrd == null ? 0 : initrd.length, rsdp);
             }
             case ELF_PVH -> {
                 ElfKernel elf = ElfKernel.parse(kernel);
@@ -49,7 +54,7 @@ public final class Bootloader {
                 long kernelEnd = elf.segments().stream().mapToLong(ElfKernel.LoadSegment::end).max().orElseThrow();
                 long initrdAt = initrd == null ? 0 : copy(initrd, InitrdPlacement.place(initrd.length, lowRamEnd,
                         PVH_INITRD_ADDR_MAX, kernelEnd), memory);
-                yield PvhBoot.configure(memory, elf.pvhEntry(), cmdline, map.e820(), initrdAt, initrd == null ? 0 : initrd.length);
+                yield PvhBoot.configure(memory, elf.pvhEntry(), cmdline, map.e820(), initrdAt, initrd == null ? 0 : initrd.length, rsdp);
             }
         };
     }

@@ -24,7 +24,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  */
 public final class LinuxBoot {
     // struct boot_params offsets (arch/x86/include/uapi/asm/bootparam.h).
-    static final int E820_ENTRIES = 0x1E8, SETUP_HEADER = 0x1F1, VID_MODE = 0x1FA, TYPE_OF_LOADER = 0x210,
+    static final int ACPI_RSDP_ADDR = 0x070, E820_ENTRIES = 0x1E8, SETUP_HEADER = 0x1F1, VID_MODE = 0x1FA, TYPE_OF_LOADER = 0x210,
             LOADFLAGS = 0x211, CODE32_START = 0x214, RAMDISK_IMAGE = 0x218, RAMDISK_SIZE = 0x21C,
             HEAP_END_PTR = 0x224, CMD_LINE_PTR = 0x228, E820_TABLE = 0x2D0;
     static final int E820_MAX = 128, E820_ENTRY_SIZE = 20, ZERO_PAGE_SIZE = 4096;
@@ -56,7 +56,7 @@ public final class LinuxBoot {
 
     /** Fills the zero page, command line, page tables and GDT; returns the boot CPU's entry state. */
     public static EntryState configure(GuestMemory memory, BzImage image, Loaded kernel, String cmdline,
-                                               List<E820Entry> e820, long initrdAddress, long initrdSize) {
+                                               List<E820Entry> e820, long initrdAddress, long initrdSize, long rsdp) {
         byte[] cmd = cmdline.getBytes(StandardCharsets.US_ASCII);
         long maxCmd = Math.min(image.cmdlineSize(), BootLayout.CMDLINE_MAX - 1);
         if (cmd.length > maxCmd) throw new KernelFormatException("command line is " + cmd.length + " bytes; this kernel takes at most " + maxCmd);
@@ -77,6 +77,7 @@ public final class LinuxBoot {
         zp.set(JAVA_INT, CMD_LINE_PTR, (int) BootLayout.CMDLINE);
         zp.set(JAVA_INT, RAMDISK_IMAGE, (int) initrdAddress);
         zp.set(JAVA_INT, RAMDISK_SIZE, (int) initrdSize);
+        if (rsdp != 0 && image.protocolVersion() >= 0x020E) zp.set(JAVA_LONG, ACPI_RSDP_ADDR, rsdp); // else Linux scans for it
         zp.set(JAVA_BYTE, E820_ENTRIES, (byte) e820.size());
         for (int i = 0; i < e820.size(); i++) {
             long off = E820_TABLE + (long) i * E820_ENTRY_SIZE;

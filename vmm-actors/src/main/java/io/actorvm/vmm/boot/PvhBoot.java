@@ -29,12 +29,12 @@ public final class PvhBoot {
 
     /** Writes start_info, memmap and command line; returns the BSP's entry state. */
     public static EntryState configure(GuestMemory memory, long entry, String cmdline, List<E820Entry> e820) {
-        return configure(memory, entry, cmdline, e820, 0, 0);
+        return configure(memory, entry, cmdline, e820, 0, 0, 0);
     }
 
     /** As above, with an initrd already in guest memory handed over as the one PVH module. */
     public static EntryState configure(GuestMemory memory, long entry, String cmdline, List<E820Entry> e820,
-                                       long initrdAddress, long initrdSize) {
+                                       long initrdAddress, long initrdSize, long rsdp) {
         byte[] cmd = cmdline.getBytes(StandardCharsets.US_ASCII);
         if (cmd.length + 1 > BootLayout.CMDLINE_MAX) {
             throw new IllegalArgumentException("command line is " + cmd.length + " bytes; at most " + (BootLayout.CMDLINE_MAX - 1) + " fit");
@@ -58,6 +58,7 @@ public final class PvhBoot {
         si.set(JAVA_INT, 0, START_INFO_MAGIC);
         si.set(JAVA_INT, 4, START_INFO_VERSION);
         si.set(JAVA_LONG, 24, BootLayout.CMDLINE);   // cmdline_paddr
+        si.set(JAVA_LONG, 32, rsdp);                 // rsdp_paddr (0: none)
         si.set(JAVA_LONG, 40, BootLayout.MEMMAP);    // memmap_paddr
         si.set(JAVA_INT, 48, e820.size());           // memmap_entries
         if (initrdSize > 0) {

@@ -1,0 +1,115 @@
+package io.actorvm.vmm.acpi;
+
+import io.actorvm.mmu.AddressMap;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The ACPI tables of a VM: RSDP → XSDT → FADT (→ DSDT) and MADT. Hardware-reduced ACPI, as
+ * Firecracker and cloud-hypervisor do it: no PM timer or SCI, power-off and reset through one I/O
+ * port ({@code AcpiSleepControl}), CPUs and the IOAPIC described in the MADT. Linux kernels built
+ * without MP-table support (Debian's cloud kernel) need the MADT to see more than one CPU.
+ *
+ * <p>Pure: {@link #build} lays the tables out from a base address and returns them as byte blobs.
+ */
+public final class AcpiTables {
+    static final int RSDP_SIZE = 36, FADT_SIZE = 276, FADT_REVISION = 6, FADT_MINOR = 5, MADT_REVISION = 5;
+    static final int FADT_HW_REDUCED = 1 << 20, FADT_RESET_REG_SUP = 1 << 10;
+    static final int BOOT_ARCH_8042 = 1 << 1;
+    /** Sleep type the DSDT's \_S5 names, and the value Linux then writes: SLP_TYP << 2 | SLP_EN. */
+    public static final int S5_SLEEP_TYPE = 5;
+
+    /** One table placed at a guest-physical address. */
+    public record Blob(long address, byte[] bytes) {}
+
+    /** The tables, RSDP first; {@code rsdpAddress()} is what boot protocols hand to the kernel. */
+    public record Tables(List<Blob> blobs) {
+        public long rsdpAddress() {
+            return blobs.getFirst().address();
+        }
+
+        public long end() {
+            Blob last = blobs.getLast();
+            return last.address() + last.bytes().length;
+        }
+    }
+
+    private AcpiTables() {}
+
+    public static Tables build(long base, int cpus) {
+        List<Blob> out = new ArrayList<>();
+        long rsdp = base;
+        long xsdt = align(rsdp + RSDP_SIZE);
+        long fadt = align(xsdt + AcpiTable.HEADER_SIZE + 2 * 8);
+        long dsdtAt = align(fadt + FADT_SIZE);
+        byte[] dsdt = dsdt();
+        long madtAt = align(dsdtAt + dsdt.length);
+        byte[] madt = madt(cpus);
+
+        out.add(new Blob(rsdp, rsdp(xsdt)));
+        out.add(new Blob(xsdt, xsdt(fadt, madtAt)));
+        out.add(new Blob(fadt, fadt(dsdtAt)));
+        out.add(new Blob(dsdtAt, dsdt));
+        out.add(new Blob(madtAt, madt));
+        return new Tables(List.copyOf(out));
+    }
+
+    private static long align(long v) {
+        return (v + 15) & ~15L;
+    }
+
+    static byte[] rsdp(long xsdt) {
+        ByteBuffer b = ByteBuffer.allocate(RSDP_SIZE).order(ByteOrder.LITTLE_ENDIAN);
+        b.put(AcpiTable.ascii("RSD PTR ", 8)).put((byte) 0).put(AcpiTable.ascii(AcpiTable.OEM_ID, 6)).put((byte) 2)
+                .putInt(0).putInt(RSDP_SIZE).putLong(xsdt).put((byte) 0).put(new byte[3]);
+        byte[] t = b.array();
+        t[8] = AcpiTable.checksum(t, 0, 20);        // ACPI 1.0 checksum over the first 20 bytes
+        t[32] = AcpiTable.checksum(t, 0, RSDP_SIZE); // extended checksum over all
+        return t;
+    }
+
+    static byte[] xsdt(long... tables) {
+        ByteBuffer b = AcpiTable.begin("XSDT", AcpiTable.HEADER_SIZE + 8 * tables.length, 1);
+        for (long t : tables) b.putLong(t);
+        return AcpiTable.seal(b);
+    }
+
+    static byte[] fadt(long dsdt) {
+        ByteBuffer b = AcpiTable.begin("FACP", FADT_SIZE, FADT_REVISION);
+        b.putInt(40, (int) dsdt);
+        b.putShort(109, (short) BOOT_ARCH_8042);
+        b.putInt(112, FADT_HW_REDUCED | FADT_RESET_REG_SUP);
+        AcpiTable.ioPortGas(b, 116, io.actorvm.devices.acpi.AcpiSleepControl.PORT);              // RESET_REG
+        b.put(128, (byte) io.actorvm.devices.acpi.AcpiSleepControl.RESET_VALUE);                  // RESET_VALUE
+        b.put(131, (byte) FADT_MINOR);
+        b.putLong(140, dsdt);                                             // X_DSDT
+        AcpiTable.ioPortGas(b, 244, io.actorvm.devices.acpi.AcpiSleepControl.PORT);              // SLEEP_CONTROL_REG
+        AcpiTable.ioPortGas(b, 256, io.actorvm.devices.acpi.AcpiSleepControl.PORT);              // SLEEP_STATUS_REG
+        b.put(268, AcpiTable.ascii("ACTORVM", 8));                        // hypervisor vendor identity
+        return AcpiTable.seal(b);
+    }
+
+    /** DSDT with {@code Name(_S5, Package(2) {5, 0})}: the sleep type Linux uses to power off. */
+    static byte[] dsdt() {
+        byte[] aml = {0x08, '_', 'S', '5', '_', 0x12, 0x05, 0x02, 0x0A, (byte) S5_SLEEP_TYPE, 0x00};
+        ByteBuffer b = AcpiTable.begin("DSDT", AcpiTable.HEADER_SIZE + aml.length, 2);
+        b.put(aml);
+        return AcpiTable.seal(b);
+    }
+
+    /** MADT: one enabled local APIC per vCPU (APIC id = processor UID = index), the IOAPIC, LINT1 as NMI. */
+    static byte[] madt(int cpus) {
+        int length = AcpiTable.HEADER_SIZE + 8 + cpus * 8 + 12 + 6;
+        ByteBuffer b = AcpiTable.begin("APIC", length, MADT_REVISION);
+        b.putInt((int) AddressMap.LAPIC_ADDRESS).putInt(0);
+        for (int id = 0; id < cpus; id++) {
+            b.put((byte) 0).put((byte) 8).put((byte) id).put((byte) id).putInt(1);
+        }
+        b.put((byte) 1).put((byte) 12).put((byte) cpus).put((byte) 0).putInt((int) AddressMap.IOAPIC_ADDRESS).putInt(0);
+        b.put((byte) 4).put((byte) 6).put((byte) 0xFF).putShort((short) 0).put((byte) 1);
+        return AcpiTable.seal(b);
+    }
+}
