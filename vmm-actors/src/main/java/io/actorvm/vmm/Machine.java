@@ -100,7 +100,7 @@ final class Machine implements AutoCloseable {
             for (int id = 0; id < config.cpus(); id++) {
                 VcpuFd vcpu = vm.createVcpu(id);
                 m.vcpus.add(vcpu);
-                vcpu.setCpuid(CpuidTemplate.forVcpu(supported, id, config.cpus()));
+                vcpu.setCpuid(CpuidTemplate.forVcpu(supported, id, config.cpus(), config.disabledCpuFeatures()));
                 vcpu.setMsrs(BootMsrs.initial());
                 vcpu.setFpuDefaults();
                 if (id == 0) {

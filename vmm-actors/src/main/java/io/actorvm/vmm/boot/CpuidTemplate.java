@@ -19,8 +19,16 @@ public final class CpuidTemplate {
     private CpuidTemplate() {}
 
     public static List<CpuidEntry> forVcpu(List<CpuidEntry> supported, int apicId, int cpuCount) {
+        return forVcpu(supported, apicId, cpuCount, java.util.Set.of());
+    }
+
+    /** As above, with {@code disabled} features hidden from the guest. */
+    public static List<CpuidEntry> forVcpu(List<CpuidEntry> supported, int apicId, int cpuCount,
+                                           java.util.Set<CpuFeature> disabled) {
         List<CpuidEntry> out = new ArrayList<>(supported.size());
-        for (CpuidEntry e : supported) {
+        for (CpuidEntry supportedEntry : supported) {
+            CpuidEntry e = supportedEntry;
+            for (CpuFeature f : disabled) e = f.clear(e);
             out.add(switch (e.function()) {
                 case LEAF_FEATURES -> {
                     int ebx = (e.ebx() & 0x0000FFFF) | ((cpuCount & 0xFF) << 16) | ((apicId & 0xFF) << 24);

@@ -1,6 +1,7 @@
 package io.actorvm.vmm.cli;
 
 import io.actorvm.vmm.VmConfig;
+import io.actorvm.vmm.boot.CpuFeature;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -27,6 +28,10 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--cpus", paramLabel = "N", defaultValue = "1", description = "vCPUs (default ${DEFAULT-VALUE})")
     int cpus;
 
+    @Option(names = "--cpu-features", paramLabel = "LIST",
+            description = "CPUID features to hide from the guest, QEMU style: e.g. -cx16,-xsave")
+    String cpuFeatures;
+
     @Option(names = "--name", paramLabel = "NAME", defaultValue = "vm", description = "VM name (default ${DEFAULT-VALUE})")
     String name;
 
@@ -37,7 +42,8 @@ final class RunCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         VmConfig config;
         try {
-            config = new VmConfig(name, kernel, cmdline, SizeParser.parse(memory), cpus, new Console(), initrd);
+            config = new VmConfig(name, kernel, cmdline, SizeParser.parse(memory), cpus, new Console(), initrd,
+                    CpuFeature.parseDisabled(cpuFeatures));
         } catch (IllegalArgumentException e) {
             System.err.println("actorvm: " + e.getMessage());
             return Main.USAGE_ERROR;

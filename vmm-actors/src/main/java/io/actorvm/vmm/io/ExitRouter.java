@@ -27,6 +27,11 @@ public final class ExitRouter {
     /** A device that does not answer a read in this time is treated as absent for that read. */
     public static final Duration READ_TIMEOUT = Duration.ofSeconds(5);
 
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ExitRouter.class);
+    /** Unclaimed accesses logged (at debug level) per VM before going quiet: a guest can make millions. */
+    private static final int UNCLAIMED_LOG_LIMIT = 64;
+
+    private final java.util.concurrent.atomic.AtomicInteger unclaimedLogged = new java.util.concurrent.atomic.AtomicInteger();
     private final IoBus<DeviceRef> ports;
     private final IoBus<DeviceRef> mmio;
     private final CoalescedRing ring; // shared by all vCPUs of the VM; null when not in use
@@ -78,6 +83,7 @@ public final class ExitRouter {
         var target = ports.lookup(out.port(), out.size());
         if (target.isEmpty()) {
             stats.unknownPortWrites.increment();
+            unclaimed("port write", out.port(), out.size());
             return;
         }
         for (int i = 0; i < out.count(); i++) {
@@ -92,6 +98,7 @@ public final class ExitRouter {
         var target = ports.lookup(in.port(), in.size());
         if (target.isEmpty()) {
             stats.unknownPortReads.increment();
+            unclaimed("port read", in.port(), in.size());
             Arrays.fill(data, (byte) 0xFF);
             return data;
         }
@@ -106,6 +113,7 @@ public final class ExitRouter {
         var target = mmio.lookup(w.address(), w.data().length);
         if (target.isEmpty()) {
             stats.unknownMmioWrites.increment();
+            unclaimed("MMIO write", w.address(), w.data().length);
             return;
         }
         target.get().owner().ref().tell(new DeviceActor.Write(target.get().offset(), w.data().length, w.value()));
@@ -117,11 +125,18 @@ public final class ExitRouter {
         var target = mmio.lookup(r.address(), r.length());
         if (target.isEmpty()) {
             stats.unknownMmioReads.increment();
+            unclaimed("MMIO read", r.address(), r.length());
             Arrays.fill(data, (byte) 0xFF);
             return data;
         }
         putLittleEndian(data, 0, r.length(), read(target.get().owner(), target.get().offset(), r.length()));
         return data;
+    }
+
+    private void unclaimed(String what, long address, int size) {
+        if (LOG.isDebugEnabled() && unclaimedLogged.incrementAndGet() <= UNCLAIMED_LOG_LIMIT) {
+            LOG.debug("unclaimed {} at 0x{} ({} bytes)", what, Long.toHexString(address), size);
+        }
     }
 
     private long read(DeviceRef device, long offset, int size) {
