@@ -65,7 +65,7 @@ class CliTest {
     void badInputGetsOneLineErrorsAndStatusTwo(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
         assertOneLineError(actorvm("run", "--kernel", "/nonexistent/vmlinux"), "kernel file /nonexistent/vmlinux does not exist");
         Path text = Files.writeString(dir.resolve("notes.txt"), "this is not a kernel\n");
-        assertOneLineError(actorvm("run", "--kernel", text.toString()), "not an ELF file");
+        assertOneLineError(actorvm("run", "--kernel", text.toString()), "kernel is neither a Linux bzImage nor an ELF file");
         Path truncated = dir.resolve("hello-truncated.elf");
         Files.write(truncated, java.util.Arrays.copyOf(Files.readAllBytes(GuestRun.guest("hello")), 100));
         assertOneLineError(actorvm("run", "--kernel", truncated.toString()), "outside the file");
