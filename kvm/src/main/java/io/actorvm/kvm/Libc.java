@@ -56,6 +56,11 @@ public final class Libc {
     private static final MethodHandle EVENTFD = errnoCall("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle READ = errnoCall("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
     private static final MethodHandle WRITE = errnoCall("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle EPOLL_CREATE1 = errnoCall("epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle EPOLL_CTL = errnoCall("epoll_ctl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle EPOLL_WAIT = errnoCall("epoll_wait",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
     private static final MethodHandle PTHREAD_SELF = plainCall("pthread_self", FunctionDescriptor.of(JAVA_LONG));
     // pthread_kill and pthread_sigmask return the error number instead of setting errno.
     private static final MethodHandle PTHREAD_KILL = plainCall("pthread_kill", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT));
@@ -214,6 +219,49 @@ public final class Libc {
         MemorySegment cap = CAPTURE_SEGMENT.get();
         try {
             long r = (long) WRITE.invokeExact(cap, fd, buf, len);
+            return r < 0 ? -errno(cap) : r;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    public static final int EPOLL_CLOEXEC = 0x80000, EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2, EPOLLIN = 0x1;
+    /** struct epoll_event is packed on x86-64: u32 events, then u64 data at offset 4 (12 bytes). */
+    public static final int EPOLL_EVENT_SIZE = 12;
+
+    public static int epollCreate() {
+        MemorySegment cap = CAPTURE_SEGMENT.get();
+        int fd;
+        try {
+            fd = (int) EPOLL_CREATE1.invokeExact(cap, EPOLL_CLOEXEC);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        if (fd < 0) throw new KvmException("epoll_create1", errno(cap));
+        return fd;
+    }
+
+    /** epoll_ctl(ADD or DEL) for EPOLLIN with {@code data} as the event's user data. */
+    public static void epollCtl(int epfd, int op, int fd, long data) {
+        MemorySegment cap = CAPTURE_SEGMENT.get();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment ev = arena.allocate(EPOLL_EVENT_SIZE, 4);
+            ev.set(ValueLayout.JAVA_INT_UNALIGNED, 0, EPOLLIN);
+            ev.set(ValueLayout.JAVA_LONG_UNALIGNED, 4, data);
+            int r = (int) EPOLL_CTL.invokeExact(cap, epfd, op, fd, ev);
+            if (r < 0) throw new KvmException("epoll_ctl", errno(cap));
+        } catch (KvmException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** epoll_wait into {@code events} (room for {@code max} 12-byte events); returns the count, or -errno. */
+    public static int epollWait(int epfd, MemorySegment events, int max, int timeoutMillis) {
+        MemorySegment cap = CAPTURE_SEGMENT.get();
+        try {
+            int r = (int) EPOLL_WAIT.invokeExact(cap, epfd, events, max, timeoutMillis);
             return r < 0 ? -errno(cap) : r;
         } catch (Throwable t) {
             throw new AssertionError(t);

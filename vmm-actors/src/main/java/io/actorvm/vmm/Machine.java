@@ -2,13 +2,17 @@ package io.actorvm.vmm;
 
 import io.actorvm.iobus.CoalescedRing;
 import io.actorvm.kvm.Capability;
+import io.actorvm.devices.virtio.blk.DiskImage;
 import io.actorvm.kvm.CpuidEntry;
+import io.actorvm.kvm.EventFd;
+import io.actorvm.kvm.IoEventPoller;
 import io.actorvm.kvm.Kvm;
 import io.actorvm.kvm.VcpuFd;
 import io.actorvm.kvm.VmFd;
 import io.actorvm.mmu.AddressMap;
 import io.actorvm.mmu.GuestMemory;
 import io.actorvm.vmm.acpi.AcpiTables;
+import io.actorvm.vmm.virtio.VirtioSlots;
 import io.actorvm.vmm.boot.BootLayout;
 import io.actorvm.vmm.boot.BootMsrs;
 import io.actorvm.vmm.boot.Bootloader;
@@ -34,6 +38,12 @@ final class Machine implements AutoCloseable {
     final VmFd vm;
     final GuestMemory memory;
     final List<VcpuFd> vcpus = new ArrayList<>();
+    /** Raw images of the virtio-blk devices, opened before KVM is touched so a bad path changes nothing. */
+    final List<DiskImage> disks = new ArrayList<>();
+    /** Guest notifications of every virtio queue arrive here as ioeventfds. */
+    IoEventPoller poller;
+    /** Eventfds of ioeventfd/irqfd registrations, closed with the VM. */
+    final List<EventFd> eventFds = new ArrayList<>();
     /** Shared by every vCPU (KVM keeps one ring per VM); null where KVM offers none. */
     CoalescedRing ring;
 
@@ -61,8 +71,15 @@ final class Machine implements AutoCloseable {
         Bootloader.check(kernel);
         byte[] initrd = config.initrd() == null ? null : readFile("initrd", config.initrd());
         AddressMap map = new AddressMap(config.memory());
+        List<DiskImage> disks = openDisks(config);
 
-        Kvm kvm = Kvm.open();
+        Kvm kvm;
+        try {
+            kvm = Kvm.open();
+        } catch (RuntimeException e) {
+            closeAll(disks);
+            throw e;
+        }
         Machine m = null;
         try {
             for (Capability needed : List.of(Capability.IRQCHIP, Capability.USER_MEMORY, Capability.SET_TSS_ADDR,
@@ -80,6 +97,8 @@ final class Machine implements AutoCloseable {
                 throw e;
             }
             m = new Machine(kvm, vm, memory);
+            m.disks.addAll(disks);
+            disks = List.of();
             vm.setTssAddress(AddressMap.KVM_TSS_ADDRESS);
             vm.setIdentityMapAddress(AddressMap.KVM_IDENTITY_MAP_ADDRESS);
             vm.createIrqchip();
@@ -89,7 +108,9 @@ final class Machine implements AutoCloseable {
                 vm.setUserMemoryRegion(slot++, 0, r.guestAddress(), r.size(), r.host().address());
             }
 
-            AcpiTables.Tables acpi = AcpiTables.build(BootLayout.ACPI_TABLES, config.cpus());
+            List<AcpiTables.MmioDevice> virtio = VirtioSlots.first(config.virtioDeviceCount()).stream()
+                    .map(s -> new AcpiTables.MmioDevice(s.base(), VirtioSlots.WINDOW, s.gsi())).toList();
+            AcpiTables.Tables acpi = AcpiTables.build(BootLayout.ACPI_TABLES, config.cpus(), virtio);
             for (AcpiTables.Blob blob : acpi.blobs()) memory.write(blob.address(), blob.bytes());
             EntryState entry = Bootloader.boot(kernel, initrd, config.cmdline(), memory, acpi.rsdpAddress());
 
@@ -117,9 +138,40 @@ final class Machine implements AutoCloseable {
             return m;
         } catch (RuntimeException | Error e) {
             if (m != null) m.close();
-            else kvm.close();
+            else {
+                kvm.close();
+                closeAll(disks);
+            }
             throw e;
         }
+    }
+
+    private static List<DiskImage> openDisks(VmConfig config) {
+        List<DiskImage> out = new ArrayList<>();
+        try {
+            for (DiskConfig d : config.disks()) out.add(DiskImage.open(d.path(), d.readOnly()));
+            return out;
+        } catch (IOException e) {
+            closeAll(out);
+            throw new IllegalArgumentException(e.getMessage());
+        }
+    }
+
+    private static void closeAll(List<DiskImage> disks) {
+        for (DiskImage d : disks) {
+            try {
+                d.close();
+            } catch (IOException ignored) {
+                // closing a read-only or already failed channel: nothing to recover
+            }
+        }
+    }
+
+    /** A new eventfd that lives as long as the VM. */
+    EventFd eventFd() {
+        EventFd e = new EventFd();
+        eventFds.add(e);
+        return e;
     }
 
     /** True when KVM can coalesce port writes into the ring. */
@@ -129,6 +181,9 @@ final class Machine implements AutoCloseable {
 
     @Override
     public void close() {
+        if (poller != null) poller.close();
+        eventFds.forEach(EventFd::close); // closing an eventfd also drops its ioeventfd/irqfd registration
+        closeAll(disks);
         for (VcpuFd v : vcpus) v.close();
         vm.close();
         memory.close();

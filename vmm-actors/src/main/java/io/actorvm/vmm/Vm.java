@@ -8,6 +8,15 @@ import io.actorvm.devices.debug.PostCodePort;
 import io.actorvm.devices.i8042.I8042;
 import io.actorvm.devices.rtc.CmosRtc;
 import io.actorvm.devices.serial.Serial16550;
+import io.actorvm.devices.virtio.VirtioDevice;
+import io.actorvm.devices.virtio.VirtioInterrupt;
+import io.actorvm.devices.virtio.VirtioMmioTransport;
+import io.actorvm.devices.virtio.blk.VirtioBlock;
+import io.actorvm.devices.virtio.rng.VirtioRng;
+import io.actorvm.kvm.IoEventPoller;
+import io.actorvm.vmm.virtio.VirtioHostAdapter;
+import io.actorvm.vmm.virtio.VirtioRings;
+import io.actorvm.vmm.virtio.VirtioSlots;
 import io.actorvm.iobus.IoBus;
 import io.actorvm.iobus.IoRange;
 import io.actorvm.vmm.acpi.AcpiTables;
@@ -108,6 +117,7 @@ public final class Vm {
     private final List<DeviceRef> devices = new ArrayList<>();
     private final List<ActorRef<VcpuActor.Command>> vcpus = new ArrayList<>();
     private final Set<Integer> runningVcpus = new HashSet<>();
+    private final List<ActorRef<VirtioRings.Command>> virtioRings = new ArrayList<>();
     private Machine machine;
     /** Cleared before the VM fd is closed: a late interrupt from a device must not reach a reused fd number. */
     private final java.util.concurrent.atomic.AtomicBoolean irqchipOpen = new java.util.concurrent.atomic.AtomicBoolean(true);
@@ -202,6 +212,7 @@ public final class Vm {
             // POST codes need no immediate effect: let KVM queue them in the ring instead of exiting.
             machine.vm.registerCoalesced(PostCodePort.PORT, 1, true);
         }
+        attachVirtio(mmio);
         ExitRouter router = new ExitRouter(ports, mmio, machine.ring, ctx.getSystem().scheduler(), stats);
         ActorRef<VcpuActor.Stopped> stoppedAdapter = ctx.messageAdapter(VcpuActor.Stopped.class, VcpuStopped::new);
         for (var fd : machine.vcpus) {
@@ -212,6 +223,43 @@ public final class Vm {
         vcpus.forEach(v -> v.tell(new VcpuActor.Run()));
         startReply.tell(StatusReply.ack());
         return running();
+    }
+
+    /**
+     * One virtio-mmio device per disk, then the entropy device, in the slots the DSDT names. Each
+     * queue's QueueNotify is an ioeventfd (datamatch: the queue index) watched by the VM's poller;
+     * the interrupt is an irqfd on the slot's GSI.
+     */
+    private void attachVirtio(IoBus<DeviceRef> mmio) {
+        List<VirtioDevice> models = new ArrayList<>();
+        for (int i = 0; i < machine.disks.size(); i++) models.add(new VirtioBlock(machine.disks.get(i), "actorvm-disk" + i));
+        if (config.rng()) models.add(new VirtioRng(new java.security.SecureRandom()));
+        if (models.isEmpty()) return;
+        machine.poller = new IoEventPoller("virtio-notify-" + config.name());
+        List<VirtioSlots.Slot> slots = VirtioSlots.first(models.size());
+        for (int i = 0; i < models.size(); i++) {
+            VirtioDevice model = models.get(i);
+            VirtioSlots.Slot slot = slots.get(i);
+            var irq = machine.eventFd();
+            machine.vm.irqfd(irq.fd(), slot.gsi());
+            VirtioInterrupt interrupt = new VirtioInterrupt(irq::signal);
+            VirtioHostAdapter host = new VirtioHostAdapter();
+            VirtioMmioTransport transport = new VirtioMmioTransport(model, host, interrupt, machine.memory);
+            String name = model.name() + "-" + i;
+            var transportRef = ctx.spawn(DeviceActor.create(transport), name);
+            var rings = ctx.spawn(VirtioRings.create(model, interrupt, machine.memory, transportRef), name + "-rings");
+            host.bind(rings);
+            DeviceRef dev = new DeviceRef(name, transportRef);
+            mmio.register(new IoRange(slot.base(), VirtioSlots.WINDOW), dev);
+            devices.add(dev);
+            virtioRings.add(rings);
+            for (int q = 0; q < model.queueCount(); q++) {
+                var notify = machine.eventFd();
+                machine.vm.ioeventfd(notify.fd(), slot.base() + VirtioMmioTransport.QUEUE_NOTIFY, 4, false, (long) q);
+                int queue = q;
+                machine.poller.add(notify, () -> rings.tell(new VirtioRings.Notify(queue)));
+            }
+        }
     }
 
     private DeviceRef attach(IoBus<DeviceRef> bus, IoRange range, BusDevice model) {
@@ -314,6 +362,7 @@ public final class Vm {
                 .onMessage(DevicesDrained.class, d -> {
                     finalDeviceMetrics = d.metrics();
                     devices.forEach(dev -> ctx.stop(dev.ref()));
+                    virtioRings.forEach(ctx::stop);
                     irqchipOpen.set(false);
                     machine.close();
                     machine = null;
@@ -341,7 +390,14 @@ public final class Vm {
             all.add(AskPattern.<DeviceActor.Command, DeviceActor.Metrics>ask(d.ref(), DeviceActor.GetMetrics::new,
                     Duration.ofSeconds(10), ctx.getSystem().scheduler()).toCompletableFuture());
         }
-        ctx.pipeToSelf(CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)),
+        // In-flight virtio requests still read and write guest memory: they finish before it goes away.
+        List<CompletableFuture<Done>> rings = new ArrayList<>();
+        for (var r : virtioRings) {
+            rings.add(AskPattern.<VirtioRings.Command, Done>ask(r, VirtioRings.Quiesce::new, Duration.ofSeconds(60),
+                    ctx.getSystem().scheduler()).toCompletableFuture());
+        }
+        CompletableFuture<Void> quiet = CompletableFuture.allOf(rings.toArray(CompletableFuture[]::new)).exceptionally(x -> null);
+        ctx.pipeToSelf(CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).thenCombine(quiet, (a, b) -> a),
                 (ok, failure) -> new DevicesDrained(all.stream().filter(f -> !f.isCompletedExceptionally()).map(CompletableFuture::join).toList()));
     }
 

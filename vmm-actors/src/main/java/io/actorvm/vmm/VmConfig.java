@@ -15,9 +15,12 @@ import java.util.Objects;
  * @param cpus      vCPUs; vCPU 0 boots, the others wait for INIT/SIPI
  * @param initrd    an initial RAM disk, or null
  * @param disabledCpuFeatures CPUID features hidden from the guest
+ * @param disks     raw images, one virtio-blk device each
+ * @param rng       whether the guest gets a virtio-rng device
  */
 public record VmConfig(String name, Path kernel, String cmdline, long memory, int cpus, SerialOutput console, Path initrd,
-                       java.util.Set<io.actorvm.vmm.boot.CpuFeature> disabledCpuFeatures) {
+                       java.util.Set<io.actorvm.vmm.boot.CpuFeature> disabledCpuFeatures, java.util.List<DiskConfig> disks,
+                       boolean rng) {
     /** As many as the MP table describes (it must fit in the last KiB of base memory). */
     public static final int MAX_CPUS = io.actorvm.vmm.boot.MpTable.MAX_CPUS;
 
@@ -29,19 +32,40 @@ public record VmConfig(String name, Path kernel, String cmdline, long memory, in
         if (cpus < 1 || cpus > MAX_CPUS) throw new IllegalArgumentException("cpus must be between 1 and " + MAX_CPUS + ", not " + cpus);
         new io.actorvm.mmu.AddressMap(memory); // validates the size
         disabledCpuFeatures = java.util.Set.copyOf(disabledCpuFeatures);
+        disks = java.util.List.copyOf(disks);
+        if (virtioDeviceCount(disks, rng) > io.actorvm.vmm.virtio.VirtioSlots.MAX_DEVICES) {
+            throw new IllegalArgumentException("at most " + io.actorvm.vmm.virtio.VirtioSlots.MAX_DEVICES + " virtio devices");
+        }
+    }
+
+    private static int virtioDeviceCount(java.util.List<DiskConfig> disks, boolean rng) {
+        return disks.size() + (rng ? 1 : 0);
+    }
+
+    /** virtio devices in slot order: the disks, then the entropy device. */
+    public int virtioDeviceCount() {
+        return virtioDeviceCount(disks, rng);
     }
 
     /** A VM without an initrd. */
     public VmConfig(String name, Path kernel, String cmdline, long memory, int cpus, SerialOutput console) {
-        this(name, kernel, cmdline, memory, cpus, console, null, java.util.Set.of());
+        this(name, kernel, cmdline, memory, cpus, console, null, java.util.Set.of(), java.util.List.of(), false);
     }
 
     public VmConfig withDisabledCpuFeatures(java.util.Set<io.actorvm.vmm.boot.CpuFeature> value) {
-        return new VmConfig(name, kernel, cmdline, memory, cpus, console, initrd, value);
+        return new VmConfig(name, kernel, cmdline, memory, cpus, console, initrd, value, disks, rng);
+    }
+
+    public VmConfig withDisks(java.util.List<DiskConfig> value) {
+        return new VmConfig(name, kernel, cmdline, memory, cpus, console, initrd, disabledCpuFeatures, value, rng);
+    }
+
+    public VmConfig withRng(boolean value) {
+        return new VmConfig(name, kernel, cmdline, memory, cpus, console, initrd, disabledCpuFeatures, disks, value);
     }
 
     public VmConfig withInitrd(Path value) {
-        return new VmConfig(name, kernel, cmdline, memory, cpus, console, value, disabledCpuFeatures);
+        return new VmConfig(name, kernel, cmdline, memory, cpus, console, value, disabledCpuFeatures, disks, rng);
     }
 
     public static VmConfig of(Path kernel, long memory, SerialOutput console) {
@@ -49,14 +73,14 @@ public record VmConfig(String name, Path kernel, String cmdline, long memory, in
     }
 
     public VmConfig withCmdline(String value) {
-        return new VmConfig(name, kernel, value, memory, cpus, console, initrd, disabledCpuFeatures);
+        return new VmConfig(name, kernel, value, memory, cpus, console, initrd, disabledCpuFeatures, disks, rng);
     }
 
     public VmConfig withCpus(int value) {
-        return new VmConfig(name, kernel, cmdline, memory, value, console, initrd, disabledCpuFeatures);
+        return new VmConfig(name, kernel, cmdline, memory, value, console, initrd, disabledCpuFeatures, disks, rng);
     }
 
     public VmConfig withName(String value) {
-        return new VmConfig(value, kernel, cmdline, memory, cpus, console, initrd, disabledCpuFeatures);
+        return new VmConfig(value, kernel, cmdline, memory, cpus, console, initrd, disabledCpuFeatures, disks, rng);
     }
 }

@@ -39,13 +39,20 @@ public final class AcpiTables {
 
     private AcpiTables() {}
 
+    /** A virtio-mmio device for the DSDT: its register window and interrupt. */
+    public record MmioDevice(long base, long size, int gsi) {}
+
     public static Tables build(long base, int cpus) {
+        return build(base, cpus, List.of());
+    }
+
+    public static Tables build(long base, int cpus, List<MmioDevice> virtio) {
         List<Blob> out = new ArrayList<>();
         long rsdp = base;
         long xsdt = align(rsdp + RSDP_SIZE);
         long fadt = align(xsdt + AcpiTable.HEADER_SIZE + 2 * 8);
         long dsdtAt = align(fadt + FADT_SIZE);
-        byte[] dsdt = dsdt();
+        byte[] dsdt = dsdt(virtio);
         long madtAt = align(dsdtAt + dsdt.length);
         byte[] madt = madt(cpus);
 
@@ -92,9 +99,22 @@ public final class AcpiTables {
         return AcpiTable.seal(b);
     }
 
-    /** DSDT with {@code Name(_S5, Package(2) {5, 0})}: the sleep type Linux uses to power off. */
-    static byte[] dsdt() {
-        byte[] aml = {0x08, '_', 'S', '5', '_', 0x12, 0x05, 0x02, 0x0A, (byte) S5_SLEEP_TYPE, 0x00};
+    /**
+     * DSDT: {@code Name(_S5, Package(2) {5, 0})}, the sleep type Linux uses to power off, and under
+     * {@code \_SB} one {@code LNRO0005} device per virtio-mmio window (Linux's virtio_mmio driver
+     * binds to that id).
+     */
+    static byte[] dsdt(List<MmioDevice> virtio) {
+        byte[][] devices = new byte[virtio.size()][];
+        for (int i = 0; i < virtio.size(); i++) {
+            MmioDevice d = virtio.get(i);
+            devices[i] = Aml.device("VR%02X".formatted(i),
+                    Aml.name("_HID", Aml.string("LNRO0005")),
+                    Aml.name("_UID", Aml.integer(i)),
+                    Aml.name("_CRS", Aml.buffer(Aml.mmioAndInterrupt(d.base(), d.size(), d.gsi()))));
+        }
+        byte[] aml = Aml.concat(Aml.name("_S5_", Aml.packageOf(Aml.integer(S5_SLEEP_TYPE), Aml.integer(0))),
+                virtio.isEmpty() ? new byte[0] : Aml.rootScope("_SB_", devices));
         ByteBuffer b = AcpiTable.begin("DSDT", AcpiTable.HEADER_SIZE + aml.length, 2);
         b.put(aml);
         return AcpiTable.seal(b);

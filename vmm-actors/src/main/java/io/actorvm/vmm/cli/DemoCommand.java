@@ -48,7 +48,7 @@ final class DemoCommand implements Callable<Integer> {
             return Main.USAGE_ERROR;
         }
         VmConfig config = new VmConfig("demo", guest.vmlinux(), GuestImage.CMDLINE + " quiet " + LINUX_COMMAND, 256L << 20, 2,
-                new Console(), guest.initramfs(), java.util.Set.of());
+                new Console()).withInitrd(guest.initramfs()).withRng(true);
         int status = VmRunner.run(config, false);
         System.err.println("actorvm demo: Linux guest ended with status " + status + ".");
         return status;

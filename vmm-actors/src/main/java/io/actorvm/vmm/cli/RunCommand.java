@@ -1,5 +1,6 @@
 package io.actorvm.vmm.cli;
 
+import io.actorvm.vmm.DiskConfig;
 import io.actorvm.vmm.VmConfig;
 import io.actorvm.vmm.boot.CpuFeature;
 import picocli.CommandLine.Command;
@@ -28,6 +29,13 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--cpus", paramLabel = "N", defaultValue = "1", description = "vCPUs (default ${DEFAULT-VALUE})")
     int cpus;
 
+    @Option(names = "--disk", paramLabel = "PATH[,ro]",
+            description = "a raw disk image as a virtio-blk device (repeatable; ,ro for read-only)")
+    java.util.List<String> disks = new java.util.ArrayList<>();
+
+    @Option(names = "--rng", description = "give the guest a virtio-rng device fed by the host's SecureRandom")
+    boolean rng;
+
     @Option(names = "--cpu-features", paramLabel = "LIST",
             description = "CPUID features to hide from the guest, QEMU style: e.g. -cx16,-xsave")
     String cpuFeatures;
@@ -43,7 +51,7 @@ final class RunCommand implements Callable<Integer> {
         VmConfig config;
         try {
             config = new VmConfig(name, kernel, cmdline, SizeParser.parse(memory), cpus, new Console(), initrd,
-                    CpuFeature.parseDisabled(cpuFeatures));
+                    CpuFeature.parseDisabled(cpuFeatures), disks.stream().map(DiskConfig::parse).toList(), rng);
         } catch (IllegalArgumentException e) {
             System.err.println("actorvm: " + e.getMessage());
             return Main.USAGE_ERROR;

@@ -30,8 +30,12 @@ final class VmRunner {
             if (config.initrd() != null && !Files.isReadable(config.initrd())) {
                 throw new KernelFormatException("initrd file " + config.initrd() + " does not exist or is not readable");
             }
+            for (var disk : config.disks()) {
+                io.actorvm.devices.virtio.blk.DiskImage.open(disk.path(), disk.readOnly()).close();
+            }
         } catch (IOException e) {
-            throw new KernelFormatException("cannot read kernel file " + config.kernel() + ": " + e.getMessage());
+            throw new KernelFormatException(e.getMessage().startsWith("disk image") ? e.getMessage()
+                    : "cannot read kernel file " + config.kernel() + ": " + e.getMessage());
         }
         try (Kvm kvm = Kvm.open()) {
             // open() checked existence, permission and the API version

@@ -1,0 +1,46 @@
+package io.actorvm.devices.virtio;
+
+import java.util.Map;
+
+/**
+ * The device-type half of a virtio device (block, entropy, network ...): its id, feature bits,
+ * config space, queues and their request handlers. The transport ({@link VirtioMmioTransport})
+ * does the rest. Every device has the same shape: this model, a host backend, a state record,
+ * metrics.
+ */
+public interface VirtioDevice {
+    /** VIRTIO_F_VERSION_1: we only speak modern virtio. */
+    long F_VERSION_1 = 1L << 32;
+    /** VIRTIO_F_RING_EVENT_IDX and VIRTIO_RING_F_INDIRECT_DESC, which {@code SplitQueue} implements. */
+    long F_EVENT_IDX = 1L << 29, F_INDIRECT_DESC = 1L << 28;
+
+    /** The virtio device id (2 block, 4 entropy, 1 network ...). */
+    int deviceId();
+
+    String name();
+
+    /** Features offered to the driver; must include {@link #F_VERSION_1}. */
+    long features();
+
+    int queueCount();
+
+    /** Largest queue size the device accepts for queue {@code index} (a power of two). */
+    int queueMaxSize(int index);
+
+    /** Reads {@code size} bytes of config space at {@code offset}; out of range reads as zero. */
+    long readConfig(int offset, int size);
+
+    /** Writes config space; most devices ignore writes. */
+    default void writeConfig(int offset, int size, long value) {}
+
+    /** The request processor of queue {@code index}, called off the device actor (it may block on host I/O). */
+    QueueHandler handler(int index);
+
+    /** Called when the driver resets the device: forget negotiated state. */
+    default void reset() {}
+
+    /** The features the driver accepted, once FEATURES_OK is set. */
+    default void negotiated(long features) {}
+
+    Map<String, Long> metrics();
+}

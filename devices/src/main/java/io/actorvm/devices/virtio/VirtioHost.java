@@ -1,0 +1,23 @@
+package io.actorvm.devices.virtio;
+
+import io.actorvm.iobus.virtq.SplitQueue;
+
+import java.util.List;
+
+/**
+ * What a virtio transport needs from the VMM that hosts it: rings to run once the driver is
+ * ready, and to stop them on reset. Implemented by the actor runtime (one ring actor per queue).
+ */
+public interface VirtioHost {
+    /**
+     * The driver set DRIVER_OK: run these queues. Called on the transport's thread; the queues
+     * are already validated.
+     */
+    void activate(List<SplitQueue> queues);
+
+    /** The driver reset the device (or it failed): stop the rings; in-flight completions are dropped. */
+    void deactivate();
+
+    /** A queue notification that reached the transport register instead of an ioeventfd. */
+    void notifyQueue(int index);
+}

@@ -1,0 +1,243 @@
+package io.actorvm.devices.virtio;
+
+import io.actorvm.devices.BusDevice;
+import io.actorvm.iobus.virtq.SplitQueue;
+import io.actorvm.iobus.virtq.VirtQueueException;
+import io.actorvm.mmu.GuestMemory;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The virtio-mmio transport, version 2 (virtio 1.2, section 4.2): the register file a driver uses
+ * to discover the device, negotiate features, describe its queues and set the device status. A
+ * driver that breaks the protocol (queues in the wrong place, features it was not offered)
+ * puts the device in DEVICE_NEEDS_RESET with a config-change interrupt, and the reason is kept
+ * for {@link #error()}: it never throws.
+ */
+public final class VirtioMmioTransport implements BusDevice {
+    public static final int MAGIC = 0x74726976; // "virt"
+    public static final int VERSION = 2;
+    /** "AVM\0": actorvm's vendor id in the VendorID register. */
+    public static final int VENDOR_ID = 0x004D5641;
+    public static final int WINDOW = 0x1000;
+    /** The QueueNotify register, for ioeventfd registration. */
+    public static final int QUEUE_NOTIFY = 0x050;
+
+    static final int MAGIC_VALUE = 0x000, VERSION_REG = 0x004, DEVICE_ID = 0x008, VENDOR = 0x00C,
+            DEVICE_FEATURES = 0x010, DEVICE_FEATURES_SEL = 0x014, DRIVER_FEATURES = 0x020, DRIVER_FEATURES_SEL = 0x024,
+            QUEUE_SEL = 0x030, QUEUE_NUM_MAX = 0x034, QUEUE_NUM = 0x038, QUEUE_READY = 0x044,
+            INTERRUPT_STATUS = 0x060, INTERRUPT_ACK = 0x064, STATUS = 0x070,
+            QUEUE_DESC_LOW = 0x080, QUEUE_DESC_HIGH = 0x084, QUEUE_DRIVER_LOW = 0x090, QUEUE_DRIVER_HIGH = 0x094,
+            QUEUE_DEVICE_LOW = 0x0A0, QUEUE_DEVICE_HIGH = 0x0A4, SHM_SEL = 0x0AC, SHM_LEN_LOW = 0x0B0, SHM_LEN_HIGH = 0x0B4,
+            SHM_BASE_LOW = 0x0B8, SHM_BASE_HIGH = 0x0BC, CONFIG_GENERATION = 0x0FC, CONFIG = 0x100;
+    public static final int S_ACKNOWLEDGE = 1, S_DRIVER = 2, S_DRIVER_OK = 4, S_FEATURES_OK = 8,
+            S_NEEDS_RESET = 0x40, S_FAILED = 0x80;
+
+    /** One queue as the driver describes it. */
+    public record QueueConfig(int size, long desc, long driver, long device, boolean ready) {
+        static QueueConfig empty() {
+            return new QueueConfig(0, 0, 0, 0, false);
+        }
+    }
+
+    /** Everything a snapshot needs to rebuild the transport (the queues' progress lives in the ring actors). */
+    public record State(int status, int deviceFeaturesSel, int driverFeaturesSel, long driverFeatures, int queueSel,
+                        List<QueueConfig> queues, int interruptStatus, int configGeneration, String error) {}
+
+    private final VirtioDevice device;
+    private final VirtioHost host;
+    private final VirtioInterrupt interrupt;
+    private final GuestMemory memory;
+    private final QueueConfig[] queues;
+    private int status, deviceFeaturesSel, driverFeaturesSel, queueSel, configGeneration;
+    private long driverFeatures;
+    private String error;
+    private long notifications, resets, protocolErrors;
+
+    public VirtioMmioTransport(VirtioDevice device, VirtioHost host, VirtioInterrupt interrupt, GuestMemory memory) {
+        this.device = device;
+        this.host = host;
+        this.interrupt = interrupt;
+        this.memory = memory;
+        this.queues = new QueueConfig[device.queueCount()];
+        java.util.Arrays.fill(queues, QueueConfig.empty());
+    }
+
+    @Override
+    public String name() {
+        return device.name();
+    }
+
+    public VirtioDevice device() {
+        return device;
+    }
+
+    /** Why the device needs a reset, or null. */
+    public String error() {
+        return error;
+    }
+
+    @Override
+    public long read(long offset, int size) {
+        if (offset >= CONFIG) {
+            return offset - CONFIG > Integer.MAX_VALUE ? 0 : device.readConfig((int) (offset - CONFIG), size);
+        }
+        if (size != 4 || (offset & 3) != 0) return 0; // registers are 32-bit, aligned
+        QueueConfig q = selectedQueue();
+        return switch ((int) offset) {
+            case MAGIC_VALUE -> MAGIC;
+            case VERSION_REG -> VERSION;
+            case DEVICE_ID -> device.deviceId();
+            case VENDOR -> VENDOR_ID;
+            case DEVICE_FEATURES -> deviceFeaturesSel > 1 ? 0 : (device.features() >>> (32 * deviceFeaturesSel)) & 0xFFFFFFFFL;
+            case QUEUE_NUM_MAX -> q == null ? 0 : device.queueMaxSize(queueSel);
+            case QUEUE_READY -> q != null && q.ready() ? 1 : 0;
+            case INTERRUPT_STATUS -> interrupt.status();
+            case STATUS -> status;
+            case CONFIG_GENERATION -> configGeneration;
+            case SHM_LEN_LOW, SHM_LEN_HIGH -> 0xFFFFFFFFL; // no shared memory regions: length -1
+            default -> 0;
+        };
+    }
+
+    @Override
+    public void write(long offset, int size, long raw) {
+        if (offset >= CONFIG) {
+            if (offset - CONFIG <= Integer.MAX_VALUE) device.writeConfig((int) (offset - CONFIG), size, raw);
+            return;
+        }
+        if (size != 4 || (offset & 3) != 0) return;
+        int v = (int) raw;
+        switch ((int) offset) {
+            case DEVICE_FEATURES_SEL -> deviceFeaturesSel = v;
+            case DRIVER_FEATURES_SEL -> driverFeaturesSel = v;
+            case DRIVER_FEATURES -> {
+                if (driverFeaturesSel == 0 || driverFeaturesSel == 1) {
+                    int shift = 32 * driverFeaturesSel;
+                    driverFeatures = (driverFeatures & ~(0xFFFFFFFFL << shift)) | ((v & 0xFFFFFFFFL) << shift);
+                }
+            }
+            case QUEUE_SEL -> queueSel = v;
+            case QUEUE_NUM -> updateQueue(q -> new QueueConfig(v, q.desc(), q.driver(), q.device(), q.ready()));
+            case QUEUE_DESC_LOW -> updateQueue(q -> new QueueConfig(q.size(), low(q.desc(), v), q.driver(), q.device(), q.ready()));
+            case QUEUE_DESC_HIGH -> updateQueue(q -> new QueueConfig(q.size(), high(q.desc(), v), q.driver(), q.device(), q.ready()));
+            case QUEUE_DRIVER_LOW -> updateQueue(q -> new QueueConfig(q.size(), q.desc(), low(q.driver(), v), q.device(), q.ready()));
+            case QUEUE_DRIVER_HIGH -> updateQueue(q -> new QueueConfig(q.size(), q.desc(), high(q.driver(), v), q.device(), q.ready()));
+            case QUEUE_DEVICE_LOW -> updateQueue(q -> new QueueConfig(q.size(), q.desc(), q.driver(), low(q.device(), v), q.ready()));
+            case QUEUE_DEVICE_HIGH -> updateQueue(q -> new QueueConfig(q.size(), q.desc(), q.driver(), high(q.device(), v), q.ready()));
+            case QUEUE_READY -> updateQueue(q -> new QueueConfig(q.size(), q.desc(), q.driver(), q.device(), v == 1));
+            case QUEUE_NOTIFY_REG -> {
+                notifications++;
+                if ((status & S_DRIVER_OK) != 0 && (status & S_NEEDS_RESET) == 0 && v >= 0 && v < queues.length) host.notifyQueue(v);
+            }
+            case INTERRUPT_ACK -> interrupt.acknowledge(v);
+            case STATUS -> writeStatus(v);
+            default -> { } // read-only or unknown: ignored
+        }
+    }
+
+    private static final int QUEUE_NOTIFY_REG = QUEUE_NOTIFY;
+
+    private QueueConfig selectedQueue() {
+        return queueSel >= 0 && queueSel < queues.length ? queues[queueSel] : null;
+    }
+
+    /** Queue registers may only change before DRIVER_OK, on an existing queue. */
+    private void updateQueue(java.util.function.UnaryOperator<QueueConfig> change) {
+        if (selectedQueue() == null || (status & S_DRIVER_OK) != 0) return;
+        queues[queueSel] = change.apply(queues[queueSel]);
+    }
+
+    private static long low(long old, int v) {
+        return (old & 0xFFFFFFFF00000000L) | (v & 0xFFFFFFFFL);
+    }
+
+    private static long high(long old, int v) {
+        return (old & 0xFFFFFFFFL) | ((long) v << 32);
+    }
+
+    private void writeStatus(int v) {
+        if (v == 0) {
+            reset();
+            return;
+        }
+        int added = v & ~status;
+        if ((v & ~status & 0xFF) != added || (status & ~v) != 0) {
+            // Drivers only ever add bits (until a reset); anything else is ignored.
+            return;
+        }
+        if ((added & S_FEATURES_OK) != 0) {
+            long unsupported = driverFeatures & ~device.features();
+            if (unsupported != 0 || (driverFeatures & VirtioDevice.F_VERSION_1) == 0) {
+                status = v & ~S_FEATURES_OK; // the driver reads FEATURES_OK back and sees it refused
+                return;
+            }
+            device.negotiated(driverFeatures);
+        }
+        status = v;
+        if ((added & S_DRIVER_OK) != 0) activate();
+    }
+
+    private void activate() {
+        List<SplitQueue> ready = new ArrayList<>();
+        boolean eventIdx = (driverFeatures & VirtioDevice.F_EVENT_IDX) != 0;
+        boolean indirect = (driverFeatures & VirtioDevice.F_INDIRECT_DESC) != 0;
+        try {
+            for (int i = 0; i < queues.length; i++) {
+                QueueConfig q = queues[i];
+                if (!q.ready()) {
+                    ready.add(null);
+                    continue;
+                }
+                if (q.size() < 1 || q.size() > device.queueMaxSize(i) || Integer.bitCount(q.size()) != 1) {
+                    throw new VirtQueueException("queue " + i + ": size " + q.size() + " (max " + device.queueMaxSize(i) + ")");
+                }
+                ready.add(new SplitQueue(memory, q.size(), q.desc(), q.driver(), q.device(), eventIdx, indirect));
+            }
+        } catch (VirtQueueException e) {
+            fail(e.getMessage());
+            return;
+        }
+        host.activate(ready);
+    }
+
+    /** Puts the device into DEVICE_NEEDS_RESET; callable by the runtime when a ring hits bad guest data. */
+    public void fail(String reason) {
+        if ((status & S_NEEDS_RESET) != 0) return;
+        protocolErrors++;
+        error = reason;
+        status |= S_NEEDS_RESET;
+        host.deactivate();
+        interrupt.raise(VirtioInterrupt.CONFIG_CHANGE);
+    }
+
+    private void reset() {
+        resets++;
+        host.deactivate();
+        device.reset();
+        status = 0;
+        driverFeatures = 0;
+        deviceFeaturesSel = driverFeaturesSel = queueSel = 0;
+        error = null;
+        java.util.Arrays.fill(queues, QueueConfig.empty());
+        interrupt.clear();
+    }
+
+    public State state() {
+        return new State(status, deviceFeaturesSel, driverFeaturesSel, driverFeatures, queueSel, List.of(queues),
+                interrupt.status(), configGeneration, error);
+    }
+
+    @Override
+    public Map<String, Long> metrics() {
+        Map<String, Long> m = new LinkedHashMap<>(device.metrics());
+        m.put("notifications_by_register", notifications);
+        m.put("resets", resets);
+        m.put("protocol_errors", protocolErrors);
+        m.put("needs_reset", (status & S_NEEDS_RESET) != 0 ? 1L : 0L);
+        return m;
+    }
+}

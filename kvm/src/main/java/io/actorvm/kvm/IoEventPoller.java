@@ -1,0 +1,73 @@
+package io.actorvm.kvm;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * One thread that waits on many eventfds with epoll and calls a listener when one fires: how
+ * guest notifications registered as ioeventfds become messages without a vCPU ever leaving the
+ * kernel for them. Listeners run on the poller thread and must only hand the event on (e.g. a
+ * {@code tell}); the eventfd is drained before the listener runs.
+ */
+public final class IoEventPoller implements AutoCloseable {
+    private static final int MAX_EVENTS = 64, WAIT_MILLIS = 200;
+
+    private final int epfd = Libc.epollCreate();
+    private final Map<Long, Registration> registrations = new ConcurrentHashMap<>();
+    private final AtomicLong nextKey = new AtomicLong(1);
+    private final Thread thread;
+    private volatile boolean running = true;
+
+    private record Registration(EventFd eventFd, Runnable listener) {}
+
+    public IoEventPoller(String name) {
+        thread = Thread.ofPlatform().name(name).daemon(true).start(this::loop);
+    }
+
+    /** Calls {@code listener} (on the poller thread) each time {@code eventFd} is signalled. Returns a key for {@link #remove}. */
+    public long add(EventFd eventFd, Runnable listener) {
+        long key = nextKey.getAndIncrement();
+        registrations.put(key, new Registration(eventFd, listener));
+        Libc.epollCtl(epfd, Libc.EPOLL_CTL_ADD, eventFd.fd(), key);
+        return key;
+    }
+
+    public void remove(long key) {
+        Registration r = registrations.remove(key);
+        if (r != null) Libc.epollCtl(epfd, Libc.EPOLL_CTL_DEL, r.eventFd().fd(), key);
+    }
+
+    private void loop() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment events = arena.allocate((long) MAX_EVENTS * Libc.EPOLL_EVENT_SIZE, 8);
+            while (running) {
+                // A bounded wait, so close() is noticed without signalling the thread.
+                int n = Libc.epollWait(epfd, events, MAX_EVENTS, WAIT_MILLIS);
+                if (n == -Libc.EINTR) continue;
+                if (n < 0) throw new KvmException("epoll_wait", -n);
+                for (int i = 0; i < n; i++) {
+                    long key = events.get(ValueLayout.JAVA_LONG_UNALIGNED, (long) i * Libc.EPOLL_EVENT_SIZE + 4);
+                    Registration r = registrations.get(key);
+                    if (r == null) continue;
+                    if (r.eventFd().drain() > 0) r.listener().run();
+                }
+            }
+        }
+    }
+
+    /** Stops the thread (within one wait period) and closes the epoll fd; the eventfds stay open. */
+    @Override
+    public void close() {
+        running = false;
+        try {
+            thread.join(2 * WAIT_MILLIS + 1000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        Libc.close(epfd);
+    }
+}
