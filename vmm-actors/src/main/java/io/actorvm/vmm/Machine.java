@@ -3,6 +3,7 @@ package io.actorvm.vmm;
 import io.actorvm.iobus.CoalescedRing;
 import io.actorvm.kvm.Capability;
 import io.actorvm.devices.virtio.blk.DiskImage;
+import io.actorvm.devices.virtio.net.TapBackend;
 import io.actorvm.kvm.CpuidEntry;
 import io.actorvm.kvm.EventFd;
 import io.actorvm.kvm.IoEventPoller;
@@ -40,6 +41,8 @@ final class Machine implements AutoCloseable {
     final List<VcpuFd> vcpus = new ArrayList<>();
     /** Raw images of the virtio-blk devices, opened before KVM is touched so a bad path changes nothing. */
     final List<DiskImage> disks = new ArrayList<>();
+    /** Host tap devices of the virtio-net devices that use one (null for switch ports), in config order. */
+    final List<TapBackend> taps = new ArrayList<>();
     /** Guest notifications of every virtio queue arrive here as ioeventfds. */
     IoEventPoller poller;
     /** Eventfds of ioeventfd/irqfd registrations, closed with the VM. */
@@ -72,6 +75,13 @@ final class Machine implements AutoCloseable {
         byte[] initrd = config.initrd() == null ? null : readFile("initrd", config.initrd());
         AddressMap map = new AddressMap(config.memory());
         List<DiskImage> disks = openDisks(config);
+        List<TapBackend> taps;
+        try {
+            taps = openTaps(config);
+        } catch (RuntimeException e) {
+            closeAll(disks);
+            throw e;
+        }
 
         Kvm kvm;
         try {
@@ -98,7 +108,9 @@ final class Machine implements AutoCloseable {
             }
             m = new Machine(kvm, vm, memory);
             m.disks.addAll(disks);
+            m.taps.addAll(taps);
             disks = List.of();
+            taps = List.of();
             vm.setTssAddress(AddressMap.KVM_TSS_ADDRESS);
             vm.setIdentityMapAddress(AddressMap.KVM_IDENTITY_MAP_ADDRESS);
             vm.createIrqchip();
@@ -141,6 +153,7 @@ final class Machine implements AutoCloseable {
             else {
                 kvm.close();
                 closeAll(disks);
+                taps.forEach(t -> { if (t != null) t.close(); });
             }
             throw e;
         }
@@ -153,6 +166,17 @@ final class Machine implements AutoCloseable {
             return out;
         } catch (IOException e) {
             closeAll(out);
+            throw new IllegalArgumentException(e.getMessage());
+        }
+    }
+
+    private static List<TapBackend> openTaps(VmConfig config) {
+        List<TapBackend> out = new ArrayList<>();
+        try {
+            for (NetConfig n : config.nets()) out.add(n.kind() == NetConfig.Kind.TAP ? TapBackend.open(n.name()) : null);
+            return out;
+        } catch (IOException e) {
+            out.forEach(t -> { if (t != null) t.close(); });
             throw new IllegalArgumentException(e.getMessage());
         }
     }
@@ -184,6 +208,7 @@ final class Machine implements AutoCloseable {
         if (poller != null) poller.close();
         eventFds.forEach(EventFd::close); // closing an eventfd also drops its ioeventfd/irqfd registration
         closeAll(disks);
+        taps.forEach(t -> { if (t != null) t.close(); });
         for (VcpuFd v : vcpus) v.close();
         vm.close();
         memory.close();

@@ -12,6 +12,10 @@ import io.actorvm.devices.virtio.VirtioDevice;
 import io.actorvm.devices.virtio.VirtioInterrupt;
 import io.actorvm.devices.virtio.VirtioMmioTransport;
 import io.actorvm.devices.virtio.blk.VirtioBlock;
+import io.actorvm.devices.virtio.net.NetBackend;
+import io.actorvm.devices.virtio.net.VirtioNet;
+import io.actorvm.vmm.net.SwitchPort;
+import io.actorvm.vmm.net.Switches;
 import io.actorvm.devices.virtio.rng.VirtioRng;
 import io.actorvm.kvm.IoEventPoller;
 import io.actorvm.vmm.virtio.VirtioHostAdapter;
@@ -118,6 +122,7 @@ public final class Vm {
     private final List<ActorRef<VcpuActor.Command>> vcpus = new ArrayList<>();
     private final Set<Integer> runningVcpus = new HashSet<>();
     private final List<ActorRef<VirtioRings.Command>> virtioRings = new ArrayList<>();
+    private final List<SwitchPort> switchPorts = new ArrayList<>();
     private Machine machine;
     /** Cleared before the VM fd is closed: a late interrupt from a device must not reach a reused fd number. */
     private final java.util.concurrent.atomic.AtomicBoolean irqchipOpen = new java.util.concurrent.atomic.AtomicBoolean(true);
@@ -233,6 +238,13 @@ public final class Vm {
     private void attachVirtio(IoBus<DeviceRef> mmio) {
         List<VirtioDevice> models = new ArrayList<>();
         for (int i = 0; i < machine.disks.size(); i++) models.add(new VirtioBlock(machine.disks.get(i), "actorvm-disk" + i));
+        for (int i = 0; i < config.nets().size(); i++) {
+            NetConfig net = config.nets().get(i);
+            NetBackend backend = net.kind() == NetConfig.Kind.TAP ? machine.taps.get(i)
+                    : new SwitchPort(Switches.get(ctx.getSystem()).named(net.name()));
+            if (backend instanceof SwitchPort port) switchPorts.add(port);
+            models.add(new VirtioNet(net.macFor(config.name(), i), backend));
+        }
         if (config.rng()) models.add(new VirtioRng(new java.security.SecureRandom()));
         if (models.isEmpty()) return;
         machine.poller = new IoEventPoller("virtio-notify-" + config.name());
@@ -253,6 +265,10 @@ public final class Vm {
             mmio.register(new IoRange(slot.base(), VirtioSlots.WINDOW), dev);
             devices.add(dev);
             virtioRings.add(rings);
+            if (model instanceof VirtioNet net) {
+                // Received frames go to the receive ring through the device's rings actor.
+                net.backend().start(frame -> rings.tell(new VirtioRings.Inbound(VirtioNet.RX_QUEUE, frame)));
+            }
             for (int q = 0; q < model.queueCount(); q++) {
                 var notify = machine.eventFd();
                 machine.vm.ioeventfd(notify.fd(), slot.base() + VirtioMmioTransport.QUEUE_NOTIFY, 4, false, (long) q);
@@ -363,6 +379,7 @@ public final class Vm {
                     finalDeviceMetrics = d.metrics();
                     devices.forEach(dev -> ctx.stop(dev.ref()));
                     virtioRings.forEach(ctx::stop);
+                    switchPorts.forEach(SwitchPort::close);
                     irqchipOpen.set(false);
                     machine.close();
                     machine = null;

@@ -17,10 +17,11 @@ import java.util.Objects;
  * @param disabledCpuFeatures CPUID features hidden from the guest
  * @param disks     raw images, one virtio-blk device each
  * @param rng       whether the guest gets a virtio-rng device
+ * @param nets      network devices, one virtio-net device each
  */
 public record VmConfig(String name, Path kernel, String cmdline, long memory, int cpus, SerialOutput console, Path initrd,
                        java.util.Set<io.actorvm.vmm.boot.CpuFeature> disabledCpuFeatures, java.util.List<DiskConfig> disks,
-                       boolean rng) {
+                       boolean rng, java.util.List<NetConfig> nets) {
     /** As many as the MP table describes (it must fit in the last KiB of base memory). */
     public static final int MAX_CPUS = io.actorvm.vmm.boot.MpTable.MAX_CPUS;
 
@@ -33,7 +34,8 @@ public record VmConfig(String name, Path kernel, String cmdline, long memory, in
         new io.actorvm.mmu.AddressMap(memory); // validates the size
         disabledCpuFeatures = java.util.Set.copyOf(disabledCpuFeatures);
         disks = java.util.List.copyOf(disks);
-        if (virtioDeviceCount(disks, rng) > io.actorvm.vmm.virtio.VirtioSlots.MAX_DEVICES) {
+        nets = java.util.List.copyOf(nets);
+        if (virtioDeviceCount(disks, rng) + nets.size() > io.actorvm.vmm.virtio.VirtioSlots.MAX_DEVICES) {
             throw new IllegalArgumentException("at most " + io.actorvm.vmm.virtio.VirtioSlots.MAX_DEVICES + " virtio devices");
         }
     }
@@ -42,30 +44,34 @@ public record VmConfig(String name, Path kernel, String cmdline, long memory, in
         return disks.size() + (rng ? 1 : 0);
     }
 
-    /** virtio devices in slot order: the disks, then the entropy device. */
+    /** virtio devices in slot order: the disks, the network devices, then the entropy device. */
     public int virtioDeviceCount() {
-        return virtioDeviceCount(disks, rng);
+        return virtioDeviceCount(disks, rng) + nets.size();
     }
 
     /** A VM without an initrd. */
     public VmConfig(String name, Path kernel, String cmdline, long memory, int cpus, SerialOutput console) {
-        this(name, kernel, cmdline, memory, cpus, console, null, java.util.Set.of(), java.util.List.of(), false);
+        this(name, kernel, cmdline, memory, cpus, console, null, java.util.Set.of(), java.util.List.of(), false, java.util.List.of());
     }
 
     public VmConfig withDisabledCpuFeatures(java.util.Set<io.actorvm.vmm.boot.CpuFeature> value) {
-        return new VmConfig(name, kernel, cmdline, memory, cpus, console, initrd, value, disks, rng);
+        return new VmConfig(name, kernel, cmdline, memory, cpus, console, initrd, value, disks, rng, nets);
     }
 
     public VmConfig withDisks(java.util.List<DiskConfig> value) {
-        return new VmConfig(name, kernel, cmdline, memory, cpus, console, initrd, disabledCpuFeatures, value, rng);
+        return new VmConfig(name, kernel, cmdline, memory, cpus, console, initrd, disabledCpuFeatures, value, rng, nets);
     }
 
     public VmConfig withRng(boolean value) {
-        return new VmConfig(name, kernel, cmdline, memory, cpus, console, initrd, disabledCpuFeatures, disks, value);
+        return new VmConfig(name, kernel, cmdline, memory, cpus, console, initrd, disabledCpuFeatures, disks, value, nets);
+    }
+
+    public VmConfig withNets(java.util.List<NetConfig> value) {
+        return new VmConfig(name, kernel, cmdline, memory, cpus, console, initrd, disabledCpuFeatures, disks, rng, value);
     }
 
     public VmConfig withInitrd(Path value) {
-        return new VmConfig(name, kernel, cmdline, memory, cpus, console, value, disabledCpuFeatures, disks, rng);
+        return new VmConfig(name, kernel, cmdline, memory, cpus, console, value, disabledCpuFeatures, disks, rng, nets);
     }
 
     public static VmConfig of(Path kernel, long memory, SerialOutput console) {
@@ -73,14 +79,14 @@ public record VmConfig(String name, Path kernel, String cmdline, long memory, in
     }
 
     public VmConfig withCmdline(String value) {
-        return new VmConfig(name, kernel, value, memory, cpus, console, initrd, disabledCpuFeatures, disks, rng);
+        return new VmConfig(name, kernel, value, memory, cpus, console, initrd, disabledCpuFeatures, disks, rng, nets);
     }
 
     public VmConfig withCpus(int value) {
-        return new VmConfig(name, kernel, cmdline, memory, value, console, initrd, disabledCpuFeatures, disks, rng);
+        return new VmConfig(name, kernel, cmdline, memory, value, console, initrd, disabledCpuFeatures, disks, rng, nets);
     }
 
     public VmConfig withName(String value) {
-        return new VmConfig(value, kernel, cmdline, memory, cpus, console, initrd, disabledCpuFeatures, disks, rng);
+        return new VmConfig(value, kernel, cmdline, memory, cpus, console, initrd, disabledCpuFeatures, disks, rng, nets);
     }
 }

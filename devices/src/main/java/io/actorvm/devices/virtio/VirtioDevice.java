@@ -33,6 +33,19 @@ public interface VirtioDevice {
     /** Writes config space; most devices ignore writes. */
     default void writeConfig(int offset, int size, long value) {}
 
+    /**
+     * True for a queue the device fills on its own schedule (a network receive queue): its buffers
+     * are consumed when data arrives, not when the driver notifies. Such queues have no handler.
+     */
+    default boolean isInbound(int queue) {
+        return false;
+    }
+
+    /** The filler of inbound queue {@code index}. */
+    default InboundHandler inbound(int index) {
+        throw new IllegalArgumentException("queue " + index + " is not inbound");
+    }
+
     /** The request processor of queue {@code index}, called off the device actor (it may block on host I/O). */
     QueueHandler handler(int index);
 

@@ -1,6 +1,7 @@
 package io.actorvm.vmm.cli;
 
 import io.actorvm.vmm.DiskConfig;
+import io.actorvm.vmm.NetConfig;
 import io.actorvm.vmm.VmConfig;
 import io.actorvm.vmm.boot.CpuFeature;
 import picocli.CommandLine.Command;
@@ -33,6 +34,10 @@ final class RunCommand implements Callable<Integer> {
             description = "a raw disk image as a virtio-blk device (repeatable; ,ro for read-only)")
     java.util.List<String> disks = new java.util.ArrayList<>();
 
+    @Option(names = "--net", paramLabel = "tap=NAME|switch=NAME|none",
+            description = "a virtio-net device on a host tap device or an in-JVM switch (repeatable; ,mac=xx:..:xx)")
+    java.util.List<String> nets = new java.util.ArrayList<>();
+
     @Option(names = "--rng", description = "give the guest a virtio-rng device fed by the host's SecureRandom")
     boolean rng;
 
@@ -51,7 +56,8 @@ final class RunCommand implements Callable<Integer> {
         VmConfig config;
         try {
             config = new VmConfig(name, kernel, cmdline, SizeParser.parse(memory), cpus, new Console(), initrd,
-                    CpuFeature.parseDisabled(cpuFeatures), disks.stream().map(DiskConfig::parse).toList(), rng);
+                    CpuFeature.parseDisabled(cpuFeatures), disks.stream().map(DiskConfig::parse).toList(), rng,
+                    nets.stream().map(NetConfig::parse).filter(java.util.Objects::nonNull).toList());
         } catch (IllegalArgumentException e) {
             System.err.println("actorvm: " + e.getMessage());
             return Main.USAGE_ERROR;

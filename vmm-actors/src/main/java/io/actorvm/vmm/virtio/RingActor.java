@@ -35,6 +35,9 @@ public final class RingActor extends AbstractBehavior<RingActor.Command> {
     /** The guest notified this queue. */
     public record Notify() implements Command {}
 
+    /** Data from the host for an inbound queue (a received frame). */
+    public record Deliver(byte[] data) implements Command {}
+
     /** Finish in-flight requests, take no new ones, then reply. */
     public record Quiesce(ActorRef<Done> replyTo) implements Command {}
 
@@ -46,6 +49,10 @@ public final class RingActor extends AbstractBehavior<RingActor.Command> {
     private final int index;
     private final SplitQueue queue;
     private final QueueHandler handler;
+    /** Set instead of {@link #handler} for an inbound queue. */
+    private final io.actorvm.devices.virtio.InboundHandler inbound;
+    private final java.util.ArrayDeque<byte[]> pending = new java.util.ArrayDeque<>();
+    private long dropped;
     private final GuestMemory memory;
     private final VirtioInterrupt interrupt;
     private final Executor io;
@@ -55,17 +62,28 @@ public final class RingActor extends AbstractBehavior<RingActor.Command> {
     private boolean quiescing, failed;
     private long requests;
 
+    /** Data the host delivers while the guest has no buffers waits here, up to this many items; more are dropped. */
+    public static final int MAX_PENDING = 256;
+
     public static Behavior<Command> create(int index, SplitQueue queue, QueueHandler handler, GuestMemory memory,
                                            VirtioInterrupt interrupt, Executor io, ActorRef<Failed> failures) {
-        return Behaviors.setup(ctx -> new RingActor(ctx, index, queue, handler, memory, interrupt, io, failures));
+        return Behaviors.setup(ctx -> new RingActor(ctx, index, queue, handler, null, memory, interrupt, io, failures));
     }
 
-    private RingActor(ActorContext<Command> ctx, int index, SplitQueue queue, QueueHandler handler, GuestMemory memory,
+    /** A ring the device fills on its own schedule: buffers are used as {@link Deliver}ed data arrives. */
+    public static Behavior<Command> inbound(int index, SplitQueue queue, io.actorvm.devices.virtio.InboundHandler inbound,
+                                            GuestMemory memory, VirtioInterrupt interrupt, ActorRef<Failed> failures) {
+        return Behaviors.setup(ctx -> new RingActor(ctx, index, queue, null, inbound, memory, interrupt, null, failures));
+    }
+
+    private RingActor(ActorContext<Command> ctx, int index, SplitQueue queue, QueueHandler handler,
+                      io.actorvm.devices.virtio.InboundHandler inbound, GuestMemory memory,
                       VirtioInterrupt interrupt, Executor io, ActorRef<Failed> failures) {
         super(ctx);
         this.index = index;
         this.queue = queue;
         this.handler = handler;
+        this.inbound = inbound;
         this.memory = memory;
         this.interrupt = interrupt;
         this.io = io;
@@ -76,7 +94,18 @@ public final class RingActor extends AbstractBehavior<RingActor.Command> {
     public Receive<Command> createReceive() {
         return newReceiveBuilder()
                 .onMessage(Notify.class, n -> {
-                    drain();
+                    if (inbound != null) fillPending();
+                    else drain();
+                    return this;
+                })
+                .onMessage(Deliver.class, d -> {
+                    if (inbound == null || failed) return this;
+                    if (pending.size() >= MAX_PENDING) {
+                        dropped++;
+                        pending.pollFirst(); // the oldest goes: a full receive ring drops like a NIC's FIFO
+                    }
+                    pending.addLast(d.data());
+                    fillPending();
                     return this;
                 })
                 .onMessage(Completed.class, this::onCompleted)
@@ -87,6 +116,25 @@ public final class RingActor extends AbstractBehavior<RingActor.Command> {
                     return this;
                 })
                 .build();
+    }
+
+    /** Inbound: moves pending data into guest buffers while both exist; one interrupt per batch. */
+    private void fillPending() {
+        boolean used = false;
+        try {
+            while (!failed && !pending.isEmpty()) {
+                Optional<DescriptorChain> next = queue.pop();
+                if (next.isEmpty()) break; // no buffers: wait for the guest's next notification
+                byte[] data = pending.pollFirst();
+                int written = inbound.fill(data, next.get(), memory);
+                queue.addUsed(next.get().head(), Math.max(written, 0));
+                if (written < 0) dropped++;
+                used = true;
+            }
+            if (used && queue.needsInterrupt()) interrupt.raise(VirtioInterrupt.USED_BUFFER);
+        } catch (RuntimeException e) {
+            fail(e.getMessage() != null ? e.getMessage() : e.toString());
+        }
     }
 
     private void drain() {

@@ -37,6 +37,9 @@ public final class VirtioRings extends AbstractBehavior<VirtioRings.Command> {
 
     public record Notify(int queue) implements Command {}
 
+    /** Host data for inbound queue {@code queue} (dropped while the driver has not activated the device). */
+    public record Inbound(int queue, byte[] data) implements Command {}
+
     /** Wait for every in-flight request to finish (before guest memory goes away). */
     public record Quiesce(ActorRef<Done> replyTo) implements Command {}
 
@@ -75,9 +78,10 @@ public final class VirtioRings extends AbstractBehavior<VirtioRings.Command> {
                     generation++;
                     for (int i = 0; i < a.queues().size(); i++) {
                         SplitQueue q = a.queues().get(i);
-                        rings.add(q == null ? null : getContext().spawn(
-                                RingActor.create(i, q, device.handler(i), memory, interrupt, io, failures),
-                                "queue-" + i + "-g" + generation));
+                        Behavior<RingActor.Command> ring = device.isInbound(i)
+                                ? RingActor.inbound(i, q, device.inbound(i), memory, interrupt, failures)
+                                : RingActor.create(i, q, device.handler(i), memory, interrupt, io, failures);
+                        rings.add(q == null ? null : getContext().spawn(ring, "queue-" + i + "-g" + generation));
                     }
                     // Buffers the driver made available before DRIVER_OK are served now.
                     rings.stream().filter(r -> r != null).forEach(r -> r.tell(new RingActor.Notify()));
@@ -90,6 +94,12 @@ public final class VirtioRings extends AbstractBehavior<VirtioRings.Command> {
                 .onMessage(Notify.class, n -> {
                     if (n.queue() >= 0 && n.queue() < rings.size() && rings.get(n.queue()) != null) {
                         rings.get(n.queue()).tell(new RingActor.Notify());
+                    }
+                    return this;
+                })
+                .onMessage(Inbound.class, in -> {
+                    if (in.queue() >= 0 && in.queue() < rings.size() && rings.get(in.queue()) != null) {
+                        rings.get(in.queue()).tell(new RingActor.Deliver(in.data()));
                     }
                     return this;
                 })
