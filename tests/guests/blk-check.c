@@ -30,7 +30,14 @@
 
 static struct virtio_dev blk;
 static uint8_t buf[READ_CHUNK] __attribute__((aligned(4096)));
-static uint32_t crc_table[256];
+/*
+ * zlib CRC-32 (reflected 0xEDB88320), "slicing by 8": crc_tab[0] is the
+ * usual byte table, crc_tab[k][b] is byte b's contribution k bytes further
+ * back, so 8 bytes take 8 independent lookups. Guest code may be emulated
+ * at ~1 M instructions/s; this is about 4 instructions per byte, half of
+ * what the byte-at-a-time loop takes.
+ */
+static uint32_t crc_tab[8][256];
 
 static void crc_init(void)
 {
@@ -38,15 +45,35 @@ static void crc_init(void)
 		uint32_t c = i;
 		for (int k = 0; k < 8; k++)
 			c = (c & 1) ? (c >> 1) ^ 0xEDB88320u : c >> 1;
-		crc_table[i] = c;
+		crc_tab[0][i] = c;
 	}
+	for (uint32_t i = 0; i < 256; i++)
+		for (int t = 1; t < 8; t++)
+			crc_tab[t][i] = (crc_tab[t - 1][i] >> 8) ^
+				crc_tab[0][crc_tab[t - 1][i] & 0xFF];
+}
+
+static inline uint32_t le32(const uint8_t *p)
+{
+	uint32_t v;
+
+	__builtin_memcpy(&v, p, 4);     /* x86: little-endian, unaligned ok */
+	return v;
 }
 
 /* Running CRC without the final xor (start with 0xFFFFFFFF). */
 static uint32_t crc_update(uint32_t c, const uint8_t *p, uint32_t n)
 {
+	for (; n >= 8; n -= 8, p += 8) {
+		uint32_t a = le32(p) ^ c;
+		uint32_t b = le32(p + 4);
+		c = crc_tab[7][a & 0xFF] ^ crc_tab[6][(a >> 8) & 0xFF] ^
+			crc_tab[5][(a >> 16) & 0xFF] ^ crc_tab[4][a >> 24] ^
+			crc_tab[3][b & 0xFF] ^ crc_tab[2][(b >> 8) & 0xFF] ^
+			crc_tab[1][(b >> 16) & 0xFF] ^ crc_tab[0][b >> 24];
+	}
 	while (n--)
-		c = crc_table[(c ^ *p++) & 0xFF] ^ (c >> 8);
+		c = crc_tab[0][(c ^ *p++) & 0xFF] ^ (c >> 8);
 	return c;
 }
 

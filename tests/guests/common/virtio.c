@@ -5,15 +5,19 @@
 #include "lib.h"
 #include "virtio.h"
 
-/* Polling bounds. Each check is one Status read (an MMIO exit), so the
- * timeout is roughly MAX_CHECKS exits plus MAX_CHECKS*SPINS pauses: about
- * 10 s under KVM, much longer under an instruction emulator. */
+/*
+ * Polling bounds. Every SPINS_PER_CHECK pauses we read Status (one MMIO
+ * exit, to see DEVICE_NEEDS_RESET) and the TSC. We give up once the TSC has
+ * advanced TIMEOUT_TSC ticks (2^35: ~13 s at 2.6 GHz, ~34 s at 1 GHz) or,
+ * should the TSC not move at all, after MAX_CHECKS checks.
+ */
 #ifndef SPINS_PER_CHECK
-#define SPINS_PER_CHECK 1024u
+#define SPINS_PER_CHECK 256u
 #endif
-#ifndef MAX_CHECKS
-#define MAX_CHECKS      (1u << 18)
+#ifndef TIMEOUT_TSC
+#define TIMEOUT_TSC     (1ull << 35)
 #endif
+#define MAX_CHECKS      (1u << 22)
 #define MAX_RESET_POLLS (1u << 16)
 #define MAX_GEN_RETRIES 100
 
@@ -35,6 +39,14 @@ static inline void barrier(void)
 static inline void cpu_relax(void)
 {
 	__asm__ volatile("pause" : : : "memory");
+}
+
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return lo | ((uint64_t)hi << 32);
 }
 
 static inline uint32_t rd(const struct virtio_dev *d, uint32_t off)
@@ -106,7 +118,7 @@ uint64_t virtio_find(uint32_t device_id)
 	return 0;
 }
 
-void virtio_init(struct virtio_dev *d, uint64_t base, uint64_t accept)
+void virtio_negotiate(struct virtio_dev *d, uint64_t base, uint64_t accept)
 {
 	memset(d, 0, sizeof(*d));
 	d->base = base;
@@ -154,34 +166,81 @@ void virtio_init(struct virtio_dev *d, uint64_t base, uint64_t accept)
 	/* 5., 6. FEATURES_OK must stick. */
 	if (!(set_status(d, VIRTIO_STATUS_FEATURES_OK) & VIRTIO_STATUS_FEATURES_OK))
 		init_fail(d, "device refused FEATURES_OK");
+}
 
-	/* 7. Queue 0 (4.2.3.2). */
-	wr(d, VIRTIO_MMIO_QUEUE_SEL, 0);
+/* "queue N <what>", then init_fail. */
+static __attribute__((noreturn)) void queue_fail(struct virtio_dev *d,
+						  uint16_t index,
+						  const char *what)
+{
+	static char msg[48];
+	char digits[6];
+	unsigned n = 0, k = 0;
+
+	do {
+		digits[n++] = (char)('0' + index % 10);
+		index /= 10;
+	} while (index);
+	for (const char *p = "queue "; *p; p++)
+		msg[k++] = *p;
+	while (n)
+		msg[k++] = digits[--n];
+	msg[k++] = ' ';
+	for (const char *p = what; *p && k < sizeof(msg) - 1; p++)
+		msg[k++] = *p;
+	msg[k] = '\0';
+	init_fail(d, msg);
+}
+
+/*
+ * 3.1.1 step 7 for one queue (4.2.3.2): QueueSel, check QueueReady is 0
+ * and QueueNumMax non-zero, QueueNum = largest power of two <= min(want,
+ * QueueNumMax) (the split-ring rule), the three ring addresses, QueueReady.
+ * The rings must be zeroed already (used.flags = 0 as 2.7.10 wants).
+ * Returns the size; *max gets QueueNumMax.
+ */
+static uint16_t queue_setup(struct virtio_dev *d, uint16_t index,
+			    uint32_t want, const void *desc,
+			    const void *avail, const void *used,
+			    uint32_t *max)
+{
+	wr(d, VIRTIO_MMIO_QUEUE_SEL, index);
 	if (rd(d, VIRTIO_MMIO_QUEUE_READY) != 0)
-		init_fail(d, "queue 0 already ready");
-	d->queue_max = rd(d, VIRTIO_MMIO_QUEUE_NUM_MAX);
-	if (d->queue_max == 0)
-		init_fail(d, "queue 0 not available");
-	uint32_t qs = VIRTQ_SIZE;       /* power of two: the split-ring rule */
-	while (qs > d->queue_max)
-		qs >>= 1;
-	d->queue_size = (uint16_t)qs;
-	/* Rings are zero (memset above): used.flags = 0 as 2.7.10 wants. */
+		queue_fail(d, index, "already ready");
+	*max = rd(d, VIRTIO_MMIO_QUEUE_NUM_MAX);
+	if (*max == 0)
+		queue_fail(d, index, "not available");
+	uint32_t qs = 1;
+	while (qs * 2 <= want && qs * 2 <= *max)
+		qs *= 2;
 	wr(d, VIRTIO_MMIO_QUEUE_NUM, qs);
-	uint64_t a = (uint64_t)(uintptr_t)d->desc;
+	uint64_t a = (uint64_t)(uintptr_t)desc;
 	wr(d, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)a);
 	wr(d, VIRTIO_MMIO_QUEUE_DESC_HIGH, (uint32_t)(a >> 32));
-	a = (uint64_t)(uintptr_t)&d->avail;
+	a = (uint64_t)(uintptr_t)avail;
 	wr(d, VIRTIO_MMIO_QUEUE_DRIVER_LOW, (uint32_t)a);
 	wr(d, VIRTIO_MMIO_QUEUE_DRIVER_HIGH, (uint32_t)(a >> 32));
-	a = (uint64_t)(uintptr_t)&d->used;
+	a = (uint64_t)(uintptr_t)used;
 	wr(d, VIRTIO_MMIO_QUEUE_DEVICE_LOW, (uint32_t)a);
 	wr(d, VIRTIO_MMIO_QUEUE_DEVICE_HIGH, (uint32_t)(a >> 32));
 	barrier();
 	wr(d, VIRTIO_MMIO_QUEUE_READY, 1);
+	return (uint16_t)qs;
+}
 
-	/* 8. Live. */
+void virtio_driver_ok(struct virtio_dev *d)
+{
 	set_status(d, VIRTIO_STATUS_DRIVER_OK);
+}
+
+void virtio_init(struct virtio_dev *d, uint64_t base, uint64_t accept)
+{
+	virtio_negotiate(d, base, accept);      /* zeroes d, rings included */
+	/* 7. Queue 0 on the rings inside d. */
+	d->queue_size = queue_setup(d, 0, VIRTQ_SIZE, d->desc, &d->avail,
+				    &d->used, &d->queue_max);
+	/* 8. Live. */
+	virtio_driver_ok(d);
 }
 
 void virtio_describe(const struct virtio_dev *d)
@@ -244,14 +303,17 @@ uint32_t virtio_transfer(struct virtio_dev *d, const struct virtio_buf *b,
 
 	/* Poll the used ring. */
 	uint32_t spins = 0, checks = 0;
+	uint64_t t0 = 0;
 	while (used->idx == d->used_seen) {
 		cpu_relax();
-		if (++spins == SPINS_PER_CHECK) {
-			spins = 0;
-			check_needs_reset(rd(d, VIRTIO_MMIO_STATUS));
-			if (++checks == MAX_CHECKS)
-				virtio_fail("timeout", VIRTIO_EXIT_TIMEOUT);
-		}
+		if (++spins < SPINS_PER_CHECK)
+			continue;
+		spins = 0;
+		check_needs_reset(rd(d, VIRTIO_MMIO_STATUS));
+		if (checks++ == 0)
+			t0 = rdtsc();
+		else if (rdtsc() - t0 > TIMEOUT_TSC || checks == MAX_CHECKS)
+			virtio_fail("timeout", VIRTIO_EXIT_TIMEOUT);
 	}
 	barrier();                      /* x86: loads stay ordered */
 	uint32_t id = used->ring[d->used_seen % d->queue_size].id;
@@ -274,6 +336,128 @@ uint32_t virtio_transfer(struct virtio_dev *d, const struct virtio_buf *b,
 	if (isr & VIRTIO_INT_CONFIG_CHANGE)
 		check_needs_reset(rd(d, VIRTIO_MMIO_STATUS));
 	return len;
+}
+
+/* ---- several queues ---- */
+
+void virtq_setup(struct virtio_dev *d, struct virtq *q, uint16_t index,
+		 uint32_t want)
+{
+	memset(q, 0, sizeof(*q));
+	if (want > VIRTQ_MAX_SIZE)
+		want = VIRTQ_MAX_SIZE;
+	q->index = index;
+	q->size = queue_setup(d, index, want, q->desc, &q->avail, &q->used,
+			      &q->max);
+	/* Free list 0 -> 1 -> ... -> size-1 through desc.next. */
+	for (uint16_t i = 0; i < q->size; i++)
+		q->desc[i].next = (uint16_t)(i + 1);
+	q->free_head = 0;
+	q->num_free = q->size;
+	if (index == 0) {
+		d->queue_max = q->max;
+		d->queue_size = q->size;
+	}
+}
+
+int virtq_add(struct virtq *q, const struct virtio_buf *b, unsigned n,
+	      void *cookie)
+{
+	volatile struct virtq *vq = q;
+	uint32_t writable = 0;
+
+	if (n == 0 || n > q->num_free)
+		return -1;
+	/* Chain through the free list: every descriptor's next already
+	 * names the following free one (2.7.13.1). */
+	uint16_t head = q->free_head, i = head;
+	for (unsigned k = 0; k < n; k++) {
+		uint16_t flags = 0;
+
+		if (b[k].device_writable) {
+			flags |= VIRTQ_DESC_F_WRITE;
+			writable += b[k].len;
+		} else if (writable) {
+			virtio_fail("readable buffer after writable one",
+				    VIRTIO_EXIT_ERROR);
+		}
+		if (k + 1 < n)
+			flags |= VIRTQ_DESC_F_NEXT;
+		q->desc[i].addr = (uint64_t)(uintptr_t)b[k].addr;
+		q->desc[i].len = b[k].len;
+		q->desc[i].flags = flags;
+		i = q->desc[i].next;
+	}
+	q->free_head = i;
+	q->num_free = (uint16_t)(q->num_free - n);
+	q->in_flight++;
+	q->chain_len[head] = (uint8_t)n;
+	q->writable[head] = writable;
+	q->cookie[head] = cookie;
+
+	/* Head into the next avail slot, then publish idx (2.7.13.2-3). */
+	vq->avail.ring[q->avail_idx % q->size] = head;
+	barrier();                      /* x86: stores stay ordered */
+	q->avail_idx++;
+	vq->avail.idx = q->avail_idx;
+	return 0;
+}
+
+void virtq_kick(struct virtio_dev *d, struct virtq *q)
+{
+	volatile struct virtq *vq = q;
+
+	mb();                           /* idx visible before reading flags */
+	if (!(vq->used.flags & VIRTQ_USED_F_NO_NOTIFY))
+		wr(d, VIRTIO_MMIO_QUEUE_NOTIFY, q->index);
+}
+
+int virtq_poll(struct virtq *q, uint32_t *len, void **cookie)
+{
+	volatile struct virtq *vq = q;
+	uint16_t idx = vq->used.idx;
+
+	if (idx == q->used_seen)
+		return 0;
+	if ((uint16_t)(idx - q->used_seen) > q->in_flight)
+		virtio_fail("more used entries than requests", VIRTIO_EXIT_ERROR);
+	barrier();                      /* x86: loads stay ordered */
+	uint32_t id = vq->used.ring[q->used_seen % q->size].id;
+	uint32_t l = vq->used.ring[q->used_seen % q->size].len;
+	q->used_seen++;
+	if (id >= q->size || q->chain_len[id] == 0)
+		virtio_fail("used id is not the chain head", VIRTIO_EXIT_ERROR);
+	if (l > q->writable[id])
+		virtio_fail("used len exceeds writable length", VIRTIO_EXIT_ERROR);
+	if (len)
+		*len = l;
+	if (cookie)
+		*cookie = q->cookie[id];
+
+	/* Back onto the free list: walk to the chain's last descriptor (our
+	 * own table; the device does not write it). */
+	uint16_t last = (uint16_t)id;
+	for (unsigned k = 1; k < q->chain_len[id]; k++)
+		last = q->desc[last].next;
+	q->desc[last].next = q->free_head;
+	q->free_head = (uint16_t)id;
+	q->num_free = (uint16_t)(q->num_free + q->chain_len[id]);
+	q->chain_len[id] = 0;
+	q->in_flight--;
+	return 1;
+}
+
+void virtio_service(struct virtio_dev *d)
+{
+	check_needs_reset(rd(d, VIRTIO_MMIO_STATUS));
+	uint32_t isr = rd(d, VIRTIO_MMIO_INTERRUPT_STATUS);
+	if (isr & (VIRTIO_INT_USED_BUFFER | VIRTIO_INT_CONFIG_CHANGE)) {
+		wr(d, VIRTIO_MMIO_INTERRUPT_ACK,
+		   isr & (VIRTIO_INT_USED_BUFFER | VIRTIO_INT_CONFIG_CHANGE));
+		d->irq_acks++;
+	}
+	if (isr & VIRTIO_INT_CONFIG_CHANGE)
+		check_needs_reset(rd(d, VIRTIO_MMIO_STATUS));
 }
 
 uint8_t virtio_config_read8(const struct virtio_dev *d, uint32_t off)

@@ -61,6 +61,7 @@
 #define VIRTIO_F_VERSION_1              (1ull << 32)
 
 /* Device IDs (5). */
+#define VIRTIO_ID_NET                   1
 #define VIRTIO_ID_BLOCK                 2
 #define VIRTIO_ID_ENTROPY               4
 
@@ -153,6 +154,99 @@ void virtio_init(struct virtio_dev *d, uint64_t base, uint64_t accept);
 
 /* One "virtio: dev ..." line: id, base, offered/negotiated features, queue. */
 void virtio_describe(const struct virtio_dev *d);
+
+/*
+ * ---- several queues, several requests in flight (used by virtio-net) ----
+ *
+ * virtio_init() above is virtio_negotiate() + queue 0 on the rings inside
+ * struct virtio_dev + virtio_driver_ok(). A device with more queues does
+ * the steps itself:
+ *
+ *   virtio_negotiate(d, base, accept);       3.1.1 steps 1-6
+ *   virtq_setup(d, &q0, 0, want); ...        step 7, one call per queue
+ *   virtq_add(&q0, ...);                     optional: pre-post buffers
+ *   virtio_driver_ok(d);                     step 8
+ *   virtq_kick(d, &q0);                      notify only after DRIVER_OK
+ *
+ * then virtq_add / virtq_kick / virtq_poll in any order. Descriptors come
+ * from a free list, so chains complete in any order; each chain carries a
+ * cookie that virtq_poll hands back.
+ */
+#define VIRTQ_MAX_SIZE                  32      /* ring entries of struct virtq */
+
+struct virtq {
+	struct virtq_desc desc[VIRTQ_MAX_SIZE] __attribute__((aligned(16)));
+	struct {
+		uint16_t flags;
+		uint16_t idx;
+		uint16_t ring[VIRTQ_MAX_SIZE];
+		uint16_t used_event;    /* unused: EVENT_IDX not negotiated */
+	} avail __attribute__((aligned(16)));
+	struct {
+		uint16_t flags;
+		uint16_t idx;
+		struct virtq_used_elem ring[VIRTQ_MAX_SIZE];
+		uint16_t avail_event;   /* unused: EVENT_IDX not negotiated */
+	} used __attribute__((aligned(16)));
+	void *cookie[VIRTQ_MAX_SIZE];           /* per chain head */
+	uint32_t writable[VIRTQ_MAX_SIZE];      /* per chain head: bytes */
+	uint8_t chain_len[VIRTQ_MAX_SIZE];      /* per chain head; 0 = free */
+	uint16_t index;                         /* queue number */
+	uint16_t size;                          /* QueueNum we wrote */
+	uint32_t max;                           /* QueueNumMax */
+	uint16_t avail_idx;                     /* our copy of avail.idx */
+	uint16_t used_seen;                     /* used.idx consumed so far */
+	uint16_t free_head;                     /* free list through desc.next */
+	uint16_t num_free;
+	uint16_t in_flight;                     /* chains not yet returned */
+};
+
+/* 3.1.1 steps 1-6 (reset .. FEATURES_OK); as virtio_init otherwise. */
+void virtio_negotiate(struct virtio_dev *d, uint64_t base, uint64_t accept);
+
+/*
+ * Set up queue `index` on q's rings (zeroes q first): QueueNum = largest
+ * power of two <= min(want, VIRTQ_MAX_SIZE, QueueNumMax). For index 0 it
+ * also sets d->queue_max / d->queue_size (for virtio_describe). Exits (7)
+ * if the queue is absent or already live.
+ */
+void virtq_setup(struct virtio_dev *d, struct virtq *q, uint16_t index,
+		 uint32_t want);
+
+/* 3.1.1 step 8: Status |= DRIVER_OK. */
+void virtio_driver_ok(struct virtio_dev *d);
+
+/*
+ * Make the n buffers one chain (readable ones first) and make it
+ * available (avail.idx is published; the device is not notified).
+ * Returns 0, or -1 if fewer than n descriptors are free.
+ */
+int virtq_add(struct virtq *q, const struct virtio_buf *b, unsigned n,
+	      void *cookie);
+
+/* Notify the device about queue q unless used.flags has NO_NOTIFY. */
+void virtq_kick(struct virtio_dev *d, struct virtq *q);
+
+/*
+ * Take one used chain if there is one: returns 1 with *len = used length
+ * and *cookie = the chain's cookie (both may be NULL) and frees its
+ * descriptors; 0 if the device has returned nothing new. A used entry that
+ * is not an outstanding chain head, or whose len exceeds the chain's
+ * writable bytes, exits (7). Only memory is read (no MMIO).
+ */
+int virtq_poll(struct virtq *q, uint32_t *len, void **cookie);
+
+/* Chains made available and not yet returned. */
+static inline unsigned virtq_in_flight(const struct virtq *q)
+{
+	return q->in_flight;
+}
+
+/*
+ * For polling loops, now and then (it costs two or three MMIO exits):
+ * exits (5) on DEVICE_NEEDS_RESET, acknowledges InterruptStatus bits.
+ */
+void virtio_service(struct virtio_dev *d);
 
 /*
  * Make the n buffers one descriptor chain (readable ones first), submit it
