@@ -77,7 +77,7 @@ const char *cmdline_get(void)
 	return (const char *)(uintptr_t)si->cmdline_paddr;
 }
 
-uint64_t cmdline_u64(const char *name, uint64_t def)
+const char *cmdline_str(const char *name)
 {
 	const char *p = cmdline_get();
 
@@ -91,19 +91,24 @@ uint64_t cmdline_u64(const char *name, uint64_t def)
 			n++;
 			t++;
 		}
-		if (!*n && *t == '=') {
-			t++;
-			if (*t < '0' || *t > '9')
-				return def;
-			uint64_t v = 0;
-			while (*t >= '0' && *t <= '9')
-				v = v * 10 + (uint64_t)(*t++ - '0');
-			return (*t == '\0' || *t == ' ') ? v : def;
-		}
+		if (!*n && *t == '=')
+			return t + 1;
 		while (*p && *p != ' ')     /* skip to the next token */
 			p++;
 	}
-	return def;
+	return NULL;
+}
+
+uint64_t cmdline_u64(const char *name, uint64_t def)
+{
+	const char *t = cmdline_str(name);
+
+	if (!t || *t < '0' || *t > '9')
+		return def;
+	uint64_t v = 0;
+	while (*t >= '0' && *t <= '9')
+		v = v * 10 + (uint64_t)(*t++ - '0');
+	return (*t == '\0' || *t == ' ') ? v : def;
 }
 
 void *memset(void *d, int c, size_t n)

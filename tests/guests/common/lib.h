@@ -85,6 +85,9 @@ extern const struct hvm_start_info *boot_info;
 const char *cmdline_get(void);
 /* Value of "name=DECIMAL" in the command line, or def if absent/invalid. */
 uint64_t cmdline_u64(const char *name, uint64_t def);
+/* Start of the value of the first "name=..." token (it ends at a space or
+ * at the end of the string), or NULL if there is none. */
+const char *cmdline_str(const char *name);
 
 /* Provided by each guest; its return value becomes the exit status. */
 int guest_main(const struct hvm_start_info *si);
