@@ -63,10 +63,18 @@ public final class VmFd implements AutoCloseable {
         Libc.ioctl(fd, Ioctls.KVM_CREATE_IRQCHIP, 0L, "KVM_CREATE_IRQCHIP");
     }
 
-    /** KVM_CREATE_PIT2: the in-kernel i8254 timer. */
+    /** kvm_pit_config.flags: KVM also emulates port 0x61 (speaker gate and channel 2 output). */
+    public static final int PIT_SPEAKER_DUMMY = 1;
+
+    /**
+     * KVM_CREATE_PIT2: the in-kernel i8254 timer, with the dummy speaker port so that guests can
+     * calibrate delays with channel 2 through port 0x61, as they do on a PC.
+     */
     public void createPit2() {
         try (Arena arena = Arena.ofConfined()) {
-            Libc.ioctl(fd, Ioctls.KVM_CREATE_PIT2, arena.allocate(Structs.PIT_CONFIG), "KVM_CREATE_PIT2");
+            MemorySegment config = arena.allocate(Structs.PIT_CONFIG);
+            config.set(JAVA_INT, 0, PIT_SPEAKER_DUMMY);
+            Libc.ioctl(fd, Ioctls.KVM_CREATE_PIT2, config, "KVM_CREATE_PIT2");
         }
     }
 

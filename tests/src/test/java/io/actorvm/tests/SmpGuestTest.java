@@ -1,0 +1,45 @@
+package io.actorvm.tests;
+
+import io.actorvm.vmm.Vm;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.time.Duration;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The smp guest reads our ACPI MADT, starts every application processor with INIT/SIPI through
+ * the in-kernel LAPIC, and waits for each to check in.
+ */
+class SmpGuestTest {
+    static ActorTestKit kit;
+
+    @BeforeAll
+    static void setUp() {
+        kit = ActorTestKit.create();
+    }
+
+    @AfterAll
+    static void tearDown() {
+        kit.shutdownTestKit();
+    }
+
+    @ParameterizedTest(name = "{0} vCPUs")
+    @ValueSource(ints = {1, 4, 8})
+    void everyCpuInTheMadtComesOnline(int cpus) {
+        GuestRun.assumeKvm();
+        GuestRun run = new GuestRun(kit, "smp", "", 16L << 20, cpus);
+        run.start();
+        Vm.Terminated t = run.awaitTermination(Duration.ofSeconds(120));
+        String out = run.console.text();
+        assertEquals(0, t.exitStatus(), t.reason() + "\n" + out);
+        assertTrue(out.contains("smp: " + cpus + " cpus in MADT\n"), out);
+        for (int apic = 1; apic < cpus; apic++) assertTrue(out.contains("cpu " + apic + " online\n"), out);
+        assertTrue(out.contains("smp: all " + cpus + " cpus online\n"), out);
+    }
+}
