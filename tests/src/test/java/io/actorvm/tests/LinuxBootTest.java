@@ -96,6 +96,30 @@ class LinuxBootTest {
                 "BIOS-e820: [mem 0x0000000000100000-0x000000000fffffff] usable"), Duration.ofSeconds(300));
     }
 
+    @Test
+    void linuxSeesTheVirtioDiskAndNetworkDevices(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Assumptions.assumeTrue(HostCheck.hasHardwareVirtualization(),
+                "no vmx/svm in /proc/cpuinfo: this host's KVM emulates guest code and Linux cannot finish booting; virtio under Linux skipped");
+        Path disk = Files.write(dir.resolve("disk.img"), new byte[1 << 20]);
+        String cmdline = GuestImage.CMDLINE
+                + " -- /bin/busybox sh -c \"cat /sys/block/vda/size; cat /sys/class/net/eth0/address; head -c 8 /dev/hwrng | wc -c\"";
+        GuestRun.Capture console = new GuestRun.Capture();
+        VmConfig config = new VmConfig("linux-virtio", guest.vmlinux(), cmdline, 256L << 20, 2, console)
+                .withInitrd(guest.initramfs())
+                .withDisks(List.of(new io.actorvm.vmm.DiskConfig(disk, false)))
+                .withNets(List.of(io.actorvm.vmm.NetConfig.parse("switch=linux-test,mac=02:00:00:00:00:07")))
+                .withRng(true);
+        ActorRef<Vm.Command> vm = kit.spawn(Vm.create(config));
+        TestProbe<Vm.Terminated> ended = kit.createTestProbe();
+        vm.tell(new Vm.WatchTermination(ended.getRef()));
+        vm.tell(new Vm.Start(kit.system().ignoreRef()));
+        Vm.Terminated t = ended.expectMessageClass(Vm.Terminated.class, Duration.ofSeconds(120));
+        assertFalse(t.error(), t.reason() + "\n" + console.text());
+        assertTrue(console.text().contains("\n2048\r\n") || console.text().contains("\n2048\n"), "/dev/vda has 2048 sectors:\n" + console.text());
+        assertTrue(console.text().contains("02:00:00:00:00:07"), "eth0 has our MAC:\n" + console.text());
+        assertTrue(console.text().contains("actorvm-guest: command exit status 0"), console.text());
+    }
+
     @ParameterizedTest(name = "{0} vCPU(s)")
     @ValueSource(ints = {1, 4})
     void bootsToAShellRunsACommandAndPowersOff(int cpus) {
