@@ -38,7 +38,7 @@ qemu_run() {
     -global virtio-mmio.force-legacy=false -drive id=d0,file="$IMG",format=raw,if=none,cache=none,aio=threads \
     -device virtio-blk-device,drive=d0 -kernel "$G/blk-bench.elf" -append "$1"
 }
-actorvm_run() { ./actorvm run --kernel "$G/blk-bench.elf" --memory 64M --disk "$IMG" --cmdline "$1"; }
+actorvm_run() { ACTORVM_NO_BUILD=1 ./actorvm run --kernel "$G/blk-bench.elf" --memory 64M --disk "$IMG" --cmdline "$1"; }
 
 rate() { # small-amount large-amount small-ms large-ms -> per second
   awk -v a="$1" -v b="$2" -v s="$3" -v l="$4" 'BEGIN { d = (l - s) / 1000; printf "%.1f", (d > 0 ? (b - a) / d : 0) }'

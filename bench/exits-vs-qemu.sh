@@ -40,7 +40,7 @@ qemu_run() { # guest, append
     -display none -serial stdio -no-reboot -device isa-debug-exit,iobase=0x501,iosize=1 \
     -kernel "$G/$1.elf" -append "$2"
 }
-actorvm_run() { ./actorvm run --kernel "$G/$1.elf" --memory 16M --cmdline "$2"; }
+actorvm_run() { ACTORVM_NO_BUILD=1 ./actorvm run --kernel "$G/$1.elf" --memory 16M --cmdline "$2"; }
 
 # QEMU's isa-debug-exit reports status (v << 1) | 1: a guest exiting 0 ends QEMU with 1.
 q_small=$(time_ms 1 qemu_run exits "n=$N_SMALL")
