@@ -20,7 +20,49 @@ public enum Capability {
     IOEVENTFD(36),
     MAX_VCPUS(66),
     IMMEDIATE_EXIT(136),
-    COALESCED_PIO(162);
+    COALESCED_PIO(162),
+
+    // State save and restore (snapshots, migration).
+    /** KVM_GET/SET_MP_STATE. */
+    MP_STATE(14),
+    /** KVM_SET_BOOT_CPU_ID. */
+    SET_BOOT_CPU_ID(34),
+    /** KVM_GET/SET_PIT2. */
+    PIT_STATE2(35),
+    /** KVM_GET/SET_CLOCK; the answer is the set of flags KVM_GET_CLOCK can return. */
+    ADJUST_CLOCK(39),
+    /** KVM_GET/SET_VCPU_EVENTS. */
+    VCPU_EVENTS(41),
+    /** KVM_GET/SET_DEBUGREGS. */
+    DEBUGREGS(50),
+    /** KVM_ENABLE_CAP on a vCPU fd. */
+    ENABLE_CAP(54),
+    /** KVM_GET/SET_XSAVE. */
+    XSAVE(55),
+    /** KVM_GET/SET_XCRS. */
+    XCRS(56),
+    /** KVM_SET_TSC_KHZ. */
+    TSC_CONTROL(60),
+    /** KVM_GET_TSC_KHZ. */
+    GET_TSC_KHZ(61),
+    /** The LAPIC TSC-deadline timer mode (CPUID.1:ECX[24] is not reported by GET_SUPPORTED_CPUID). */
+    TSC_DEADLINE_TIMER(72),
+    /** KVM_KVMCLOCK_CTRL. */
+    KVMCLOCK_CTRL(76),
+    /** KVM_ENABLE_CAP on a VM fd. */
+    ENABLE_CAP_VM(98),
+    /** KVM_GET/SET_NESTED_STATE; the answer is the buffer size. */
+    NESTED_STATE(157),
+    /** Exception payloads in kvm_vcpu_events (enabled with KVM_ENABLE_CAP). */
+    EXCEPTION_PAYLOAD(164),
+    /** KVM_CLEAR_DIRTY_LOG, enabled with KVM_ENABLE_CAP; the answer is the set of allowed options. */
+    MANUAL_DIRTY_LOG_PROTECT2(168),
+    /** KVM_GET/SET_SREGS2 (PDPTRs). */
+    SREGS2(200),
+    /** KVM_GET_XSAVE2; the answer (on a VM fd) is the size of struct kvm_xsave in bytes, at least 4096. */
+    XSAVE2(208),
+    /** KVM_SET_TSC_KHZ on a VM fd (the default for vCPUs created afterwards). */
+    VM_TSC_CONTROL(214);
 
     final int number;
 

@@ -15,6 +15,7 @@ public final class Kvm implements AutoCloseable {
     /** The only stable KVM API version there has ever been. */
     public static final int API_VERSION = 12;
     private static final int MAX_CPUID_ENTRIES = 256;
+    private static final int E2BIG = 7;
 
     private final int fd;
 
@@ -70,6 +71,34 @@ public final class Kvm implements AutoCloseable {
             int n = buf.get(JAVA_INT, 0);
             List<CpuidEntry> out = new ArrayList<>(n);
             for (int i = 0; i < n; i++) out.add(CpuidEntry.read(buf, Structs.CPUID2.byteSize() + i * entry));
+            return out;
+        }
+    }
+
+    /**
+     * KVM_GET_MSR_INDEX_LIST: the MSRs KVM can save and restore for a guest (those the host supports
+     * plus those KVM emulates). Asked twice: once with room for none, which fails with E2BIG and
+     * reports the count, then with that room. MCE bank MSRs are not listed.
+     */
+    public List<Integer> getMsrIndexList() {
+        int count;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment probe = arena.allocate(Structs.MSR_LIST);
+            try {
+                Libc.ioctl(fd, Ioctls.KVM_GET_MSR_INDEX_LIST, probe, "KVM_GET_MSR_INDEX_LIST");
+                return List.of(); // no MSRs at all
+            } catch (KvmException e) {
+                if (e.errno() != E2BIG) throw e;
+            }
+            count = probe.get(JAVA_INT, 0);
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment list = arena.allocate(Structs.MSR_LIST.byteSize() + 4L * count, 4);
+            list.set(JAVA_INT, 0, count);
+            Libc.ioctl(fd, Ioctls.KVM_GET_MSR_INDEX_LIST, list, "KVM_GET_MSR_INDEX_LIST");
+            int n = list.get(JAVA_INT, 0);
+            List<Integer> out = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) out.add(list.get(JAVA_INT, Structs.MSR_LIST.byteSize() + 4L * i));
             return out;
         }
     }

@@ -20,6 +20,21 @@ public record Sregs(Segment cs, Segment ds, Segment es, Segment fs, Segment gs, 
         return interruptBitmap.clone();
     }
 
+    /** Value equality, including the contents of the interrupt bitmap. */
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof Sregs x && cs.equals(x.cs) && ds.equals(x.ds) && es.equals(x.es) && fs.equals(x.fs)
+                && gs.equals(x.gs) && ss.equals(x.ss) && tr.equals(x.tr) && ldt.equals(x.ldt) && gdt.equals(x.gdt)
+                && idt.equals(x.idt) && cr0 == x.cr0 && cr2 == x.cr2 && cr3 == x.cr3 && cr4 == x.cr4 && cr8 == x.cr8
+                && efer == x.efer && apicBase == x.apicBase && java.util.Arrays.equals(interruptBitmap, x.interruptBitmap);
+    }
+
+    @Override
+    public int hashCode() {
+        return java.util.Objects.hash(cs, ds, es, fs, gs, ss, tr, ldt, gdt, idt, cr0, cr2, cr3, cr4, cr8, efer, apicBase,
+                java.util.Arrays.hashCode(interruptBitmap));
+    }
+
     public static Sregs read(MemorySegment m) {
         Segment[] seg = new Segment[8];
         for (int i = 0; i < 8; i++) seg[i] = Segment.read(m, i * 24L);

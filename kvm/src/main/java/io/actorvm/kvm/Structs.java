@@ -6,6 +6,7 @@ import java.lang.foreign.StructLayout;
 import static java.lang.foreign.MemoryLayout.paddingLayout;
 import static java.lang.foreign.MemoryLayout.sequenceLayout;
 import static java.lang.foreign.MemoryLayout.structLayout;
+import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -93,6 +94,113 @@ public final class Structs {
             JAVA_INT.withName("nmsrs"), JAVA_INT.withName("pad")).withName("kvm_msrs");
 
     public static final StructLayout MP_STATE = structLayout(JAVA_INT.withName("mp_state")).withName("kvm_mp_state");
+
+    /** Header of kvm_msr_list (KVM_GET_MSR_INDEX_LIST); the u32 indices follow it. */
+    public static final StructLayout MSR_LIST = structLayout(JAVA_INT.withName("nmsrs")).withName("kvm_msr_list");
+
+    // ---- vCPU state (snapshots) ----
+
+    /** struct kvm_lapic_state: the LAPIC register page as the SDM lays it out (register at 16-byte steps). */
+    public static final StructLayout LAPIC_STATE = structLayout(
+            sequenceLayout(1024, JAVA_BYTE).withName("regs")).withName("kvm_lapic_state");
+
+    /**
+     * struct kvm_xsave: the XSAVE image (standard format, offsets as CPUID leaf 0xD on the host).
+     * With KVM_CAP_XSAVE2 the kernel may read and write more than these 4096 bytes (flexible
+     * {@code extra[]}), as many as KVM_CHECK_EXTENSION(KVM_CAP_XSAVE2) on the VM fd says.
+     */
+    public static final StructLayout XSAVE = structLayout(
+            sequenceLayout(1024, JAVA_INT).withName("region")).withName("kvm_xsave");
+
+    public static final StructLayout XCR = structLayout(
+            JAVA_INT.withName("xcr"), JAVA_INT.withName("reserved"), JAVA_LONG.withName("value")).withName("kvm_xcr");
+
+    /** struct kvm_xcrs: up to KVM_MAX_XCRS (16) extended control registers. */
+    public static final StructLayout XCRS = structLayout(
+            JAVA_INT.withName("nr_xcrs"), JAVA_INT.withName("flags"), sequenceLayout(16, XCR).withName("xcrs"),
+            sequenceLayout(16, JAVA_LONG).withName("padding")).withName("kvm_xcrs");
+
+    /** struct kvm_vcpu_events: pending/injected exception, interrupt, NMI, SMI, SIPI vector (64 bytes). */
+    public static final StructLayout VCPU_EVENTS = structLayout(
+            structLayout(JAVA_BYTE.withName("injected"), JAVA_BYTE.withName("nr"), JAVA_BYTE.withName("has_error_code"),
+                    JAVA_BYTE.withName("pending"), JAVA_INT.withName("error_code")).withName("exception"),
+            structLayout(JAVA_BYTE.withName("injected"), JAVA_BYTE.withName("nr"), JAVA_BYTE.withName("soft"),
+                    JAVA_BYTE.withName("shadow")).withName("interrupt"),
+            structLayout(JAVA_BYTE.withName("injected"), JAVA_BYTE.withName("pending"), JAVA_BYTE.withName("masked"),
+                    JAVA_BYTE.withName("pad")).withName("nmi"),
+            JAVA_INT.withName("sipi_vector"), JAVA_INT.withName("flags"),
+            structLayout(JAVA_BYTE.withName("smm"), JAVA_BYTE.withName("pending"), JAVA_BYTE.withName("smm_inside_nmi"),
+                    JAVA_BYTE.withName("latched_init")).withName("smi"),
+            structLayout(JAVA_BYTE.withName("pending")).withName("triple_fault"),
+            sequenceLayout(26, JAVA_BYTE).withName("reserved"), JAVA_BYTE.withName("exception_has_payload"),
+            JAVA_LONG.withName("exception_payload")).withName("kvm_vcpu_events");
+
+    /** struct kvm_debugregs: DR0-3, DR6, DR7; {@code flags} must be 0 on set. */
+    public static final StructLayout DEBUGREGS = structLayout(
+            sequenceLayout(4, JAVA_LONG).withName("db"), JAVA_LONG.withName("dr6"), JAVA_LONG.withName("dr7"),
+            JAVA_LONG.withName("flags"), sequenceLayout(9, JAVA_LONG).withName("reserved")).withName("kvm_debugregs");
+
+    /** struct kvm_enable_cap (KVM_ENABLE_CAP on a VM or vCPU fd). */
+    public static final StructLayout ENABLE_CAP = structLayout(
+            JAVA_INT.withName("cap"), JAVA_INT.withName("flags"), sequenceLayout(4, JAVA_LONG).withName("args"),
+            sequenceLayout(64, JAVA_BYTE).withName("pad")).withName("kvm_enable_cap");
+
+    // ---- VM state (snapshots) ----
+
+    /** struct kvm_pic_state: one 8259A (KVM_GET_IRQCHIP chip 0 or 1). */
+    public static final StructLayout PIC_STATE = structLayout(
+            JAVA_BYTE.withName("last_irr"), JAVA_BYTE.withName("irr"), JAVA_BYTE.withName("imr"), JAVA_BYTE.withName("isr"),
+            JAVA_BYTE.withName("priority_add"), JAVA_BYTE.withName("irq_base"), JAVA_BYTE.withName("read_reg_select"),
+            JAVA_BYTE.withName("poll"), JAVA_BYTE.withName("special_mask"), JAVA_BYTE.withName("init_state"),
+            JAVA_BYTE.withName("auto_eoi"), JAVA_BYTE.withName("rotate_on_auto_eoi"),
+            JAVA_BYTE.withName("special_fully_nested_mode"), JAVA_BYTE.withName("init4"), JAVA_BYTE.withName("elcr"),
+            JAVA_BYTE.withName("elcr_mask")).withName("kvm_pic_state");
+
+    /**
+     * struct kvm_ioapic_state (KVM_GET_IRQCHIP chip 2). {@code redirtbl} is 24 64-bit redirection
+     * entries in the IOAPIC's own format (vector in bits 0-7, mask bit 16, destination in bits 56-63).
+     */
+    public static final StructLayout IOAPIC_STATE = structLayout(
+            JAVA_LONG.withName("base_address"), JAVA_INT.withName("ioregsel"), JAVA_INT.withName("id"),
+            JAVA_INT.withName("irr"), JAVA_INT.withName("pad"), sequenceLayout(24, JAVA_LONG).withName("redirtbl"))
+            .withName("kvm_ioapic_state");
+
+    /** struct kvm_irqchip: chip_id (0 PIC master, 1 PIC slave, 2 IOAPIC) and a 512-byte union (520 bytes). */
+    public static final StructLayout IRQCHIP = structLayout(
+            JAVA_INT.withName("chip_id"), JAVA_INT.withName("pad"),
+            MemoryLayout.unionLayout(sequenceLayout(512, JAVA_BYTE).withName("dummy"), PIC_STATE.withName("pic"),
+                    IOAPIC_STATE.withName("ioapic")).withName("chip")).withName("kvm_irqchip");
+
+    public static final StructLayout PIT_CHANNEL_STATE = structLayout(
+            JAVA_INT.withName("count"), JAVA_SHORT.withName("latched_count"), JAVA_BYTE.withName("count_latched"),
+            JAVA_BYTE.withName("status_latched"), JAVA_BYTE.withName("status"), JAVA_BYTE.withName("read_state"),
+            JAVA_BYTE.withName("write_state"), JAVA_BYTE.withName("write_latch"), JAVA_BYTE.withName("rw_mode"),
+            JAVA_BYTE.withName("mode"), JAVA_BYTE.withName("bcd"), JAVA_BYTE.withName("gate"),
+            JAVA_LONG.withName("count_load_time")).withName("kvm_pit_channel_state");
+
+    /** struct kvm_pit_state2: the three i8254 channels and flags (112 bytes). */
+    public static final StructLayout PIT_STATE2 = structLayout(
+            sequenceLayout(3, PIT_CHANNEL_STATE).withName("channels"), JAVA_INT.withName("flags"),
+            sequenceLayout(9, JAVA_INT).withName("reserved")).withName("kvm_pit_state2");
+
+    /** struct kvm_clock_data (KVM_GET/SET_CLOCK). */
+    public static final StructLayout CLOCK_DATA = structLayout(
+            JAVA_LONG.withName("clock"), JAVA_INT.withName("flags"), JAVA_INT.withName("pad0"),
+            JAVA_LONG.withName("realtime"), JAVA_LONG.withName("host_tsc"), sequenceLayout(4, JAVA_INT).withName("pad"))
+            .withName("kvm_clock_data");
+
+    /**
+     * struct kvm_dirty_log. In C {@code dirty_bitmap} sits in an anonymous union with a u64, so it
+     * is 8 bytes at offset 8 whatever the pointer size; here it is declared as the pointer it is.
+     */
+    public static final StructLayout DIRTY_LOG = structLayout(
+            JAVA_INT.withName("slot"), JAVA_INT.withName("padding1"), ADDRESS.withName("dirty_bitmap"))
+            .withName("kvm_dirty_log");
+
+    /** struct kvm_clear_dirty_log (KVM_CLEAR_DIRTY_LOG, with MANUAL_DIRTY_LOG_PROTECT2 enabled). */
+    public static final StructLayout CLEAR_DIRTY_LOG = structLayout(
+            JAVA_INT.withName("slot"), JAVA_INT.withName("num_pages"), JAVA_LONG.withName("first_page"),
+            ADDRESS.withName("dirty_bitmap")).withName("kvm_clear_dirty_log");
 
     /** kvm_run.io, at offset 32 of kvm_run. */
     public static final StructLayout RUN_IO = structLayout(

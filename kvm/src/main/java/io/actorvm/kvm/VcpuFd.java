@@ -5,6 +5,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -12,11 +13,18 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * A vCPU handle. {@link #run()} and the register ioctls belong to the vCPU's own thread (KVM
  * serialises vCPU ioctls; from another thread they block while the vCPU is in KVM_RUN).
  * {@link #kick()} is the one call meant for other threads.
+ *
+ * <p>State save and restore follows rust-vmm's kvm-ioctls: one method per ioctl, opaque kernel
+ * structs as byte arrays of their exact size, plus {@link #captureState} / {@link #restoreState}
+ * which call them in the order KVM needs.
  */
 public final class VcpuFd implements AutoCloseable {
     /** KVM_MP_STATE_RUNNABLE / UNINITIALIZED / INIT_RECEIVED / HALTED / SIPI_RECEIVED. */
     public static final int MP_RUNNABLE = 0, MP_UNINITIALIZED = 1, MP_INIT_RECEIVED = 2, MP_HALTED = 3,
             MP_SIPI_RECEIVED = 4;
+    /** KVM_MAX_XCRS. */
+    public static final int XCRS_MAX = 16;
+    private static final int MAX_CPUID_ENTRIES = 256;
 
     private final int id;
     private final int fd;
@@ -24,13 +32,26 @@ public final class VcpuFd implements AutoCloseable {
     private final Arena arena;
     private final MemorySegment mapping;
     private final Kicker kicker = new Kicker();
+    private final Features features;
 
-    VcpuFd(int id, int fd, Arena arena, MemorySegment mapping) {
+    /**
+     * What the VM's KVM offers for vCPU state, asked once per VM (KVM_CHECK_EXTENSION is a VM or
+     * system ioctl, not a vCPU one).
+     *
+     * @param xsaveSize  bytes of struct kvm_xsave: KVM_CAP_XSAVE2's answer, 4096 with only
+     *                   KVM_CAP_XSAVE, 0 without XSAVE
+     * @param xsave2     KVM_GET_XSAVE2 is available
+     */
+    record Features(int xsaveSize, boolean xsave2, boolean xcrs, boolean vcpuEvents, boolean debugRegs,
+                    boolean getTscKhz, boolean tscControl) {}
+
+    VcpuFd(int id, int fd, Arena arena, MemorySegment mapping, Features features) {
         this.id = id;
         this.fd = fd;
         this.arena = arena;
         this.mapping = mapping;
         this.run = new KvmRun(mapping);
+        this.features = features;
     }
 
     public int id() {
@@ -97,8 +118,13 @@ public final class VcpuFd implements AutoCloseable {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = arena.allocate(Structs.FPU);
             Libc.ioctl(fd, Ioctls.KVM_GET_FPU, s, "KVM_GET_FPU");
-            return s.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+            return s.toArray(JAVA_BYTE);
         }
+    }
+
+    /** KVM_SET_FPU: a raw {@code kvm_fpu} image (416 bytes), as {@link #getFpu()} returns it. */
+    public void setFpu(byte[] fpu) {
+        setRaw(Ioctls.KVM_SET_FPU, Structs.FPU.byteSize(), fpu, "KVM_SET_FPU");
     }
 
     /** KVM_SET_FPU with x87 and SSE in their reset state (FCW 0x37F, MXCSR 0x1F80). */
@@ -159,6 +185,34 @@ public final class VcpuFd implements AutoCloseable {
         }
     }
 
+    /** KVM_GET_CPUID2: the CPUID leaves set on this vCPU with KVM_SET_CPUID2 (empty if none were). */
+    public List<CpuidEntry> getCpuid() {
+        try (Arena arena = Arena.ofConfined()) {
+            long entry = Structs.CPUID_ENTRY2.byteSize();
+            MemorySegment s = arena.allocate(Structs.CPUID2.byteSize() + entry * MAX_CPUID_ENTRIES, 8);
+            s.set(JAVA_INT, 0, MAX_CPUID_ENTRIES);
+            Libc.ioctl(fd, Ioctls.KVM_GET_CPUID2, s, "KVM_GET_CPUID2");
+            int n = s.get(JAVA_INT, 0);
+            List<CpuidEntry> out = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) out.add(CpuidEntry.read(s, Structs.CPUID2.byteSize() + i * entry));
+            return out;
+        }
+    }
+
+    /**
+     * Of {@code candidates}, the MSRs KVM_GET_MSRS can read on this vCPU, in order. KVM_GET_MSRS
+     * stops at the first index it refuses, and KVM_GET_MSR_INDEX_LIST may name MSRs that depend on
+     * the vCPU's CPUID, so a snapshot should filter the list once (after KVM_SET_CPUID2) with this.
+     * Costs one ioctl per candidate.
+     */
+    public List<Integer> readableMsrs(List<Integer> candidates) {
+        List<Integer> out = new ArrayList<>();
+        for (int index : candidates) {
+            if (getMsrs(List.of(index)).size() == 1) out.add(index);
+        }
+        return out;
+    }
+
     public int getMpState() {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = arena.allocate(JAVA_INT);
@@ -170,6 +224,216 @@ public final class VcpuFd implements AutoCloseable {
     public void setMpState(int state) {
         try (Arena arena = Arena.ofConfined()) {
             Libc.ioctl(fd, Ioctls.KVM_SET_MP_STATE, arena.allocateFrom(JAVA_INT, state), "KVM_SET_MP_STATE");
+        }
+    }
+
+    /**
+     * KVM_GET_XSAVE, or KVM_GET_XSAVE2 where KVM_CAP_XSAVE2 exists: the raw {@code kvm_xsave} image,
+     * {@link #xsaveSize()} bytes (4096 unless dynamic features such as AMX are enabled). The first
+     * 512 bytes are the FXSAVE legacy area (FCW at 0, MXCSR at 24, ST0 at 32, XMM0 at 160), the XSAVE
+     * header (XSTATE_BV) at 512.
+     */
+    public byte[] getXsave() {
+        if (features.xsave2()) return getRaw(Ioctls.KVM_GET_XSAVE2, features.xsaveSize(), "KVM_GET_XSAVE2");
+        return getRaw(Ioctls.KVM_GET_XSAVE, Structs.XSAVE.byteSize(), "KVM_GET_XSAVE");
+    }
+
+    /**
+     * KVM_SET_XSAVE. The kernel reads {@link #xsaveSize()} bytes: a shorter image (at least 4096
+     * bytes) is zero-extended, a longer one is refused.
+     */
+    public void setXsave(byte[] xsave) {
+        long size = Math.max(xsaveSize(), Structs.XSAVE.byteSize());
+        if (xsave.length < Structs.XSAVE.byteSize() || xsave.length > size) {
+            throw new IllegalArgumentException("kvm_xsave image of " + xsave.length + " bytes; this VM takes "
+                    + Structs.XSAVE.byteSize() + " to " + size);
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(size, 8);
+            MemorySegment.copy(xsave, 0, s, JAVA_BYTE, 0, xsave.length);
+            Libc.ioctl(fd, Ioctls.KVM_SET_XSAVE, s, "KVM_SET_XSAVE");
+        }
+    }
+
+    /** Bytes of this VM's {@code kvm_xsave}: KVM_CAP_XSAVE2's answer, 4096 with plain XSAVE, 0 without. */
+    public int xsaveSize() {
+        return features.xsaveSize();
+    }
+
+    /** KVM_GET_XCRS: the extended control registers (XCR0). */
+    public List<Xcr> getXcrs() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(Structs.XCRS);
+            Libc.ioctl(fd, Ioctls.KVM_GET_XCRS, s, "KVM_GET_XCRS");
+            int n = s.get(JAVA_INT, 0);
+            List<Xcr> out = new ArrayList<>(n);
+            long entry = Structs.XCR.byteSize();
+            for (int i = 0; i < n; i++) out.add(new Xcr(s.get(JAVA_INT, 8 + i * entry), s.get(JAVA_LONG, 16 + i * entry)));
+            return out;
+        }
+    }
+
+    /** KVM_SET_XCRS (at most 16). XCR0 must be allowed by the vCPU's CPUID leaf 0xD. */
+    public void setXcrs(List<Xcr> xcrs) {
+        if (xcrs.size() > XCRS_MAX) throw new IllegalArgumentException(xcrs.size() + " XCRs, KVM takes " + XCRS_MAX);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(Structs.XCRS);
+            s.set(JAVA_INT, 0, xcrs.size());
+            long entry = Structs.XCR.byteSize();
+            for (int i = 0; i < xcrs.size(); i++) {
+                s.set(JAVA_INT, 8 + i * entry, xcrs.get(i).index());
+                s.set(JAVA_LONG, 16 + i * entry, xcrs.get(i).value());
+            }
+            Libc.ioctl(fd, Ioctls.KVM_SET_XCRS, s, "KVM_SET_XCRS");
+        }
+    }
+
+    /** KVM_GET_LAPIC: the in-kernel LAPIC's register page, 1024 bytes (see {@link Lapic}). */
+    public byte[] getLapic() {
+        return getRaw(Ioctls.KVM_GET_LAPIC, Structs.LAPIC_STATE.byteSize(), "KVM_GET_LAPIC");
+    }
+
+    /**
+     * KVM_SET_LAPIC. Set the APIC base (KVM_SET_SREGS) first: the LAPIC's mode (xAPIC/x2APIC,
+     * enabled) comes from it and decides how the ID register is read. Restarts the LAPIC timer from
+     * its initial count.
+     */
+    public void setLapic(byte[] lapic) {
+        setRaw(Ioctls.KVM_SET_LAPIC, Structs.LAPIC_STATE.byteSize(), lapic, "KVM_SET_LAPIC");
+    }
+
+    /**
+     * KVM_GET_VCPU_EVENTS: pending and injected exception, interrupt and NMI, interrupt shadow,
+     * SIPI vector, SMM state: 64 bytes, layout {@link Structs#VCPU_EVENTS}. The {@code flags} KVM
+     * returns mark the fields that are valid, so the image can be given back to
+     * {@link #setVcpuEvents} as it is.
+     */
+    public byte[] getVcpuEvents() {
+        return getRaw(Ioctls.KVM_GET_VCPU_EVENTS, Structs.VCPU_EVENTS.byteSize(), "KVM_GET_VCPU_EVENTS");
+    }
+
+    /**
+     * KVM_SET_VCPU_EVENTS. Set it after KVM_SET_REGS and KVM_SET_SREGS: KVM_SET_REGS drops a
+     * pending exception and KVM_SET_SREGS queues the interrupt in its bitmap, which this overrides.
+     * Not safe while other vCPUs of the VM run (api.rst).
+     */
+    public void setVcpuEvents(byte[] events) {
+        setRaw(Ioctls.KVM_SET_VCPU_EVENTS, Structs.VCPU_EVENTS.byteSize(), events, "KVM_SET_VCPU_EVENTS");
+    }
+
+    /** KVM_GET_DEBUGREGS: DR0-3 at 0-31, DR6 at 32, DR7 at 40 (128 bytes, {@link Structs#DEBUGREGS}). */
+    public byte[] getDebugRegs() {
+        return getRaw(Ioctls.KVM_GET_DEBUGREGS, Structs.DEBUGREGS.byteSize(), "KVM_GET_DEBUGREGS");
+    }
+
+    /** KVM_SET_DEBUGREGS; {@code flags} (offset 48) must be 0. */
+    public void setDebugRegs(byte[] debugRegs) {
+        setRaw(Ioctls.KVM_SET_DEBUGREGS, Structs.DEBUGREGS.byteSize(), debugRegs, "KVM_SET_DEBUGREGS");
+    }
+
+    /** KVM_GET_TSC_KHZ (KVM_CAP_GET_TSC_KHZ): the guest's TSC frequency; fails with EIO on an unstable host TSC. */
+    public int getTscKhz() {
+        return Libc.ioctl(fd, Ioctls.KVM_GET_TSC_KHZ, 0L, "KVM_GET_TSC_KHZ");
+    }
+
+    /** KVM_SET_TSC_KHZ (KVM_CAP_TSC_CONTROL): the guest's TSC frequency; set it before writing IA32_TSC. */
+    public void setTscKhz(int khz) {
+        Libc.ioctl(fd, Ioctls.KVM_SET_TSC_KHZ, Integer.toUnsignedLong(khz), "KVM_SET_TSC_KHZ(" + khz + ")");
+    }
+
+    /**
+     * Reads the whole vCPU state, on the vCPU's thread, with the vCPU out of KVM_RUN and every other
+     * vCPU of the VM stopped too (KVM_GET_VCPU_EVENTS is unsafe while they run).
+     *
+     * <p>After a KVM_EXIT_IO or KVM_EXIT_MMIO exit the instruction is only finished by the next
+     * KVM_RUN (api.rst): re-enter once with {@code immediate_exit} set (KVM_RUN then returns EINTR
+     * without running guest code) before capturing, or the state is the one before the instruction
+     * (on hardware KVM, RIP still points at an OUT until that KVM_RUN; kvm_pvm advances it at the exit).
+     *
+     * <p>Order, as Firecracker reads it: MP state first (KVM_GET_MP_STATE accepts pending INIT/SIPI
+     * and may change LAPIC and register state), then regs, sregs, FPU/XSAVE, XCRs, debug registers,
+     * LAPIC, TSC frequency, CPUID, MSRs, and the vCPU events last.
+     *
+     * @param msrIndices the MSRs to save; every one must be readable (see {@link #readableMsrs})
+     * @throws IllegalStateException if KVM refuses one of {@code msrIndices}
+     */
+    public VcpuState captureState(List<Integer> msrIndices) {
+        int mpState = getMpState();
+        Regs regs = getRegs();
+        Sregs sregs = getSregs();
+        byte[] fpu = getFpu();
+        byte[] xsave = features.xsaveSize() > 0 ? getXsave() : null;
+        List<Xcr> xcrs = features.xcrs() ? getXcrs() : List.of();
+        byte[] debugRegs = features.debugRegs() ? getDebugRegs() : null;
+        byte[] lapic = getLapic();
+        int tscKhz = features.getTscKhz() ? getTscKhz() : 0;
+        List<CpuidEntry> cpuid = getCpuid();
+        List<MsrEntry> msrs = getMsrs(msrIndices);
+        if (msrs.size() != msrIndices.size()) {
+            throw new IllegalStateException("KVM_GET_MSRS read " + msrs.size() + " of " + msrIndices.size()
+                    + " MSRs on vCPU " + id + "; first refused: 0x" + Integer.toHexString(msrIndices.get(msrs.size())));
+        }
+        byte[] events = features.vcpuEvents() ? getVcpuEvents() : null;
+        return new VcpuState(cpuid, mpState, regs, sregs, fpu, xsave, xcrs, lapic, msrs, events, debugRegs, tscKhz);
+    }
+
+    /**
+     * Writes a captured state into this vCPU (normally a fresh one of a fresh VM with the same
+     * memory layout and in-kernel devices), on its thread, before its first KVM_RUN. Order:
+     * <ol>
+     * <li>CPUID, when the state has one: KVM checks XCR0, CR4 bits, the x2APIC bit of the APIC base
+     *     and several MSRs against it (KVM_SET_CPUID2 is refused after the first KVM_RUN unless it is
+     *     identical).</li>
+     * <li>TSC frequency, if it differs and KVM_CAP_TSC_CONTROL allows setting it (otherwise the
+     *     host's rate stays: compare {@link VcpuState#tscKhz()} with {@link #getTscKhz()} to warn).
+     *     Before the MSRs, so IA32_TSC is written at the final rate.</li>
+     * <li>sregs: control registers, EFER and the APIC base (the LAPIC's mode).</li>
+     * <li>regs.</li>
+     * <li>XSAVE (or the FPU image when there is no XSAVE), then XCRs.</li>
+     * <li>LAPIC: after sregs, which set the APIC base.</li>
+     * <li>MSRs: after the LAPIC, or IA32_TSC_DEADLINE is lost.</li>
+     * <li>vCPU events: after regs (which clear a pending exception) and sregs (whose interrupt
+     *     bitmap they override).</li>
+     * <li>MP state: after sregs (KVM_SET_SREGS makes a BSP at the reset vector runnable) and after
+     *     the events, as QEMU does.</li>
+     * <li>debug registers.</li>
+     * </ol>
+     *
+     * @throws IllegalStateException if KVM refuses one of the MSRs
+     */
+    public void restoreState(VcpuState state) {
+        if (!state.cpuid().isEmpty()) setCpuid(state.cpuid());
+        if (state.tscKhz() != 0 && features.tscControl() && features.getTscKhz() && getTscKhz() != state.tscKhz()) {
+            setTscKhz(state.tscKhz());
+        }
+        setSregs(state.sregs());
+        setRegs(state.regs());
+        if (state.xsave() != null) setXsave(state.xsave());
+        else setFpu(state.fpu());
+        if (!state.xcrs().isEmpty()) setXcrs(state.xcrs());
+        setLapic(state.lapic());
+        if (!state.msrs().isEmpty()) setMsrs(state.msrs());
+        if (state.vcpuEvents() != null) setVcpuEvents(state.vcpuEvents());
+        setMpState(state.mpState());
+        if (state.debugRegs() != null) setDebugRegs(state.debugRegs());
+    }
+
+    private byte[] getRaw(long request, long size, String what) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(size, 8);
+            Libc.ioctl(fd, request, s, what);
+            return s.toArray(JAVA_BYTE);
+        }
+    }
+
+    private void setRaw(long request, long size, byte[] data, String what) {
+        if (data.length != size) {
+            throw new IllegalArgumentException(what + " takes " + size + " bytes, got " + data.length);
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(size, 8);
+            MemorySegment.copy(data, 0, s, JAVA_BYTE, 0, data.length);
+            Libc.ioctl(fd, request, s, what);
         }
     }
 
