@@ -41,7 +41,10 @@ public final class SplitQueue {
     public static final int VIRTQ_AVAIL_F_NO_INTERRUPT = 1;
     public static final int VIRTQ_USED_F_NO_NOTIFY = 1;
 
-    /** Everything needed to rebuild this queue over the same guest memory, for snapshots. */
+    /**
+     * Everything needed to rebuild this queue over the same guest memory, for snapshots. The byte
+     * cap is the device's configuration, not queue state, so it is passed again on restore.
+     */
     public record State(int size, long descTable, long availRing, long usedRing, boolean eventIdx,
                         boolean indirectDescriptors, int lastAvailIdx, int usedIdx, int lastSignalledUsed) {}
 
@@ -109,8 +112,8 @@ public final class SplitQueue {
         checkArea("descriptor table", state.descTable(), descBytes, 16);
         checkArea("available ring", state.availRing(), availBytes, 2);
         checkArea("used ring", state.usedRing(), usedBytes, 4);
-        // We write the used ring: overlapping the driver's parts would have our writes rewrite
-        // descriptors or avail entries under the driver. No conforming driver does it.
+        // No conforming driver overlaps the parts. The used ring is the one that matters: our
+        // writes to it would rewrite descriptors or avail entries under the driver.
         checkApart("descriptor table", state.descTable(), descBytes, "available ring", state.availRing(), availBytes);
         checkApart("used ring", state.usedRing(), usedBytes, "descriptor table", state.descTable(), descBytes);
         checkApart("used ring", state.usedRing(), usedBytes, "available ring", state.availRing(), availBytes);
@@ -125,6 +128,12 @@ public final class SplitQueue {
         this.desc = memory.slice(descTable, descBytes);
         this.avail = memory.slice(availRing, availBytes);
         this.used = memory.slice(usedRing, usedBytes);
+        // The ordered idx accesses need host alignment too. Guest-aligned rings in page-aligned
+        // mmap'd RAM always have it; memory built over heap byte arrays (alignment 1) does not, and
+        // would otherwise fail later, inside pop(), with a misaligned-access error.
+        if (avail.maxByteAlignment() < 2 || used.maxByteAlignment() < 4) {
+            throw new IllegalArgumentException("guest memory at the rings is not aligned on the host (heap-backed?)");
+        }
         this.lastAvailIdx = state.lastAvailIdx();
         this.usedIdx = state.usedIdx();
         this.lastSignalledUsed = state.lastSignalledUsed();

@@ -124,7 +124,10 @@ public final class RingActor extends AbstractBehavior<RingActor.Command> {
         try {
             while (!failed && !pending.isEmpty()) {
                 Optional<DescriptorChain> next = queue.pop();
-                if (next.isEmpty()) break; // no buffers: wait for the guest's next notification
+                if (next.isEmpty()) {
+                    if (queue.enableNotificationAndCheck()) continue;
+                    break; // no buffers: wait for the guest's next notification
+                }
                 byte[] data = pending.pollFirst();
                 int written = inbound.fill(data, next.get(), memory);
                 queue.addUsed(next.get().head(), Math.max(written, 0));
@@ -146,7 +149,12 @@ public final class RingActor extends AbstractBehavior<RingActor.Command> {
                 fail(e.getMessage() != null ? e.getMessage() : e.toString());
                 return;
             }
-            if (next.isEmpty()) return;
+            if (next.isEmpty()) {
+                // With EVENT_IDX the driver only notifies when it passes avail_event: publish ours,
+                // then look once more for buffers that raced with that (virtio 1.2, 2.7.10).
+                if (queue.enableNotificationAndCheck()) continue;
+                return;
+            }
             DescriptorChain chain = next.get();
             inFlight++;
             requests++;
