@@ -13,6 +13,8 @@ import io.actorvm.kvm.VmFd;
 import io.actorvm.mmu.AddressMap;
 import io.actorvm.mmu.GuestMemory;
 import io.actorvm.vmm.acpi.AcpiTables;
+import io.actorvm.vmm.snapshot.SnapshotStore;
+import io.actorvm.vmm.snapshot.VmSnapshots;
 import io.actorvm.vmm.virtio.VirtioSlots;
 import io.actorvm.vmm.boot.BootLayout;
 import io.actorvm.vmm.boot.BootMsrs;
@@ -69,10 +71,18 @@ final class Machine implements AutoCloseable {
     }
 
     static Machine create(VmConfig config) {
+        return create(config, null, null);
+    }
+
+    /**
+     * A machine booting {@code config}'s kernel, or — when {@code snapshot} is given — one rebuilt
+     * from that snapshot: same layout and devices, memory and KVM state from the snapshot store.
+     */
+    static Machine create(VmConfig config, SnapshotStore store, VmSnapshots.Loaded snapshot) {
         // Everything about the files is checked before KVM is touched, so a bad file changes nothing.
-        byte[] kernel = readFile("kernel", config.kernel());
-        Bootloader.check(kernel);
-        byte[] initrd = config.initrd() == null ? null : readFile("initrd", config.initrd());
+        byte[] kernel = snapshot != null ? null : readFile("kernel", config.kernel());
+        if (kernel != null) Bootloader.check(kernel);
+        byte[] initrd = snapshot != null || config.initrd() == null ? null : readFile("initrd", config.initrd());
         AddressMap map = new AddressMap(config.memory());
         List<DiskImage> disks = openDisks(config);
         List<TapBackend> taps;
@@ -116,8 +126,23 @@ final class Machine implements AutoCloseable {
             vm.createIrqchip();
             vm.createPit2();
             int slot = 0;
+            // With a data directory the VM can be snapshotted: KVM logs dirty pages for incremental snapshots.
+            int slotFlags = config.dataDir() != null ? VmFd.MEM_LOG_DIRTY_PAGES : 0;
             for (GuestMemory.Region r : memory.regions()) {
-                vm.setUserMemoryRegion(slot++, 0, r.guestAddress(), r.size(), r.host().address());
+                vm.setUserMemoryRegion(slot++, slotFlags, r.guestAddress(), r.size(), r.host().address());
+            }
+            List<CpuidEntry> supported = kvm.supportedCpuid();
+            if (snapshot != null) {
+                VmSnapshots.restoreMemory(store, snapshot, memory);
+                vm.restoreState(VmSnapshots.vmState(store, snapshot));
+                for (int id = 0; id < config.cpus(); id++) {
+                    VcpuFd vcpu = vm.createVcpu(id);
+                    m.vcpus.add(vcpu);
+                    vcpu.restoreState(VmSnapshots.vcpuState(store, snapshot, id,
+                            CpuidTemplate.forVcpu(supported, id, config.cpus(), config.disabledCpuFeatures())));
+                }
+                m.finishSetup();
+                return m;
             }
 
             List<AcpiTables.MmioDevice> virtio = VirtioSlots.first(config.virtioDeviceCount()).stream()
@@ -126,7 +151,6 @@ final class Machine implements AutoCloseable {
             for (AcpiTables.Blob blob : acpi.blobs()) memory.write(blob.address(), blob.bytes());
             EntryState entry = Bootloader.boot(kernel, initrd, config.cmdline(), memory, acpi.rsdpAddress());
 
-            List<CpuidEntry> supported = kvm.supportedCpuid();
             CpuidEntry leaf1 = supported.stream().filter(e -> e.function() == 1).findFirst()
                     .orElse(new CpuidEntry(1, 0, 0, 0, 0, 0, 0));
             memory.write(BootLayout.MP_TABLE, MpTable.build(BootLayout.MP_TABLE, config.cpus(), leaf1.eax(), leaf1.edx()));
@@ -143,10 +167,7 @@ final class Machine implements AutoCloseable {
                 // Application processors keep KVM's reset state: with the in-kernel LAPIC they wait
                 // for INIT/SIPI from the guest.
             }
-            int ringPage = kvm.checkExtension(Capability.COALESCED_MMIO);
-            if (ringPage > 0) {
-                m.ring = new CoalescedRing(m.vcpus.getFirst().mapping().asSlice((long) ringPage * PAGE, PAGE));
-            }
+            m.finishSetup();
             return m;
         } catch (RuntimeException | Error e) {
             if (m != null) m.close();
@@ -196,6 +217,28 @@ final class Machine implements AutoCloseable {
         EventFd e = new EventFd();
         eventFds.add(e);
         return e;
+    }
+
+    /** After the vCPUs exist: the coalesced ring, and which MSRs a snapshot saves. */
+    private void finishSetup() {
+        int ringPage = kvm.checkExtension(Capability.COALESCED_MMIO);
+        if (ringPage > 0) ring = new CoalescedRing(vcpus.getFirst().mapping().asSlice((long) ringPage * PAGE, PAGE));
+        List<Integer> candidates = new ArrayList<>(kvm.getMsrIndexList());
+        // Not in KVM's index list but part of the vCPU state: TSC_AUX and the writable MTRRs (MTRRcap, 0xFE, is read-only).
+        for (int msr : new int[] {0xC0000103, 0x2FF, 0x250, 0x258, 0x259}) if (!candidates.contains(msr)) candidates.add(msr);
+        for (int msr = 0x200; msr <= 0x20F; msr++) if (!candidates.contains(msr)) candidates.add(msr);
+        for (int msr = 0x268; msr <= 0x26F; msr++) if (!candidates.contains(msr)) candidates.add(msr);
+        snapshotMsrs = vcpus.getFirst().readableMsrs(candidates);
+    }
+
+    /** MSRs captured in snapshots (the ones this host's KVM can read back). */
+    List<Integer> snapshotMsrs = List.of();
+
+    /** Pages of region {@code index} written by the guest since the last call (KVM's dirty log; clears it). */
+    java.util.function.LongPredicate dirtyPages(int index) {
+        GuestMemory.Region r = memory.regions().get(index);
+        long[] bitmap = vm.getDirtyLog(index, r.size() / PAGE);
+        return page -> page >= 0 && page / 64 < bitmap.length && (bitmap[(int) (page / 64)] & (1L << (page % 64))) != 0;
     }
 
     /** True when KVM can coalesce port writes into the ring. */

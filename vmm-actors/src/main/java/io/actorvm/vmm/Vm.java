@@ -23,7 +23,12 @@ import io.actorvm.vmm.virtio.VirtioRings;
 import io.actorvm.vmm.virtio.VirtioSlots;
 import io.actorvm.iobus.IoBus;
 import io.actorvm.iobus.IoRange;
+import io.actorvm.persistence.proto.VmEvent;
 import io.actorvm.vmm.acpi.AcpiTables;
+import io.actorvm.vmm.journal.VmEvents;
+import io.actorvm.vmm.journal.VmJournal;
+import io.actorvm.vmm.snapshot.SnapshotStore;
+import io.actorvm.vmm.snapshot.VmSnapshots;
 import io.actorvm.vmm.device.DeviceActor;
 import io.actorvm.vmm.io.DeviceRef;
 import io.actorvm.vmm.io.ExitRouter;
@@ -79,6 +84,20 @@ public final class Vm {
 
     public record GetStats(ActorRef<Stats> replyTo) implements Command {}
 
+    /**
+     * Takes a snapshot into the VM's data directory: full the first time, then incremental (pages
+     * dirtied since the previous one). A running VM is paused for it and resumed after.
+     */
+    public record TakeSnapshot(ActorRef<StatusReply<SnapshotInfo>> replyTo) implements Command {}
+
+    /** A snapshot that was taken. */
+    public record SnapshotInfo(String id, String parentId, boolean full, long pages, long bytesWritten, long millis) {}
+
+    private record SnapshotDone(ActorRef<StatusReply<SnapshotInfo>> replyTo, VmSnapshots.Taken taken, Throwable failure,
+                                boolean wasRunning) implements Command {}
+
+    private record Journaled(Runnable then) implements Command {}
+
     // Internal messages.
     private record VcpuStopped(VcpuActor.Stopped stopped) implements Command {}
 
@@ -110,7 +129,15 @@ public final class Vm {
 
     /** The VM's behavior. Nothing touches KVM until {@link Start}. */
     public static Behavior<Command> create(VmConfig config) {
-        return Behaviors.setup(ctx -> new Vm(ctx, config).created());
+        return Behaviors.setup(ctx -> new Vm(ctx, config, null, false).created());
+    }
+
+    /**
+     * A VM rebuilt from snapshot {@code snapshotId} of {@code config.dataDir()} on {@link Start}:
+     * the guest continues where it was when the snapshot was taken (or waits paused).
+     */
+    public static Behavior<Command> restore(VmConfig config, String snapshotId, boolean paused) {
+        return Behaviors.setup(ctx -> new Vm(ctx, config, snapshotId, paused).created());
     }
 
     private final ActorContext<Command> ctx;
@@ -130,9 +157,38 @@ public final class Vm {
     private Terminated termination;
     private List<DeviceActor.Metrics> finalDeviceMetrics = List.of();
 
-    private Vm(ActorContext<Command> ctx, VmConfig config) {
+    private final String restoreFrom;
+    private final boolean startPaused;
+    /** The VM's journal (an event-sourced child), when it has a data directory. */
+    private ActorRef<VmJournal.Command> journal;
+    private SnapshotStore snapshots;
+    private String lastSnapshotId;
+    /** Watchers have been told how the VM ended (after the journal recorded it). */
+    private boolean endAnnounced;
+
+    private Vm(ActorContext<Command> ctx, VmConfig config, String restoreFrom, boolean startPaused) {
         this.ctx = ctx;
         this.config = config;
+        this.restoreFrom = restoreFrom;
+        this.startPaused = startPaused;
+        this.lastSnapshotId = restoreFrom;
+    }
+
+    /** Persists {@code event}, then runs {@code then} on the actor (at once when there is no journal). */
+    private void journal(VmEvent event, Runnable then) {
+        if (journal == null) {
+            if (then != null) then.run();
+            return;
+        }
+        if (then == null) {
+            journal.tell(new VmJournal.Record(event, null));
+            return;
+        }
+        ctx.pipeToSelf(AskPattern.<VmJournal.Command, Done>ask(journal, r -> new VmJournal.Record(event, r), Duration.ofSeconds(30),
+                ctx.getSystem().scheduler()), (ok, failure) -> {
+            if (failure != null) ctx.getLog().error("VM {}: journal write failed: {}", config.name(), failure.getMessage());
+            return new Journaled(then);
+        });
     }
 
     private Behavior<Command> created() {
@@ -141,6 +197,7 @@ public final class Vm {
                 .onMessage(Stop.class, s -> {
                     termination = new Terminated(s.reason(), 0, false);
                     s.replyTo().tell(StatusReply.ack());
+                    endAnnounced = true;
                     return stopped();
                 })
                 .onMessage(GetStatus.class, g -> reply(g, State.CREATED))
@@ -158,7 +215,15 @@ public final class Vm {
      */
     private Behavior<Command> onStart(Start start) {
         var blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.blocking());
-        ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> Machine.create(config), blocking),
+        if (config.dataDir() != null) {
+            journal = ctx.spawn(VmJournal.create(config.name()), "journal");
+            journal.tell(new VmJournal.Define(VmEvents.defined(config)));
+        }
+        ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> {
+                    if (restoreFrom == null) return Machine.create(config);
+                    SnapshotStore store = SnapshotStore.open(config.dataDir());
+                    return Machine.create(config, store, VmSnapshots.load(store, restoreFrom));
+                }, blocking),
                 (built, failure) -> new MachineBuilt(start.replyTo(), built, failure));
         return Behaviors.withStash(STASH_CAPACITY, stash -> Behaviors.receive(Command.class)
                 .onMessage(MachineBuilt.class, b -> stash.unstashAll(onMachineBuilt(b)))
@@ -180,6 +245,7 @@ public final class Vm {
             termination = new Terminated("failed to start: " + reason, 1, true);
             watchers.forEach(w -> w.tell(termination));
             watchers.clear();
+            endAnnounced = true;
             return stopped();
         }
         machine = built.machine();
@@ -225,9 +291,13 @@ public final class Vm {
             vcpus.add(ref);
             runningVcpus.add(fd.id());
         }
+        if (config.dataDir() != null) snapshots = SnapshotStore.open(config.dataDir());
+        if (startPaused) vcpus.forEach(v -> v.tell(new VcpuActor.Pause(ctx.getSystem().ignoreRef())));
         vcpus.forEach(v -> v.tell(new VcpuActor.Run()));
+        journal(restoreFrom != null ? VmEvents.restored(restoreFrom) : VmEvents.started(), null);
+        if (startPaused) journal(VmEvents.paused(), null);
         startReply.tell(StatusReply.ack());
-        return running();
+        return startPaused ? paused() : running();
     }
 
     /**
@@ -308,7 +378,8 @@ public final class Vm {
                 .onMessage(GuestExit.class, e -> beginStop(new Terminated("guest exited with status " + e.status(), e.status(), false)))
                 .onMessage(GuestReset.class, r -> beginStop(new Terminated(r.reason(), 0, false)))
                 .onMessage(GuestPowerOff.class, r -> beginStop(new Terminated("guest powered off", 0, false)))
-                .onMessage(VcpuStopped.class, this::onVcpuStopped);
+                .onMessage(VcpuStopped.class, this::onVcpuStopped)
+                .onMessage(Journaled.class, j -> { j.then().run(); return Behaviors.same(); });
     }
 
     private Behavior<Command> running() {
@@ -329,9 +400,11 @@ public final class Vm {
                         return Behaviors.same();
                     }
                     d.replyTo().tell(StatusReply.ack());
+                    journal(VmEvents.paused(), null);
                     return paused();
                 })
                 .onMessage(Resume.class, r -> { r.replyTo().tell(StatusReply.ack()); return Behaviors.same(); })
+                .onMessage(TakeSnapshot.class, t -> startSnapshot(t, true))
                 .build();
     }
 
@@ -342,9 +415,64 @@ public final class Vm {
                 .onMessage(Resume.class, r -> {
                     for (var v : vcpus) v.tell(new VcpuActor.Resume(ctx.getSystem().ignoreRef()));
                     r.replyTo().tell(StatusReply.ack());
+                    journal(VmEvents.resumed(), null);
                     return running();
                 })
+                .onMessage(TakeSnapshot.class, t -> startSnapshot(t, false))
                 .build();
+    }
+
+    /**
+     * Snapshot order: vCPUs parked (each finishes its last instruction first), then KVM state and
+     * memory are captured off the actor, on the blocking dispatcher; other commands wait in a stash.
+     */
+    private Behavior<Command> startSnapshot(TakeSnapshot t, boolean wasRunning) {
+        if (snapshots == null) {
+            t.replyTo().tell(StatusReply.error("VM " + config.name() + " has no data directory: snapshots need one"));
+            return Behaviors.same();
+        }
+        if (!virtioRings.isEmpty()) {
+            t.replyTo().tell(StatusReply.error("snapshots of VMs with virtio devices are not supported yet"));
+            return Behaviors.same();
+        }
+        CompletableFuture<Void> parked = CompletableFuture.completedFuture(null);
+        if (wasRunning) {
+            List<CompletableFuture<Done>> acks = new ArrayList<>();
+            for (var v : vcpus) {
+                acks.add(AskPattern.<VcpuActor.Command, Done>ask(v, VcpuActor.Pause::new, Duration.ofSeconds(10),
+                        ctx.getSystem().scheduler()).toCompletableFuture());
+            }
+            parked = CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new));
+        }
+        var blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.blocking());
+        Machine m = machine;
+        SnapshotStore store = snapshots;
+        String parent = lastSnapshotId;
+        var definition = VmEvents.definition(config);
+        ctx.pipeToSelf(parked.thenApplyAsync(x -> VmSnapshots.take(store, definition, m.memory, m.vm, m.vcpus, m.snapshotMsrs,
+                parent, m::dirtyPages), blocking), (taken, failure) -> new SnapshotDone(t.replyTo(), taken, failure, wasRunning));
+        return Behaviors.withStash(STASH_CAPACITY, stash -> Behaviors.receive(Command.class)
+                .onMessage(SnapshotDone.class, d -> {
+                    if (d.wasRunning()) vcpus.forEach(v -> v.tell(new VcpuActor.Resume(ctx.getSystem().ignoreRef())));
+                    if (d.failure() != null) {
+                        Throwable e = d.failure() instanceof java.util.concurrent.CompletionException c && c.getCause() != null ? c.getCause() : d.failure();
+                        d.replyTo().tell(StatusReply.error("snapshot failed: " + e.getMessage()));
+                    } else {
+                        VmSnapshots.Taken tk = d.taken();
+                        lastSnapshotId = tk.id();
+                        var info = new SnapshotInfo(tk.id(), tk.parentId(), tk.full(), tk.pages(), tk.bytesWritten(), tk.millis());
+                        // The reply waits for the journal: "snapshot taken" is durable once the caller hears of it.
+                        journal(VmEvents.snapshotTaken(tk.id(), tk.manifest(), tk.parentId(), tk.full(), tk.pages(), tk.bytesWritten()),
+                                () -> d.replyTo().tell(StatusReply.success(info)));
+                    }
+                    return stash.unstashAll(d.wasRunning() ? running() : paused());
+                })
+                .onMessage(GetStatus.class, g -> reply(g, State.PAUSED))
+                .onAnyMessage(msg -> {
+                    if (!stash.isFull()) stash.stash(msg);
+                    return Behaviors.same();
+                })
+                .build());
     }
 
     private Behavior<Command> onVcpuStopped(VcpuStopped m) {
@@ -375,6 +503,7 @@ public final class Vm {
                     if (runningVcpus.isEmpty()) drainDevices();
                     return Behaviors.same();
                 })
+                .onMessage(Journaled.class, j -> { j.then().run(); return Behaviors.same(); })
                 .onMessage(DevicesDrained.class, d -> {
                     finalDeviceMetrics = d.metrics();
                     devices.forEach(dev -> ctx.stop(dev.ref()));
@@ -383,10 +512,15 @@ public final class Vm {
                     irqchipOpen.set(false);
                     machine.close();
                     machine = null;
-                    stopWaiters.forEach(w -> w.tell(StatusReply.ack()));
-                    stopWaiters.clear();
-                    watchers.forEach(w -> w.tell(termination));
-                    watchers.clear();
+                    // Watchers hear of the end once it is journaled: an embedder may exit the JVM then.
+                    journal(termination.error() ? VmEvents.failed(termination.reason())
+                            : VmEvents.stopped(termination.reason(), termination.exitStatus()), () -> {
+                        endAnnounced = true;
+                        stopWaiters.forEach(w -> w.tell(StatusReply.ack()));
+                        stopWaiters.clear();
+                        watchers.forEach(w -> w.tell(termination));
+                        watchers.clear();
+                    });
                     return stopped();
                 })
                 .onMessage(Stop.class, s -> { stopWaiters.add(s.replyTo()); return Behaviors.same(); })
@@ -420,8 +554,13 @@ public final class Vm {
 
     private Behavior<Command> stopped() {
         return Behaviors.receive(Command.class)
+                .onMessage(Journaled.class, j -> { j.then().run(); return Behaviors.same(); })
                 .onMessage(GetStatus.class, g -> reply(g, State.STOPPED))
-                .onMessage(WatchTermination.class, w -> { w.replyTo().tell(termination); return Behaviors.same(); })
+                .onMessage(WatchTermination.class, w -> {
+                    if (endAnnounced) w.replyTo().tell(termination);
+                    else watchers.add(w.replyTo()); // the end is still being journaled
+                    return Behaviors.same();
+                })
                 .onMessage(GetStats.class, g -> { g.replyTo().tell(new Stats(stats.snapshot(), finalDeviceMetrics)); return Behaviors.same(); })
                 .onMessage(Stop.class, s -> { s.replyTo().tell(StatusReply.ack()); return Behaviors.same(); })
                 .onMessage(Start.class, s -> notNow(s.replyTo(), State.STOPPED))

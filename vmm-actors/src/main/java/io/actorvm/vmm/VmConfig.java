@@ -18,10 +18,11 @@ import java.util.Objects;
  * @param disks     raw images, one virtio-blk device each
  * @param rng       whether the guest gets a virtio-rng device
  * @param nets      network devices, one virtio-net device each
+ * @param dataDir   where snapshots (and, with the CLI, the journal) live; null: no snapshots
  */
 public record VmConfig(String name, Path kernel, String cmdline, long memory, int cpus, SerialOutput console, Path initrd,
                        java.util.Set<io.actorvm.vmm.boot.CpuFeature> disabledCpuFeatures, java.util.List<DiskConfig> disks,
-                       boolean rng, java.util.List<NetConfig> nets) {
+                       boolean rng, java.util.List<NetConfig> nets, Path dataDir) {
     /** As many as the MP table describes (it must fit in the last KiB of base memory). */
     public static final int MAX_CPUS = io.actorvm.vmm.boot.MpTable.MAX_CPUS;
 
@@ -51,27 +52,31 @@ public record VmConfig(String name, Path kernel, String cmdline, long memory, in
 
     /** A VM without an initrd. */
     public VmConfig(String name, Path kernel, String cmdline, long memory, int cpus, SerialOutput console) {
-        this(name, kernel, cmdline, memory, cpus, console, null, java.util.Set.of(), java.util.List.of(), false, java.util.List.of());
+        this(name, kernel, cmdline, memory, cpus, console, null, java.util.Set.of(), java.util.List.of(), false, java.util.List.of(), null);
     }
 
     public VmConfig withDisabledCpuFeatures(java.util.Set<io.actorvm.vmm.boot.CpuFeature> value) {
-        return new VmConfig(name, kernel, cmdline, memory, cpus, console, initrd, value, disks, rng, nets);
+        return new VmConfig(name, kernel, cmdline, memory, cpus, console, initrd, value, disks, rng, nets, dataDir);
     }
 
     public VmConfig withDisks(java.util.List<DiskConfig> value) {
-        return new VmConfig(name, kernel, cmdline, memory, cpus, console, initrd, disabledCpuFeatures, value, rng, nets);
+        return new VmConfig(name, kernel, cmdline, memory, cpus, console, initrd, disabledCpuFeatures, value, rng, nets, dataDir);
     }
 
     public VmConfig withRng(boolean value) {
-        return new VmConfig(name, kernel, cmdline, memory, cpus, console, initrd, disabledCpuFeatures, disks, value, nets);
+        return new VmConfig(name, kernel, cmdline, memory, cpus, console, initrd, disabledCpuFeatures, disks, value, nets, dataDir);
     }
 
     public VmConfig withNets(java.util.List<NetConfig> value) {
-        return new VmConfig(name, kernel, cmdline, memory, cpus, console, initrd, disabledCpuFeatures, disks, rng, value);
+        return new VmConfig(name, kernel, cmdline, memory, cpus, console, initrd, disabledCpuFeatures, disks, rng, value, dataDir);
+    }
+
+    public VmConfig withDataDir(Path value) {
+        return new VmConfig(name, kernel, cmdline, memory, cpus, console, initrd, disabledCpuFeatures, disks, rng, nets, value);
     }
 
     public VmConfig withInitrd(Path value) {
-        return new VmConfig(name, kernel, cmdline, memory, cpus, console, value, disabledCpuFeatures, disks, rng, nets);
+        return new VmConfig(name, kernel, cmdline, memory, cpus, console, value, disabledCpuFeatures, disks, rng, nets, dataDir);
     }
 
     public static VmConfig of(Path kernel, long memory, SerialOutput console) {
@@ -79,14 +84,14 @@ public record VmConfig(String name, Path kernel, String cmdline, long memory, in
     }
 
     public VmConfig withCmdline(String value) {
-        return new VmConfig(name, kernel, value, memory, cpus, console, initrd, disabledCpuFeatures, disks, rng, nets);
+        return new VmConfig(name, kernel, value, memory, cpus, console, initrd, disabledCpuFeatures, disks, rng, nets, dataDir);
     }
 
     public VmConfig withCpus(int value) {
-        return new VmConfig(name, kernel, cmdline, memory, value, console, initrd, disabledCpuFeatures, disks, rng, nets);
+        return new VmConfig(name, kernel, cmdline, memory, value, console, initrd, disabledCpuFeatures, disks, rng, nets, dataDir);
     }
 
     public VmConfig withName(String value) {
-        return new VmConfig(value, kernel, cmdline, memory, cpus, console, initrd, disabledCpuFeatures, disks, rng, nets);
+        return new VmConfig(value, kernel, cmdline, memory, cpus, console, initrd, disabledCpuFeatures, disks, rng, nets, dataDir);
     }
 }

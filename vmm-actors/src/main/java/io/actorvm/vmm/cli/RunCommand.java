@@ -48,6 +48,14 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--name", paramLabel = "NAME", defaultValue = "vm", description = "VM name (default ${DEFAULT-VALUE})")
     String name;
 
+    @Option(names = "--data-dir", paramLabel = "DIR",
+            description = "journal and snapshots of this VM (embedded H2 journal in DIR/journal.mv.db)")
+    Path dataDir;
+
+    @Option(names = "--api", paramLabel = "HOST:PORT",
+            description = "serve the control API (HTTP/JSON) on this loopback address, e.g. 127.0.0.1:8080")
+    String api;
+
     @Option(names = "--stats", description = "print exit and device counters to stderr when the VM ends")
     boolean stats;
 
@@ -57,11 +65,11 @@ final class RunCommand implements Callable<Integer> {
         try {
             config = new VmConfig(name, kernel, cmdline, SizeParser.parse(memory), cpus, new Console(), initrd,
                     CpuFeature.parseDisabled(cpuFeatures), disks.stream().map(DiskConfig::parse).toList(), rng,
-                    nets.stream().map(NetConfig::parse).filter(java.util.Objects::nonNull).toList());
+                    nets.stream().map(NetConfig::parse).filter(java.util.Objects::nonNull).toList(), dataDir);
         } catch (IllegalArgumentException e) {
             System.err.println("actorvm: " + e.getMessage());
             return Main.USAGE_ERROR;
         }
-        return VmRunner.run(config, stats);
+        return VmRunner.run(config, io.actorvm.vmm.Vm.create(config), api, stats, true);
     }
 }

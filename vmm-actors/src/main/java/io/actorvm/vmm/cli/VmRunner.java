@@ -5,6 +5,8 @@ import io.actorvm.kvm.Kvm;
 import io.actorvm.kvm.KvmUnavailableException;
 import io.actorvm.vmm.Vm;
 import io.actorvm.vmm.VmConfig;
+import io.actorvm.vmm.api.ControlApi;
+import io.actorvm.vmm.journal.Journal;
 import io.actorvm.vmm.boot.Bootloader;
 import io.actorvm.vmm.boot.KernelFormatException;
 import org.apache.pekko.Done;
@@ -43,22 +45,60 @@ final class VmRunner {
     }
 
     static int run(VmConfig config, boolean printStats) throws InterruptedException {
-        try {
-            preflight(config);
-        } catch (KernelFormatException | KvmUnavailableException e) {
-            System.err.println("actorvm: " + e.getMessage());
-            return Main.USAGE_ERROR;
-        }
-        Console console = (Console) config.console();
+        return run(config, Vm.create(config), null, printStats, true);
+    }
+
+    /** The actor-system configuration of the CLI, with the journal of {@code dataDir} if there is one. */
+    static com.typesafe.config.Config systemConfig(java.nio.file.Path dataDir) {
         var conf = ConfigFactory.parseString("""
                 pekko.loggers = ["org.apache.pekko.event.slf4j.Slf4jLogger"]
                 pekko.logging-filter = "org.apache.pekko.event.slf4j.Slf4jLoggingFilter"
                 pekko.loglevel = WARNING
                 pekko.stdout-loglevel = OFF
                 pekko.log-dead-letters = off
-                """).withFallback(ConfigFactory.load());
-        ActorSystem<Vm.Command> system = ActorSystem.create(Vm.create(config), "actorvm", conf);
+                """);
+        if (dataDir != null) conf = conf.withFallback(Journal.openData(dataDir).pekkoConfig());
+        return conf.withFallback(ConfigFactory.load());
+    }
+
+    /**
+     * Runs {@code behavior} (a fresh or a restored VM) with the terminal as console; serves the
+     * control API on {@code api} ("HOST:PORT", or null).
+     */
+    static int run(VmConfig config, org.apache.pekko.actor.typed.Behavior<Vm.Command> behavior, String api, boolean printStats,
+                   boolean checkKernel) throws InterruptedException {
         try {
+            if (checkKernel) preflight(config);
+            else Kvm.open().close();
+        } catch (KernelFormatException | KvmUnavailableException e) {
+            System.err.println("actorvm: " + e.getMessage());
+            return Main.USAGE_ERROR;
+        }
+        String[] hostPort = null;
+        if (api != null) {
+            hostPort = api.split(":", 2);
+            if (hostPort.length != 2 || !hostPort[1].matches("\\d{1,5}")) {
+                System.err.println("actorvm: bad --api address '" + api + "' (use HOST:PORT, e.g. 127.0.0.1:8080)");
+                return Main.USAGE_ERROR;
+            }
+        }
+        Console console = (Console) config.console();
+        ActorSystem<Vm.Command> system;
+        try {
+            system = ActorSystem.create(behavior, "actorvm", systemConfig(config.dataDir()));
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            System.err.println("actorvm: " + e.getMessage());
+            return Main.USAGE_ERROR;
+        }
+        try {
+            if (hostPort != null) {
+                try {
+                    ControlApi.bind(system, system, hostPort[0], Integer.parseInt(hostPort[1])).toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+                    System.err.println("actorvm: cannot serve the API on " + api + ": " + (e.getCause() != null ? e.getCause().getMessage() : e));
+                    return Main.USAGE_ERROR;
+                }
+            }
             var termination = AskPattern.<Vm.Command, Vm.Terminated>ask(system, Vm.WatchTermination::new,
                     Duration.ofDays(200), system.scheduler()).toCompletableFuture();
             StatusReply<Done> started = AskPattern.<Vm.Command, StatusReply<Done>>ask(system, Vm.Start::new,

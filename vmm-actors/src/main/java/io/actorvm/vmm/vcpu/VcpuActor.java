@@ -129,6 +129,7 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
         try {
             vcpu.bindToCurrentThread();
             while (outcome == null) {
+                if (control.pauseRequested()) completePendingInstruction();
                 if (!control.awaitRunnable(() -> self.tell(new LoopPaused()))) {
                     outcome = Outcome.requestedStop();
                     break;
@@ -146,6 +147,22 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
             } finally {
                 self.tell(new LoopEnded(outcome));
             }
+        }
+    }
+
+    /**
+     * Before parking, lets KVM finish the instruction of the last exit (a port or MMIO read whose
+     * data we supplied completes inside the next KVM_RUN): with immediate_exit set, KVM_RUN does
+     * exactly that and returns. A snapshot taken while parked then never splits an instruction.
+     */
+    private void completePendingInstruction() {
+        vcpu.runPage().setImmediateExit(true);
+        VmExit exit = vcpu.run();
+        vcpu.acknowledgeKick();
+        if (!(exit instanceof VmExit.Interrupted)) {
+            // Not expected with immediate_exit; handle it so nothing is lost.
+            Outcome o = handle(exit);
+            if (o != null) control.request(VcpuControl.Target.STOP);
         }
     }
 

@@ -9,6 +9,10 @@ final class VcpuControl {
 
     private Target target = Target.RUN;
 
+    synchronized boolean pauseRequested() {
+        return target == Target.PAUSE;
+    }
+
     synchronized void request(Target t) {
         if (target == Target.STOP) return; // stopping is final
         target = t;
