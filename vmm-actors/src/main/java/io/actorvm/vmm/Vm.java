@@ -293,10 +293,13 @@ public final class Vm {
         }
         if (config.dataDir() != null) snapshots = SnapshotStore.open(config.dataDir());
         if (startPaused) vcpus.forEach(v -> v.tell(new VcpuActor.Pause(ctx.getSystem().ignoreRef())));
-        vcpus.forEach(v -> v.tell(new VcpuActor.Run()));
-        journal(restoreFrom != null ? VmEvents.restored(restoreFrom) : VmEvents.started(), null);
-        if (startPaused) journal(VmEvents.paused(), null);
-        startReply.tell(StatusReply.ack());
+        if (startPaused) journal(restoreFrom != null ? VmEvents.restored(restoreFrom) : VmEvents.started(), null);
+        // The journal records that the guest runs before it does: a VMM killed at any moment
+        // leaves a journal that knows about every guest execution.
+        journal(startPaused ? VmEvents.paused() : restoreFrom != null ? VmEvents.restored(restoreFrom) : VmEvents.started(), () -> {
+            vcpus.forEach(v -> v.tell(new VcpuActor.Run()));
+            startReply.tell(StatusReply.ack());
+        });
         return startPaused ? paused() : running();
     }
 
