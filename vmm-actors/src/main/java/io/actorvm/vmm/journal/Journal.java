@@ -84,11 +84,8 @@ public record Journal(Dialect dialect, String url, String user, String password)
         } catch (IOException e) {
             throw new IllegalStateException("cannot read " + dialect.ddl, e);
         }
-        // The shipped DDL creates one index without IF NOT EXISTS; make every statement repeatable.
-        ddl = ddl.replace("CREATE UNIQUE INDEX \"", "CREATE UNIQUE INDEX IF NOT EXISTS \"")
-                .replace("CREATE INDEX \"", "CREATE INDEX IF NOT EXISTS \"")
-                .replace("CREATE UNIQUE INDEX event_journal", "CREATE UNIQUE INDEX IF NOT EXISTS event_journal")
-                .replace("CREATE INDEX event_tag", "CREATE INDEX IF NOT EXISTS event_tag");
+        // The shipped DDL creates some indexes without IF NOT EXISTS; make every statement repeatable.
+        ddl = ddl.replaceAll("(?i)CREATE (UNIQUE )?INDEX (CONCURRENTLY )?(?!IF NOT EXISTS)", "CREATE $1INDEX $2IF NOT EXISTS ");
         try (Connection c = DriverManager.getConnection(url, user, password); Statement s = c.createStatement()) {
             for (String statement : ddl.split(";")) {
                 if (!statement.isBlank()) s.execute(statement);
