@@ -131,7 +131,8 @@ class SnapshotRestoreTest {
         Path data = dir.resolve("data");
         String api = "127.0.0.1:" + freePort();
         Path out = dir.resolve("run.out");
-        Process vmm = start(out, "run", "--kernel", GuestRun.guest("counter").toString(), "--memory", "16M",
+        // 256 MiB, so that a full snapshot takes long enough to be killed in the middle.
+        Process vmm = start(out, "run", "--kernel", GuestRun.guest("counter").toString(), "--memory", "256M",
                 "--cmdline", "every=20000", "--api", api, "--data-dir", data.toString(), "--name", "c2");
         String id;
         try {
@@ -139,10 +140,12 @@ class SnapshotRestoreTest {
             CliTest.Result snap = cli("snapshot", "--api", api);
             assertEquals(0, snap.status(), snap.err());
             id = lastLine(snap.out());
-            // A kill in the middle of the next snapshot: whatever phase it hits, the previous
+            // SIGKILL in the middle of another full snapshot: whatever phase it hits, the previous
             // snapshot stays restorable and the journal stays readable.
-            new ProcessBuilder(java("snapshot", "--api", api)).start();
-            Thread.sleep(60);
+            java.net.http.HttpClient.newHttpClient().sendAsync(java.net.http.HttpRequest.newBuilder(
+                            java.net.URI.create("http://" + api + "/snapshot/create?type=full")).PUT(java.net.http.HttpRequest.BodyPublishers.noBody()).build(),
+                    java.net.http.HttpResponse.BodyHandlers.discarding());
+            Thread.sleep(250);
         } finally {
             vmm.destroyForcibly();
             vmm.waitFor(30, TimeUnit.SECONDS);
@@ -150,6 +153,14 @@ class SnapshotRestoreTest {
         CliTest.Result history = cli("history", "--data-dir", data.toString(), "--name", "c2");
         assertEquals(0, history.status(), history.err());
         assertTrue(history.out().contains(id), history.out());
+        Path restoredOut = dir.resolve("restore.out");
+        Process restored = start(restoredOut, "restore", "--data-dir", data.toString(), "--snapshot", id);
+        try {
+            await().atMost(java.time.Duration.ofSeconds(90)).until(() -> !counts(restoredOut).isEmpty());
+        } finally {
+            restored.destroyForcibly();
+            restored.waitFor(30, TimeUnit.SECONDS);
+        }
 
         CliTest.Result missing = cli("restore", "--data-dir", data.toString(), "--snapshot", "no-such-snapshot");
         CliTest.assertOneLineError(missing, "no-such-snapshot");

@@ -132,7 +132,9 @@ final class Machine implements AutoCloseable {
                 vm.setUserMemoryRegion(slot++, slotFlags, r.guestAddress(), r.size(), r.host().address());
             }
             List<CpuidEntry> supported = kvm.supportedCpuid();
+            m.guestCpuid = CpuidTemplate.forVcpu(supported, 0, config.cpus(), config.disabledCpuFeatures());
             if (snapshot != null) {
+                VmSnapshots.checkCpuFeatures(store, snapshot, m.guestCpuid);
                 VmSnapshots.restoreMemory(store, snapshot, memory);
                 vm.restoreState(VmSnapshots.vmState(store, snapshot));
                 for (int id = 0; id < config.cpus(); id++) {
@@ -230,6 +232,9 @@ final class Machine implements AutoCloseable {
         for (int msr = 0x268; msr <= 0x26F; msr++) if (!candidates.contains(msr)) candidates.add(msr);
         snapshotMsrs = vcpus.getFirst().readableMsrs(candidates);
     }
+
+    /** The CPUID vCPU 0 sees: recorded with snapshots, checked on restore. */
+    List<CpuidEntry> guestCpuid = List.of();
 
     /** MSRs captured in snapshots (the ones this host's KVM can read back). */
     List<Integer> snapshotMsrs = List.of();

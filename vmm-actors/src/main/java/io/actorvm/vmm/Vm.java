@@ -88,7 +88,12 @@ public final class Vm {
      * Takes a snapshot into the VM's data directory: full the first time, then incremental (pages
      * dirtied since the previous one). A running VM is paused for it and resumed after.
      */
-    public record TakeSnapshot(ActorRef<StatusReply<SnapshotInfo>> replyTo) implements Command {}
+    public record TakeSnapshot(boolean full, ActorRef<StatusReply<SnapshotInfo>> replyTo) implements Command {
+        /** Full for the first snapshot, incremental after. */
+        public TakeSnapshot(ActorRef<StatusReply<SnapshotInfo>> replyTo) {
+            this(false, replyTo);
+        }
+    }
 
     /** A snapshot that was taken. */
     public record SnapshotInfo(String id, String parentId, boolean full, long pages, long bytesWritten, long millis) {}
@@ -450,10 +455,10 @@ public final class Vm {
         var blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.blocking());
         Machine m = machine;
         SnapshotStore store = snapshots;
-        String parent = lastSnapshotId;
+        String parent = t.full() ? null : lastSnapshotId;
         var definition = VmEvents.definition(config);
         ctx.pipeToSelf(parked.thenApplyAsync(x -> VmSnapshots.take(store, definition, m.memory, m.vm, m.vcpus, m.snapshotMsrs,
-                parent, m::dirtyPages), blocking), (taken, failure) -> new SnapshotDone(t.replyTo(), taken, failure, wasRunning));
+                m.guestCpuid, parent, m::dirtyPages), blocking), (taken, failure) -> new SnapshotDone(t.replyTo(), taken, failure, wasRunning));
         return Behaviors.withStash(STASH_CAPACITY, stash -> Behaviors.receive(Command.class)
                 .onMessage(SnapshotDone.class, d -> {
                     if (d.wasRunning()) vcpus.forEach(v -> v.tell(new VcpuActor.Resume(ctx.getSystem().ignoreRef())));

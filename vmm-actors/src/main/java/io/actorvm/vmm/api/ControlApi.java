@@ -26,7 +26,7 @@ import java.util.concurrent.CompletionStage;
  * PUT /vm/pause         pause the vCPUs
  * PUT /vm/resume
  * PUT /vm/stop
- * PUT /snapshot/create  take a snapshot; the reply names it
+ * PUT /snapshot/create  take a snapshot (?type=full forces a full one); the reply names it
  * </pre>
  * Errors are JSON {@code {"fault_message": "..."}} with status 400 (refused) or 500.
  */
@@ -55,10 +55,11 @@ public final class ControlApi extends AllDirectives {
                         path("pause", () -> put(() -> lifecycle(Vm.Pause::new))),
                         path("resume", () -> put(() -> lifecycle(Vm.Resume::new))),
                         path("stop", () -> put(() -> lifecycle(r -> new Vm.Stop("stopped through the control API", r)))))),
-                path(org.apache.pekko.http.javadsl.server.PathMatchers.segment("snapshot").slash("create"), () -> put(() -> onSuccess(
-                        this.<StatusReply<Vm.SnapshotInfo>>ask(Vm.TakeSnapshot::new, SNAPSHOT_TIMEOUT), reply -> reply.isSuccess()
+                path(org.apache.pekko.http.javadsl.server.PathMatchers.segment("snapshot").slash("create"), () -> put(() ->
+                        parameterOptional("type", type -> onSuccess(this.<StatusReply<Vm.SnapshotInfo>>ask(
+                                r -> new Vm.TakeSnapshot(type.map("full"::equals).orElse(false), r), SNAPSHOT_TIMEOUT), reply -> reply.isSuccess()
                                 ? complete(StatusCodes.OK, reply.getValue(), Jackson.marshaller())
-                                : complete(StatusCodes.BAD_REQUEST, Map.of("fault_message", reply.getError().getMessage()), Jackson.marshaller())))));
+                                : complete(StatusCodes.BAD_REQUEST, Map.of("fault_message", reply.getError().getMessage()), Jackson.marshaller()))))));
     }
 
     private Route lifecycle(java.util.function.Function<ActorRef<StatusReply<Done>>, Vm.Command> command) {

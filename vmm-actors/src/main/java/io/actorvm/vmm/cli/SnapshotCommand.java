@@ -20,6 +20,9 @@ final class SnapshotCommand implements Callable<Integer> {
     @Option(names = "--api", required = true, paramLabel = "HOST:PORT", description = "the VM's control API")
     String api;
 
+    @Option(names = "--full", description = "a full snapshot even if there is a previous one to be incremental on")
+    boolean full;
+
     private static final Pattern FIELD = Pattern.compile("\"(\\w+)\"\\s*:\\s*(\"([^\"]*)\"|[-\\w.]+)");
 
     @Override
@@ -27,7 +30,7 @@ final class SnapshotCommand implements Callable<Integer> {
         HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
         HttpResponse<String> r;
         try {
-            r = http.send(HttpRequest.newBuilder(URI.create("http://" + api + "/snapshot/create"))
+            r = http.send(HttpRequest.newBuilder(URI.create("http://" + api + "/snapshot/create" + (full ? "?type=full" : "")))
                     .PUT(HttpRequest.BodyPublishers.noBody()).timeout(Duration.ofMinutes(10)).build(), HttpResponse.BodyHandlers.ofString());
         } catch (IOException | IllegalArgumentException e) {
             System.err.println("actorvm: cannot reach the control API at " + api + ": " + (e.getMessage() == null ? e : e.getMessage()));

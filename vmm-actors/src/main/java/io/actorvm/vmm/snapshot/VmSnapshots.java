@@ -48,7 +48,7 @@ public final class VmSnapshots {
      * gives, per memory region, the pages to store (null: all of them — a full snapshot).
      */
     public static Taken take(SnapshotStore store, VmEvent.Defined config, GuestMemory memory, VmFd vm, List<VcpuFd> vcpus,
-                             List<Integer> msrs, String parentId, IntFunction<LongPredicate> dirtyPages) {
+                             List<Integer> msrs, List<CpuidEntry> guestCpuid, String parentId, IntFunction<LongPredicate> dirtyPages) {
         long t0 = System.nanoTime();
         String id = newId();
         boolean full = parentId == null;
@@ -77,6 +77,8 @@ public final class VmSnapshots {
             }
             byte[] vmState = MachineStateCodec.encode(vm.captureState()).toByteArray();
             manifest.setVmState(blobRef("vm", batch.putBlob(vmState), vmState.length));
+            byte[] features = CpuFeatureCheck.encode(guestCpuid);
+            manifest.addDevices(blobRef(CpuFeatureCheck.BLOB_NAME, batch.putBlob(features), features.length));
             batch.commit();
             written = batch.writtenBytes();
         }
@@ -98,6 +100,18 @@ public final class VmSnapshots {
     public static Loaded load(SnapshotStore store, String id) {
         List<SnapshotManifest> chain = store.manifests().chain(id);
         return new Loaded(chain, chain.getLast());
+    }
+
+    /**
+     * Refuses to restore on a host that lacks CPU features the snapshot's guest could see (it may
+     * be using them): a one-line {@link io.actorvm.persistence.IncompatibleSnapshotException}.
+     */
+    public static void checkCpuFeatures(SnapshotStore store, Loaded snapshot, List<CpuidEntry> hostGuestCpuid) {
+        for (BlobRef b : snapshot.leaf().getDevicesList()) {
+            if (b.getName().equals(CpuFeatureCheck.BLOB_NAME)) {
+                CpuFeatureCheck.requireSubset(snapshot.leaf().getSnapshotId(), store.pages().getBlob(b.getSha256()), hostGuestCpuid);
+            }
+        }
     }
 
     /** Copies the chain's pages into fresh (zeroed) guest memory. */
