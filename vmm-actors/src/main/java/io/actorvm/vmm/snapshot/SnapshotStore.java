@@ -5,9 +5,9 @@ import io.actorvm.persistence.SnapshotManifests;
 
 import java.nio.file.Path;
 
-/** A data directory's snapshot storage: content-addressed pages and blobs, and the manifests. */
+/** A data directory's snapshot storage: content-addressed pages and blobs (DIR/store), and the manifests (DIR/snapshots). */
 public record SnapshotStore(Path dataDir, PageStore pages, SnapshotManifests manifests) {
     public static SnapshotStore open(Path dataDir) {
-        return new SnapshotStore(dataDir, PageStore.open(dataDir.resolve("store")), SnapshotManifests.open(dataDir.resolve("snapshots")));
+        return new SnapshotStore(dataDir, PageStore.open(dataDir.resolve("store")), SnapshotManifests.open(dataDir));
     }
 }
