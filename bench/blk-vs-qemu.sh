@@ -20,18 +20,7 @@ IMG=$(mktemp --suffix=.img)
 trap 'rm -f "$IMG"' EXIT
 head -c $((64 << 20)) /dev/urandom > "$IMG"
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-time_ms() {
-  local want=$1; shift
-  for _ in $(seq "$RUNS"); do
-    local t0 t1 rc
-    t0=$(date +%s%N)
-    set +e; "$@" >/dev/null 2>&1 </dev/null; rc=$?; set -e
-    t1=$(date +%s%N)
-    [ "$rc" = "$want" ] || { echo "bench: '$*' exited $rc, expected $want" >&2; exit 1; }
-    echo $(( (t1 - t0) / 1000000 ))
-  done | median
-}
+. bench/lib.sh
 qemu_run() {
   "$QEMU" -accel kvm -M microvm -cpu host,-arch-capabilities -m 64 -nodefaults -no-user-config \
     -display none -serial stdio -no-reboot -device isa-debug-exit,iobase=0x501,iosize=1 \

@@ -20,20 +20,7 @@ command -v "$QEMU" >/dev/null || { echo "bench: $QEMU not found (apt-get install
 ./mvnw -B -q install -Dmaven.test.skip=true >&2
 G=tests/guests/build
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
-# Prints the median wall time in ms of RUNS runs of "$@", checking each run's exit status.
-time_ms() {
-  local want=$1; shift
-  for _ in $(seq "$RUNS"); do
-    local t0 t1 rc
-    t0=$(date +%s%N)
-    set +e; "$@" >/dev/null 2>&1 </dev/null; rc=$?; set -e
-    t1=$(date +%s%N)
-    [ "$rc" = "$want" ] || { echo "bench: '$*' exited $rc, expected $want" >&2; exit 1; }
-    echo $(( (t1 - t0) / 1000000 ))
-  done | median
-}
+. bench/lib.sh
 
 qemu_run() { # guest, append
   "$QEMU" -accel kvm -M microvm -cpu host,-arch-capabilities -m 16 -nodefaults -no-user-config \

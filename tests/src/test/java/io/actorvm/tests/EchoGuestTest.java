@@ -1,9 +1,6 @@
 package io.actorvm.tests;
 
 import io.actorvm.vmm.Vm;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
@@ -19,18 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Console input reaches the guest through the UART and its interrupt: the echo guest sleeps in
  * HLT and only an IRQ 4 (raised by our UART model through KVM's in-kernel irqchip) wakes it.
  */
-class EchoGuestTest {
-    static ActorTestKit kit;
-
-    @BeforeAll
-    static void setUp() {
-        kit = ActorTestKit.create();
-    }
-
-    @AfterAll
-    static void tearDown() {
-        kit.shutdownTestKit();
-    }
+class EchoGuestTest extends ActorTestSupport {
 
     @Test
     void inputIsEchoedByAnInterruptDrivenGuest() {

@@ -1,9 +1,6 @@
 package io.actorvm.tests;
 
 import io.actorvm.vmm.Vm;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
@@ -12,18 +9,7 @@ import java.util.Map;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /** N port writes, N port reads, N MMIO writes: each is one exit, routed and counted. */
-class ExitsGuestTest {
-    static ActorTestKit kit;
-
-    @BeforeAll
-    static void setUp() {
-        kit = ActorTestKit.create();
-    }
-
-    @AfterAll
-    static void tearDown() {
-        kit.shutdownTestKit();
-    }
+class ExitsGuestTest extends ActorTestSupport {
 
     @Test
     void everyAccessToUnclaimedAddressesBehavesAsOnAPcAndIsCounted() {

@@ -2,9 +2,6 @@ package io.actorvm.tests;
 
 import io.actorvm.vmm.Vm;
 import io.actorvm.vmm.device.DeviceActor;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -16,18 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The hello guest through the full actor path: KVM_RUN → exit messages → device actors → console. */
-class HelloGuestTest {
-    static ActorTestKit kit;
-
-    @BeforeAll
-    static void setUp() {
-        kit = ActorTestKit.create();
-    }
-
-    @AfterAll
-    static void tearDown() {
-        kit.shutdownTestKit();
-    }
+class HelloGuestTest extends ActorTestSupport {
 
     @ParameterizedTest(name = "{0} vCPU(s)")
     @ValueSource(ints = {1, 2})

@@ -1,10 +1,7 @@
 package io.actorvm.tests;
 
 import io.actorvm.vmm.Vm;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
@@ -16,18 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Pause, resume and stop a running guest; bad kernels are refused with one-line reasons. */
-class LifecycleTest {
-    static ActorTestKit kit;
-
-    @BeforeAll
-    static void setUp() {
-        kit = ActorTestKit.create();
-    }
-
-    @AfterAll
-    static void tearDown() {
-        kit.shutdownTestKit();
-    }
+class LifecycleTest extends ActorTestSupport {
 
     private static Vm.State state(GuestRun run) {
         TestProbe<Vm.Status> probe = kit.createTestProbe();

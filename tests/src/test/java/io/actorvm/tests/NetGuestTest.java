@@ -4,12 +4,9 @@ import io.actorvm.vmm.NetConfig;
 import io.actorvm.vmm.Vm;
 import io.actorvm.vmm.VmConfig;
 import io.actorvm.vmm.device.DeviceActor;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
@@ -28,18 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * ICMP echo from a host tap peer that lives in a network namespace the test creates (only
  * namespace addresses are used: nothing reaches the host's own network).
  */
-class NetGuestTest {
-    static ActorTestKit kit;
-
-    @BeforeAll
-    static void setUp() {
-        kit = ActorTestKit.create();
-    }
-
-    @AfterAll
-    static void tearDown() {
-        kit.shutdownTestKit();
-    }
+class NetGuestTest extends ActorTestSupport {
 
     record Running(ActorRef<Vm.Command> vm, GuestRun.Capture console, TestProbe<Vm.Terminated> ended) {}
 

@@ -1,9 +1,6 @@
 package io.actorvm.tests;
 
 import io.actorvm.vmm.Vm;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -16,18 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The smp guest reads our ACPI MADT, starts every application processor with INIT/SIPI through
  * the in-kernel LAPIC, and waits for each to check in.
  */
-class SmpGuestTest {
-    static ActorTestKit kit;
-
-    @BeforeAll
-    static void setUp() {
-        kit = ActorTestKit.create();
-    }
-
-    @AfterAll
-    static void tearDown() {
-        kit.shutdownTestKit();
-    }
+class SmpGuestTest extends ActorTestSupport {
 
     @ParameterizedTest(name = "{0} vCPUs")
     @ValueSource(ints = {1, 4, 8})

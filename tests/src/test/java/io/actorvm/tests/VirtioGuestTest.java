@@ -4,10 +4,7 @@ import io.actorvm.vmm.DiskConfig;
 import io.actorvm.vmm.Vm;
 import io.actorvm.vmm.VmConfig;
 import io.actorvm.vmm.device.DeviceActor;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -24,20 +21,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** virtio-blk and virtio-rng through the whole path: ioeventfd → poller → ring actor → backend → irq. */
-class VirtioGuestTest {
-    static ActorTestKit kit;
+class VirtioGuestTest extends ActorTestSupport {
     @TempDir
     Path dir;
-
-    @BeforeAll
-    static void setUp() {
-        kit = ActorTestKit.create();
-    }
-
-    @AfterAll
-    static void tearDown() {
-        kit.shutdownTestKit();
-    }
 
     record Result(String console, Vm.Terminated termination, Vm.Stats stats) {}
 
