@@ -135,6 +135,7 @@ final class Machine implements AutoCloseable {
             m.guestCpuid = CpuidTemplate.forVcpu(supported, 0, config.cpus(), config.disabledCpuFeatures());
             if (snapshot != null) {
                 VmSnapshots.checkCpuFeatures(store, snapshot, m.guestCpuid);
+                m.restoredDeviceStates = VmSnapshots.deviceStates(store, snapshot);
                 VmSnapshots.restoreMemory(store, snapshot, memory);
                 vm.restoreState(VmSnapshots.vmState(store, snapshot));
                 for (int id = 0; id < config.cpus(); id++) {
@@ -232,6 +233,9 @@ final class Machine implements AutoCloseable {
         for (int msr = 0x268; msr <= 0x26F; msr++) if (!candidates.contains(msr)) candidates.add(msr);
         snapshotMsrs = vcpus.getFirst().readableMsrs(candidates);
     }
+
+    /** Device registers from the snapshot this machine was restored from, by device name (empty otherwise). */
+    java.util.Map<String, Record> restoredDeviceStates = java.util.Map.of();
 
     /** The CPUID vCPU 0 sees: recorded with snapshots, checked on restore. */
     List<CpuidEntry> guestCpuid = List.of();

@@ -289,6 +289,11 @@ public final class Vm {
             machine.vm.registerCoalesced(PostCodePort.PORT, 1, true);
         }
         attachVirtio(mmio);
+        // A restored VM's devices get their registers back before any vCPU can reach them (FIFO mailboxes).
+        for (DeviceRef d : devices) {
+            Record state = machine.restoredDeviceStates.get(d.name());
+            if (state != null) d.ref().tell(new DeviceActor.WithModel(m -> restoreState(m, state)));
+        }
         ExitRouter router = new ExitRouter(ports, mmio, machine.ring, ctx.getSystem().scheduler(), stats);
         ActorRef<VcpuActor.Stopped> stoppedAdapter = ctx.messageAdapter(VcpuActor.Stopped.class, VcpuStopped::new);
         for (var fd : machine.vcpus) {
@@ -354,6 +359,11 @@ public final class Vm {
                 machine.poller.add(notify, () -> rings.tell(new VirtioRings.Notify(queue)));
             }
         }
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private static void restoreState(BusDevice model, Record state) {
+        if (model instanceof io.actorvm.devices.Stateful s) s.restore(state);
     }
 
     private DeviceRef attach(IoBus<DeviceRef> bus, IoRange range, BusDevice model) {
@@ -457,8 +467,26 @@ public final class Vm {
         SnapshotStore store = snapshots;
         String parent = t.full() ? null : lastSnapshotId;
         var definition = VmEvents.definition(config);
-        ctx.pipeToSelf(parked.thenApplyAsync(x -> VmSnapshots.take(store, definition, m.memory, m.vm, m.vcpus, m.snapshotMsrs,
-                m.guestCpuid, parent, m::dirtyPages), blocking), (taken, failure) -> new SnapshotDone(t.replyTo(), taken, failure, wasRunning));
+        // Devices are asked for their registers once the vCPUs are parked: nothing changes them then.
+        List<DeviceRef> legacy = List.copyOf(devices);
+        CompletableFuture<java.util.Map<String, byte[]>> deviceStates = parked.thenCompose(x -> {
+            List<CompletableFuture<DeviceActor.CapturedState>> all = new ArrayList<>();
+            for (DeviceRef d : legacy) {
+                all.add(AskPattern.<DeviceActor.Command, DeviceActor.CapturedState>ask(d.ref(), DeviceActor.CaptureState::new,
+                        Duration.ofSeconds(10), ctx.getSystem().scheduler()).toCompletableFuture());
+            }
+            return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).thenApply(y -> {
+                java.util.Map<String, byte[]> out = new java.util.LinkedHashMap<>();
+                for (var f : all) {
+                    var c = f.join();
+                    byte[] bytes = c.state() == null ? null : io.actorvm.vmm.snapshot.DeviceStateCodec.encode(c.state());
+                    if (bytes != null) out.put(c.device(), bytes);
+                }
+                return out;
+            });
+        });
+        ctx.pipeToSelf(deviceStates.thenApplyAsync(states -> VmSnapshots.take(store, definition, m.memory, m.vm, m.vcpus, m.snapshotMsrs,
+                m.guestCpuid, states, parent, m::dirtyPages), blocking), (taken, failure) -> new SnapshotDone(t.replyTo(), taken, failure, wasRunning));
         return Behaviors.withStash(STASH_CAPACITY, stash -> Behaviors.receive(Command.class)
                 .onMessage(SnapshotDone.class, d -> {
                     if (d.wasRunning()) vcpus.forEach(v -> v.tell(new VcpuActor.Resume(ctx.getSystem().ignoreRef())));

@@ -12,7 +12,7 @@ import java.util.Map;
  * registers this port with KVM's coalesced PIO ring and the codes arrive in batches. The model
  * keeps the last codes for debugging.
  */
-public final class PostCodePort implements BusDevice {
+public final class PostCodePort implements BusDevice, io.actorvm.devices.Stateful<PostCodePort.State> {
     public static final int PORT = 0x80;
     private static final int HISTORY = 64;
 
@@ -38,6 +38,14 @@ public final class PostCodePort implements BusDevice {
         recent.add((int) (value & 0xFF));
     }
 
+    @Override
+    public void restore(State s) {
+        recent.clear();
+        s.recentCodes().stream().skip(Math.max(0, s.recentCodes().size() - HISTORY)).forEach(c -> recent.add(c & 0xFF));
+        writes = s.writes();
+    }
+
+    @Override
     public State state() {
         return new State(List.copyOf(recent), writes);
     }

@@ -11,7 +11,7 @@ import java.util.Map;
  * uses for {@code reboot=k}. Occupies ports 0x60 (data) and 0x64 (status/command) through a
  * range of 5 ports starting at 0x60.
  */
-public final class I8042 implements BusDevice {
+public final class I8042 implements BusDevice, io.actorvm.devices.Stateful<I8042.State> {
     public static final int BASE_PORT = 0x60, PORT_COUNT = 5;
     static final int DATA = 0, COMMAND = 4;
     static final int CMD_READ_CONFIG = 0x20, CMD_WRITE_CONFIG = 0x60, CMD_RESET = 0xFE;
@@ -69,6 +69,16 @@ public final class I8042 implements BusDevice {
         }
     }
 
+    @Override
+    public void restore(State s) {
+        config = s.config() & 0xFF;
+        pendingCommand = s.pendingCommand();
+        output = s.output() & 0xFF;
+        outputFull = s.outputFull();
+        resets = s.resets();
+    }
+
+    @Override
     public State state() {
         return new State(config, pendingCommand, output, outputFull, resets);
     }

@@ -15,7 +15,7 @@ import java.util.Map;
  * the guest set by writing them; the update-in-progress bit never shows, so guests never wait.
  * Binary or BCD and 12/24-hour follow status register B as the guest programs it.
  */
-public final class CmosRtc implements BusDevice {
+public final class CmosRtc implements BusDevice, io.actorvm.devices.Stateful<CmosRtc.State> {
     public static final int BASE_PORT = 0x70, PORT_COUNT = 2;
     static final int SECONDS = 0x00, MINUTES = 0x02, HOURS = 0x04, WEEKDAY = 0x06, DAY = 0x07, MONTH = 0x08,
             YEAR = 0x09, STATUS_A = 0x0A, STATUS_B = 0x0B, STATUS_C = 0x0C, STATUS_D = 0x0D, CENTURY = 0x32;
@@ -123,6 +123,14 @@ public final class CmosRtc implements BusDevice {
         return (statusB & B_BINARY) != 0 ? value : ((value / 10) << 4) | (value % 10);
     }
 
+    @Override
+    public void restore(State s) {
+        index = s.index() & 0x7F;
+        System.arraycopy(s.nvram(), 0, nvram, 0, Math.min(s.nvram().length, nvram.length));
+        offsetSeconds = s.offsetSeconds();
+    }
+
+    @Override
     public State state() {
         return new State(index, Arrays.copyOf(nvram, nvram.length), offsetSeconds);
     }

@@ -13,7 +13,7 @@ import java.util.Map;
  * only when the line's level changes. Enough of the chip for Linux's 8250 driver to detect a
  * 16550A (scratch register, FIFO bits in IIR, loopback MSR test).
  */
-public final class Serial16550 implements BusDevice {
+public final class Serial16550 implements BusDevice, io.actorvm.devices.Stateful<Serial16550.State> {
     public static final int COM1_PORT = 0x3F8, COM1_IRQ = 4, PORT_COUNT = 8;
     /** Received bytes the host may queue ahead of the guest before they count as overruns. */
     public static final int RX_CAPACITY = 4096;
@@ -163,6 +163,22 @@ public final class Serial16550 implements BusDevice {
         }
     }
 
+    @Override
+    public void restore(State s) {
+        ier = s.ier() & 0x0F;
+        lcr = s.lcr() & 0xFF;
+        mcr = s.mcr() & 0x1F;
+        lsrErrors = s.lsrErrors() & LSR_OE;
+        scr = s.scr() & 0xFF;
+        divisor = s.divisor() & 0xFFFF;
+        fifoEnabled = s.fifoEnabled();
+        thrInterrupt = s.thrInterrupt();
+        rx.clear();
+        for (int i = 0; i < Math.min(s.rx().length, RX_CAPACITY); i++) rx.add(s.rx()[i]);
+        irqLevel = pendingInterrupt() != IIR_NONE; // the irqchip restored its own view of the line
+    }
+
+    @Override
     public State state() {
         byte[] pending = new byte[rx.size()];
         int i = 0;

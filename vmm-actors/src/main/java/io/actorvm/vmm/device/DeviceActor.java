@@ -42,6 +42,11 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
 
     public record GetMetrics(ActorRef<Metrics> replyTo) implements Command {}
 
+    /** The model's registers for a snapshot ({@code state} null for a device that keeps none). */
+    public record CaptureState(ActorRef<CapturedState> replyTo) implements Command {}
+
+    public record CapturedState(String device, Record state) {}
+
     public record Metrics(String device, Map<String, Long> counters, long failures, long batches, long batchedWrites) {}
 
     private final BusDevice model;
@@ -76,6 +81,11 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
                 .onMessage(Read.class, this::onRead)
                 .onMessage(WithModel.class, m -> {
                     m.action().accept(model);
+                    return this;
+                })
+                .onMessage(CaptureState.class, c -> {
+                    c.replyTo().tell(new CapturedState(model.name(),
+                            model instanceof io.actorvm.devices.Stateful<?> s ? s.state() : null));
                     return this;
                 })
                 .onMessage(GetMetrics.class, m -> {

@@ -33,7 +33,22 @@ import java.util.function.LongPredicate;
 public final class VmSnapshots {
     static final DateTimeFormatter ID_TIME = DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC);
 
+    /** Blob names of device states: "device:" and the device's name. */
+    static final String DEVICE_PREFIX = "device:";
+
     private VmSnapshots() {}
+
+    /** The device states a snapshot kept, by device name. */
+    public static java.util.Map<String, Record> deviceStates(SnapshotStore store, Loaded snapshot) {
+        java.util.Map<String, Record> out = new java.util.LinkedHashMap<>();
+        for (BlobRef b : snapshot.leaf().getDevicesList()) {
+            if (b.getName().startsWith(DEVICE_PREFIX)) {
+                String name = b.getName().substring(DEVICE_PREFIX.length());
+                out.put(name, DeviceStateCodec.decode(name, store.pages().getBlob(b.getSha256())));
+            }
+        }
+        return out;
+    }
 
     /** What a snapshot wrote. */
     public record Taken(String id, String parentId, boolean full, long pages, long bytesWritten, Path manifest, long millis) {}
@@ -48,7 +63,8 @@ public final class VmSnapshots {
      * gives, per memory region, the pages to store (null: all of them — a full snapshot).
      */
     public static Taken take(SnapshotStore store, VmEvent.Defined config, GuestMemory memory, VmFd vm, List<VcpuFd> vcpus,
-                             List<Integer> msrs, List<CpuidEntry> guestCpuid, String parentId, IntFunction<LongPredicate> dirtyPages) {
+                             List<Integer> msrs, List<CpuidEntry> guestCpuid, java.util.Map<String, byte[]> devices,
+                             String parentId, IntFunction<LongPredicate> dirtyPages) {
         long t0 = System.nanoTime();
         String id = newId();
         boolean full = parentId == null;
@@ -77,6 +93,9 @@ public final class VmSnapshots {
             }
             byte[] vmState = MachineStateCodec.encode(vm.captureState()).toByteArray();
             manifest.setVmState(blobRef("vm", batch.putBlob(vmState), vmState.length));
+            for (var d : devices.entrySet()) {
+                manifest.addDevices(blobRef(DEVICE_PREFIX + d.getKey(), batch.putBlob(d.getValue()), d.getValue().length));
+            }
             byte[] features = CpuFeatureCheck.encode(guestCpuid);
             manifest.addDevices(blobRef(CpuFeatureCheck.BLOB_NAME, batch.putBlob(features), features.length));
             batch.commit();
