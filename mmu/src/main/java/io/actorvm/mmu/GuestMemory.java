@@ -32,11 +32,49 @@ public final class GuestMemory implements AutoCloseable {
     private final AddressMap map;
     private final List<Region> regions;
     private final List<AnonymousMapping> mappings;
+    /**
+     * Pages the VMM itself wrote (device DMA: virtqueue buffers and used rings), one bit per page
+     * and region. KVM's dirty log only sees the guest's own writes; an incremental snapshot needs both.
+     */
+    private final java.util.concurrent.atomic.AtomicLongArray[] written;
 
     private GuestMemory(AddressMap map, List<Region> regions, List<AnonymousMapping> mappings) {
         this.map = map;
         this.regions = Collections.unmodifiableList(regions);
         this.mappings = mappings;
+        this.written = new java.util.concurrent.atomic.AtomicLongArray[regions.size()];
+        for (int i = 0; i < regions.size(); i++) {
+            written[i] = new java.util.concurrent.atomic.AtomicLongArray((int) ((regions.get(i).size() / PAGE + 63) / 64));
+        }
+    }
+
+    static final long PAGE = 4096;
+
+    /**
+     * Records that the VMM wrote [address, address+length) of guest RAM (call after the write).
+     * Thread-safe and lock-free: device actors and I/O threads write concurrently.
+     */
+    public void markWritten(long address, long length) {
+        if (length <= 0) return;
+        for (int i = 0; i < regions.size(); i++) {
+            Region r = regions.get(i);
+            if (!r.contains(address, length)) continue;
+            long first = (address - r.guestAddress()) / PAGE, last = (address - r.guestAddress() + length - 1) / PAGE;
+            for (long p = first; p <= last; p++) {
+                int word = (int) (p >>> 6);
+                long bit = 1L << (p & 63);
+                written[i].getAndUpdate(word, v -> v | bit);
+            }
+            return;
+        }
+    }
+
+    /** Pages of region {@code index} the VMM wrote since the last call, as a bitmap; clears it. */
+    public long[] takeWritten(int index) {
+        var bits = written[index];
+        long[] out = new long[bits.length()];
+        for (int w = 0; w < out.length; w++) out[w] = bits.getAndSet(w, 0);
+        return out;
     }
 
     /** Anonymous, lazily allocated RAM for {@code map}. */

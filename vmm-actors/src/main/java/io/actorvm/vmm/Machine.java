@@ -243,11 +243,16 @@ final class Machine implements AutoCloseable {
     /** MSRs captured in snapshots (the ones this host's KVM can read back). */
     List<Integer> snapshotMsrs = List.of();
 
-    /** Pages of region {@code index} written by the guest since the last call (KVM's dirty log; clears it). */
+    /** Pages of region {@code index} written since the last call, by the guest (KVM's dirty log) or the VMM; clears both. */
     java.util.function.LongPredicate dirtyPages(int index) {
         GuestMemory.Region r = memory.regions().get(index);
-        long[] bitmap = vm.getDirtyLog(index, r.size() / PAGE);
-        return page -> page >= 0 && page / 64 < bitmap.length && (bitmap[(int) (page / 64)] & (1L << (page % 64))) != 0;
+        long[] guest = vm.getDirtyLog(index, r.size() / PAGE);
+        long[] vmm = memory.takeWritten(index); // device DMA, which KVM's log does not see
+        return page -> page >= 0 && (bit(guest, page) || bit(vmm, page));
+    }
+
+    private static boolean bit(long[] bitmap, long page) {
+        return page / 64 < bitmap.length && (bitmap[(int) (page / 64)] & (1L << (page % 64))) != 0;
     }
 
     /** True when KVM can coalesce port writes into the ring. */

@@ -84,6 +84,7 @@ public record DescriptorChain(int head, List<Segment> segments) {
             }
             long n = Math.min(s.length() - skip, total - done);
             MemorySegment.copy(data, done, memory.slice(s.address() + skip, n), 0, n);
+            memory.markWritten(s.address() + skip, n); // device DMA: incremental snapshots must see it
             done += n;
             skip = 0;
         }

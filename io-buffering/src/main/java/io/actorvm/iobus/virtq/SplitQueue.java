@@ -179,6 +179,7 @@ public final class SplitQueue {
         long elem = RING + USED_ELEM * (usedIdx & (size - 1));
         used.set(U32, elem, head);
         used.set(U32, elem + 4, writtenLength);
+        memory.markWritten(usedRing, used.byteSize()); // the used ring is device-written guest memory
         usedIdx = (usedIdx + 1) & 0xFFFF;
         // Release: the element above (and the buffer contents before it) become visible to the
         // driver no later than the idx that exposes them (spec: "set len prior to updating idx").
@@ -218,6 +219,7 @@ public final class SplitQueue {
         } else {
             IDX.setRelease(used, FLAGS, (short) (enabled ? 0 : VIRTQ_USED_F_NO_NOTIFY));
         }
+        memory.markWritten(usedRing, used.byteSize());
     }
 
     /**
