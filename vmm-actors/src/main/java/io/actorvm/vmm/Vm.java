@@ -119,6 +119,10 @@ public final class Vm {
     private record PauseDone(ActorRef<StatusReply<Done>> replyTo, Throwable failure) implements Command {}
 
     private static final int STASH_CAPACITY = 1000;
+    /** Placeholder for "this device keeps no state" in the snapshot capture. */
+    private record NoState() {}
+
+    private static final Record NO_STATE = new NoState();
 
     public enum State { CREATED, RUNNING, PAUSED, STOPPING, STOPPED }
 
@@ -154,6 +158,7 @@ public final class Vm {
     private final List<ActorRef<VcpuActor.Command>> vcpus = new ArrayList<>();
     private final Set<Integer> runningVcpus = new HashSet<>();
     private final List<ActorRef<VirtioRings.Command>> virtioRings = new ArrayList<>();
+    private final Map<String, ActorRef<VirtioRings.Command>> ringsByDevice = new java.util.HashMap<>();
     private final List<SwitchPort> switchPorts = new ArrayList<>();
     private Machine machine;
     /** Cleared before the VM fd is closed: a late interrupt from a device must not reach a reused fd number. */
@@ -292,7 +297,11 @@ public final class Vm {
         // A restored VM's devices get their registers back before any vCPU can reach them (FIFO mailboxes).
         for (DeviceRef d : devices) {
             Record state = machine.restoredDeviceStates.get(d.name());
-            if (state != null) d.ref().tell(new DeviceActor.WithModel(m -> restoreState(m, state)));
+            if (state instanceof io.actorvm.vmm.snapshot.VirtioDeviceState v) {
+                d.ref().tell(new DeviceActor.WithModel(m -> ((VirtioMmioTransport) m).restore(v.transport(), v.queues())));
+            } else if (state != null) {
+                d.ref().tell(new DeviceActor.WithModel(m -> restoreState(m, state)));
+            }
         }
         ExitRouter router = new ExitRouter(ports, mmio, machine.ring, ctx.getSystem().scheduler(), stats);
         ActorRef<VcpuActor.Stopped> stoppedAdapter = ctx.messageAdapter(VcpuActor.Stopped.class, VcpuStopped::new);
@@ -348,6 +357,7 @@ public final class Vm {
             mmio.register(new IoRange(slot.base(), VirtioSlots.WINDOW), dev);
             devices.add(dev);
             virtioRings.add(rings);
+            ringsByDevice.put(name, rings);
             if (model instanceof VirtioNet net) {
                 // Received frames go to the receive ring through the device's rings actor.
                 net.backend().start(frame -> rings.tell(new VirtioRings.Inbound(VirtioNet.RX_QUEUE, frame)));
@@ -449,10 +459,6 @@ public final class Vm {
             t.replyTo().tell(StatusReply.error("VM " + config.name() + " has no data directory: snapshots need one"));
             return Behaviors.same();
         }
-        if (!virtioRings.isEmpty()) {
-            t.replyTo().tell(StatusReply.error("snapshots of VMs with virtio devices are not supported yet"));
-            return Behaviors.same();
-        }
         CompletableFuture<Void> parked = CompletableFuture.completedFuture(null);
         if (wasRunning) {
             List<CompletableFuture<Done>> acks = new ArrayList<>();
@@ -470,17 +476,31 @@ public final class Vm {
         // Devices are asked for their registers once the vCPUs are parked: nothing changes them then.
         List<DeviceRef> legacy = List.copyOf(devices);
         CompletableFuture<java.util.Map<String, byte[]>> deviceStates = parked.thenCompose(x -> {
-            List<CompletableFuture<DeviceActor.CapturedState>> all = new ArrayList<>();
+            var scheduler = ctx.getSystem().scheduler();
+            List<CompletableFuture<Map.Entry<String, Record>>> all = new ArrayList<>();
             for (DeviceRef d : legacy) {
-                all.add(AskPattern.<DeviceActor.Command, DeviceActor.CapturedState>ask(d.ref(), DeviceActor.CaptureState::new,
-                        Duration.ofSeconds(10), ctx.getSystem().scheduler()).toCompletableFuture());
+                var rings = ringsByDevice.get(d.name());
+                // A virtio device: its rings finish in-flight requests and report their progress first.
+                CompletableFuture<List<io.actorvm.iobus.virtq.SplitQueue.State>> queues = rings == null
+                        ? CompletableFuture.completedFuture(null)
+                        : AskPattern.<VirtioRings.Command, List<io.actorvm.iobus.virtq.SplitQueue.State>>ask(rings,
+                                VirtioRings.CaptureQueues::new, Duration.ofSeconds(60), scheduler).toCompletableFuture();
+                all.add(queues.thenCompose(q -> AskPattern.<DeviceActor.Command, DeviceActor.CapturedState>ask(d.ref(),
+                        DeviceActor.CaptureState::new, Duration.ofSeconds(10), scheduler).thenApply(c -> {
+                    Record state = c.state();
+                    if (rings != null) {
+                        if (q == null) throw new IllegalStateException("virtio device " + d.name() + " did not report its queues");
+                        state = new io.actorvm.vmm.snapshot.VirtioDeviceState((VirtioMmioTransport.State) state, q);
+                    }
+                    return Map.entry(d.name(), state == null ? NO_STATE : state);
+                })).toCompletableFuture());
             }
             return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).thenApply(y -> {
                 java.util.Map<String, byte[]> out = new java.util.LinkedHashMap<>();
                 for (var f : all) {
-                    var c = f.join();
-                    byte[] bytes = c.state() == null ? null : io.actorvm.vmm.snapshot.DeviceStateCodec.encode(c.state());
-                    if (bytes != null) out.put(c.device(), bytes);
+                    var e = f.join();
+                    byte[] bytes = e.getValue() == NO_STATE ? null : io.actorvm.vmm.snapshot.DeviceStateCodec.encode(e.getValue());
+                    if (bytes != null) out.put(e.getKey(), bytes);
                 }
                 return out;
             });
@@ -489,6 +509,7 @@ public final class Vm {
                 m.guestCpuid, states, parent, m::dirtyPages), blocking), (taken, failure) -> new SnapshotDone(t.replyTo(), taken, failure, wasRunning));
         return Behaviors.withStash(STASH_CAPACITY, stash -> Behaviors.receive(Command.class)
                 .onMessage(SnapshotDone.class, d -> {
+                    virtioRings.forEach(r -> r.tell(new VirtioRings.Unquiesce()));
                     if (d.wasRunning()) vcpus.forEach(v -> v.tell(new VcpuActor.Resume(ctx.getSystem().ignoreRef())));
                     if (d.failure() != null) {
                         Throwable e = d.failure() instanceof java.util.concurrent.CompletionException c && c.getCause() != null ? c.getCause() : d.failure();

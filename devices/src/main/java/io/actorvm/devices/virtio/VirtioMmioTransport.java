@@ -17,7 +17,7 @@ import java.util.Map;
  * puts the device in DEVICE_NEEDS_RESET with a config-change interrupt, and the reason is kept
  * for {@link #error()}: it never throws.
  */
-public final class VirtioMmioTransport implements BusDevice {
+public final class VirtioMmioTransport implements BusDevice, io.actorvm.devices.Stateful<VirtioMmioTransport.State> {
     public static final int MAGIC = 0x74726976; // "virt"
     public static final int VERSION = 2;
     /** "AVM\0": actorvm's vendor id in the VendorID register. */
@@ -226,6 +226,48 @@ public final class VirtioMmioTransport implements BusDevice {
         interrupt.clear();
     }
 
+    /**
+     * Puts a snapshot's registers back into a fresh transport and, if the driver had the device
+     * running, restarts its rings where they were ({@code queues}: each queue's progress, null for
+     * queues that were not running). Bad values from a snapshot are caught like bad guest input.
+     */
+    public void restore(State s, List<SplitQueue.State> queues) {
+        restore(s);
+        resumeQueues(queues);
+    }
+
+    /** The registers alone (the rings stay stopped until {@link #resumeQueues}). */
+    @Override
+    public void restore(State s) {
+        status = s.status() & 0xFF;
+        deviceFeaturesSel = s.deviceFeaturesSel();
+        driverFeaturesSel = s.driverFeaturesSel();
+        driverFeatures = s.driverFeatures();
+        queueSel = s.queueSel();
+        configGeneration = s.configGeneration();
+        error = s.error();
+        for (int i = 0; i < Math.min(this.queues.length, s.queues().size()); i++) this.queues[i] = s.queues().get(i);
+        if (s.interruptStatus() != 0) interrupt.raise(s.interruptStatus());
+        if ((status & S_FEATURES_OK) != 0) device.negotiated(driverFeatures);
+    }
+
+    /** Restarts the rings of a restored, running device where they were. */
+    public void resumeQueues(List<SplitQueue.State> queues) {
+        if ((status & S_DRIVER_OK) == 0 || (status & S_NEEDS_RESET) != 0) return;
+        List<SplitQueue> running = new ArrayList<>();
+        try {
+            for (int i = 0; i < this.queues.length; i++) {
+                SplitQueue.State q = i < queues.size() ? queues.get(i) : null;
+                running.add(q == null ? null : new SplitQueue(memory, q));
+            }
+        } catch (VirtQueueException | IllegalArgumentException e) {
+            fail("restored queue: " + e.getMessage());
+            return;
+        }
+        host.activate(running);
+    }
+
+    @Override
     public State state() {
         return new State(status, deviceFeaturesSel, driverFeaturesSel, driverFeatures, queueSel, List.of(queues),
                 interrupt.status(), configGeneration, error);

@@ -43,6 +43,12 @@ public final class RingActor extends AbstractBehavior<RingActor.Command> {
 
     private record Completed(int head, int written, Throwable failure) implements Command {}
 
+    /** The queue's progress for a snapshot; ask after {@link Quiesce}, so nothing is in flight. */
+    public record GetState(ActorRef<SplitQueue.State> replyTo) implements Command {}
+
+    /** Take requests again after a {@link Quiesce} (the snapshot is done). */
+    public record Unquiesce() implements Command {}
+
     /** Sent to {@code failures} when the guest broke the queue protocol or a request failed unexpectedly. */
     public record Failed(int queue, String reason) {}
 
@@ -109,6 +115,16 @@ public final class RingActor extends AbstractBehavior<RingActor.Command> {
                     return this;
                 })
                 .onMessage(Completed.class, this::onCompleted)
+                .onMessage(GetState.class, g -> {
+                    g.replyTo().tell(queue.state());
+                    return this;
+                })
+                .onMessage(Unquiesce.class, u -> {
+                    quiescing = false;
+                    if (inbound != null) fillPending();
+                    else drain();
+                    return this;
+                })
                 .onMessage(Quiesce.class, q -> {
                     quiescing = true;
                     quiesceWaiters.add(q.replyTo());

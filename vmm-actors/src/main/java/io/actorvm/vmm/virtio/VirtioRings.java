@@ -45,6 +45,12 @@ public final class VirtioRings extends AbstractBehavior<VirtioRings.Command> {
 
     private record RingFailed(RingActor.Failed failure) implements Command {}
 
+    /** Quiesces every ring and replies with each queue's progress (null for queues not running). */
+    public record CaptureQueues(ActorRef<List<SplitQueue.State>> replyTo) implements Command {}
+
+    /** Lets the rings take requests again after {@link CaptureQueues}. */
+    public record Unquiesce() implements Command {}
+
     private final VirtioDevice device;
     private final VirtioInterrupt interrupt;
     private final GuestMemory memory;
@@ -106,6 +112,32 @@ public final class VirtioRings extends AbstractBehavior<VirtioRings.Command> {
                 .onMessage(RingFailed.class, f -> {
                     String reason = f.failure().reason();
                     transport.tell(new DeviceActor.WithModel(m -> ((VirtioMmioTransport) m).fail(reason)));
+                    return this;
+                })
+                .onMessage(CaptureQueues.class, c -> {
+                    var scheduler = getContext().getSystem().scheduler();
+                    List<ActorRef<RingActor.Command>> current = new ArrayList<>(rings);
+                    CompletableFuture<List<SplitQueue.State>> states = CompletableFuture.completedFuture(new ArrayList<>());
+                    for (var r : current) {
+                        states = states.thenCompose(list -> {
+                            if (r == null) {
+                                list.add(null);
+                                return CompletableFuture.completedFuture(list);
+                            }
+                            return AskPattern.<RingActor.Command, Done>ask(r, RingActor.Quiesce::new, Duration.ofSeconds(30), scheduler)
+                                    .thenCompose(d -> AskPattern.<RingActor.Command, SplitQueue.State>ask(r, RingActor.GetState::new,
+                                            Duration.ofSeconds(30), scheduler))
+                                    .thenApply(s -> {
+                                        list.add(s);
+                                        return list;
+                                    });
+                        });
+                    }
+                    states.whenComplete((list, err) -> c.replyTo().tell(err == null ? list : null));
+                    return this;
+                })
+                .onMessage(Unquiesce.class, u -> {
+                    rings.stream().filter(r -> r != null).forEach(r -> r.tell(new RingActor.Unquiesce()));
                     return this;
                 })
                 .onMessage(Quiesce.class, q -> {
