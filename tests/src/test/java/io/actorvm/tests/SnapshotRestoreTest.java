@@ -97,7 +97,8 @@ class SnapshotRestoreTest {
             long atKill = counts(out1).getLast();
 
             Path out2 = dir.resolve("restore.out");
-            Process restored = start(out2, "restore", "--data-dir", data.toString(), "--snapshot", incId);
+            // Recovery as a user does it: no snapshot id, the journal names the newest one (incId).
+            Process restored = start(out2, "restore", "--data-dir", data.toString(), "--name", "ctr");
             try {
                 await().atMost(java.time.Duration.ofSeconds(90)).until(() -> !counts(out2).isEmpty());
                 long first = counts(out2).getFirst();

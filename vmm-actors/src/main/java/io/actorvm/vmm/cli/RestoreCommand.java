@@ -18,7 +18,8 @@ import java.util.concurrent.Callable;
         description = "Run a VM from a snapshot (console on the terminal, as run). With --paused it waits for a resume.")
 final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--data-dir", required = true, paramLabel = "DIR") Path dataDir;
-    @Option(names = "--snapshot", required = true, paramLabel = "ID") String snapshot;
+    @Option(names = "--snapshot", paramLabel = "ID", description = "the snapshot; default: the VM's newest, from its journal") String snapshot;
+    @Option(names = "--name", defaultValue = "vm", paramLabel = "VM", description = "whose newest snapshot, without --snapshot (default ${DEFAULT-VALUE})") String name;
     @Option(names = "--paused", description = "restore with the vCPUs paused (resume through the API)") boolean paused;
     @Option(names = "--api", paramLabel = "HOST:PORT", description = "serve the control API") String api;
     @Option(names = "--stats", description = "print exit and device counters when the VM ends") boolean stats;
@@ -28,6 +29,17 @@ final class RestoreCommand implements Callable<Integer> {
         if (!Files.isDirectory(dataDir)) {
             System.err.println("actorvm: data directory " + dataDir + " does not exist");
             return Main.USAGE_ERROR;
+        }
+        if (snapshot == null) {
+            // Recovery: the journal knows the VM's newest snapshot.
+            snapshot = HistoryCommand.events(dataDir, name).stream().map(e -> (io.actorvm.persistence.proto.VmEvent) e.event())
+                    .filter(io.actorvm.persistence.proto.VmEvent::hasSnapshotTaken)
+                    .map(e -> e.getSnapshotTaken().getSnapshotId()).reduce((a, b) -> b).orElse(null);
+            if (snapshot == null) {
+                System.err.println("actorvm: the journal of VM '" + name + "' in " + dataDir + " records no snapshot");
+                return Main.USAGE_ERROR;
+            }
+            System.err.println("actorvm: restoring VM '" + name + "' from its newest snapshot " + snapshot);
         }
         VmConfig config;
         try {
