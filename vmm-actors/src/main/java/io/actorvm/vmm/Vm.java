@@ -280,10 +280,12 @@ public final class Vm {
         };
         var vmFd = machine.vm;
         var irqchipOpen = this.irqchipOpen;
+        // The UART's backend writes to a host file descriptor (the terminal): blocking I/O, so its
+        // actor runs on the blocking dispatcher, not the default one.
         serial = attach(ports, new IoRange(Serial16550.COM1_PORT, Serial16550.PORT_COUNT),
                 new Serial16550(config.console(), level -> {
                     if (irqchipOpen.get()) vmFd.irqLine(Serial16550.COM1_IRQ, level);
-                }));
+                }), DispatcherSelector.blocking());
         attach(ports, new IoRange(I8042.BASE_PORT, I8042.PORT_COUNT), new I8042(control));
         attach(ports, new IoRange(DebugExit.DEFAULT_PORT, 1), new DebugExit(control));
         attach(ports, new IoRange(PostCodePort.PORT, 1), new PostCodePort());
@@ -377,7 +379,11 @@ public final class Vm {
     }
 
     private DeviceRef attach(IoBus<DeviceRef> bus, IoRange range, BusDevice model) {
-        var ref = ctx.spawn(DeviceActor.create(model), model.name());
+        return attach(bus, range, model, DispatcherSelector.defaultDispatcher());
+    }
+
+    private DeviceRef attach(IoBus<DeviceRef> bus, IoRange range, BusDevice model, DispatcherSelector dispatcher) {
+        var ref = ctx.spawn(DeviceActor.create(model), model.name(), dispatcher);
         DeviceRef dev = new DeviceRef(model.name(), ref);
         bus.register(range, dev);
         devices.add(dev);

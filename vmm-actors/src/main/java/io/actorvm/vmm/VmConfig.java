@@ -79,10 +79,6 @@ public record VmConfig(String name, Path kernel, String cmdline, long memory, in
         return new VmConfig(name, kernel, cmdline, memory, cpus, console, value, disabledCpuFeatures, disks, rng, nets, dataDir);
     }
 
-    public static VmConfig of(Path kernel, long memory, SerialOutput console) {
-        return new VmConfig("vm", kernel, "", memory, 1, console);
-    }
-
     public VmConfig withCmdline(String value) {
         return new VmConfig(name, kernel, value, memory, cpus, console, initrd, disabledCpuFeatures, disks, rng, nets, dataDir);
     }

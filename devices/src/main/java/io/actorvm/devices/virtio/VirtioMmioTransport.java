@@ -129,7 +129,7 @@ public final class VirtioMmioTransport implements BusDevice, io.actorvm.devices.
             case QUEUE_DEVICE_LOW -> updateQueue(q -> new QueueConfig(q.size(), q.desc(), q.driver(), low(q.device(), v), q.ready()));
             case QUEUE_DEVICE_HIGH -> updateQueue(q -> new QueueConfig(q.size(), q.desc(), q.driver(), high(q.device(), v), q.ready()));
             case QUEUE_READY -> updateQueue(q -> new QueueConfig(q.size(), q.desc(), q.driver(), q.device(), v == 1));
-            case QUEUE_NOTIFY_REG -> {
+            case QUEUE_NOTIFY -> {
                 notifications++;
                 if ((status & S_DRIVER_OK) != 0 && (status & S_NEEDS_RESET) == 0 && v >= 0 && v < queues.length) host.notifyQueue(v);
             }
@@ -138,8 +138,6 @@ public final class VirtioMmioTransport implements BusDevice, io.actorvm.devices.
             default -> { } // read-only or unknown: ignored
         }
     }
-
-    private static final int QUEUE_NOTIFY_REG = QUEUE_NOTIFY;
 
     private QueueConfig selectedQueue() {
         return queueSel >= 0 && queueSel < queues.length ? queues[queueSel] : null;
@@ -164,11 +162,8 @@ public final class VirtioMmioTransport implements BusDevice, io.actorvm.devices.
             reset();
             return;
         }
+        if ((status & ~v) != 0) return; // drivers only ever add bits (until a reset); clearing some is ignored
         int added = v & ~status;
-        if ((v & ~status & 0xFF) != added || (status & ~v) != 0) {
-            // Drivers only ever add bits (until a reset); anything else is ignored.
-            return;
-        }
         if ((added & S_FEATURES_OK) != 0) {
             long unsupported = driverFeatures & ~device.features();
             if (unsupported != 0 || (driverFeatures & VirtioDevice.F_VERSION_1) == 0) {
