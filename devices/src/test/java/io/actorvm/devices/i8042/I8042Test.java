@@ -73,16 +73,16 @@ class I8042Test {
 
     @Test
     void statusSaysSystemFlagAndNothingToRead() {
-        assertEquals(0x04, kbc.read(STATUS, 1));
-        assertEquals(0x04, kbc.read(STATUS, 1));
+        assertEquals(0x14, kbc.read(STATUS, 1));
+        assertEquals(0x14, kbc.read(STATUS, 1));
     }
 
     @Test
     void readConfigCommandThenDataRead() {
         kbc.write(COMMAND, 1, 0x20);
-        assertEquals(0x05, kbc.read(STATUS, 1), "output buffer full");
+        assertEquals(0x15, kbc.read(STATUS, 1), "output buffer full");
         assertEquals(0x44, kbc.read(DATA, 1));
-        assertEquals(0x04, kbc.read(STATUS, 1), "output buffer drained");
+        assertEquals(0x14, kbc.read(STATUS, 1), "output buffer drained");
         assertFalse(kbc.state().outputFull());
     }
 
@@ -104,5 +104,17 @@ class I8042Test {
         assertEquals(0xFF, kbc.read(1, 1));
         assertEquals(0xFF, kbc.read(2, 1));
         assertEquals(0xFF, kbc.read(3, 1));
+    }
+
+    @Test
+    void answersTheSelfTestsLinuxProbesWith() {
+        kbc.write(COMMAND, 1, 0xAA);
+        assertEquals(1, kbc.read(STATUS, 1) & 1, "output buffer full after the self test");
+        assertEquals(0x55, kbc.read(DATA, 1));
+        assertEquals(0, kbc.read(STATUS, 1) & 1, "reading the data port empties the buffer");
+        kbc.write(COMMAND, 1, 0xAB);
+        assertEquals(0x00, kbc.read(DATA, 1));
+        kbc.write(COMMAND, 1, 0xA9);
+        assertEquals(0x02, kbc.read(DATA, 1), "no mouse port: its interface test fails");
     }
 }

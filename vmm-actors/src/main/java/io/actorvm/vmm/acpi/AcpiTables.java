@@ -100,24 +100,39 @@ public final class AcpiTables {
     }
 
     /**
-     * DSDT: {@code Name(_S5, Package(2) {5, 0})}, the sleep type Linux uses to power off, and under
-     * {@code \_SB} one {@code LNRO0005} device per virtio-mmio window (Linux's virtio_mmio driver
-     * binds to that id).
+     * DSDT: {@code Name(_S5, Package(2) {5, 0})}, the sleep type Linux uses to power off; under
+     * {@code \_SB} the ISA devices (COM1, the PS/2 controller, the CMOS RTC) with their ports and
+     * interrupts, and one {@code LNRO0005} device per virtio-mmio window (Linux's virtio_mmio
+     * driver binds to that id).
+     *
+     * <p>The ISA devices must be here: with hardware-reduced ACPI Linux has no legacy PIC and
+     * maps no ISA interrupt by itself, so a driver that probes the fixed ports with the fixed IRQ
+     * (serial8250's ISA ports, i8042, rtc_cmos) gets no interrupt, or fails with -EINVAL. Found
+     * through their PNP ids, each gets its IRQ from {@code _CRS}, routed through the IOAPIC, as
+     * under QEMU's microvm.
      */
     static byte[] dsdt(List<MmioDevice> virtio) {
-        byte[][] devices = new byte[virtio.size()][];
+        List<byte[]> devices = new ArrayList<>();
+        devices.add(isaDevice("COM1", "PNP0501", 0, Aml.ioAndIsaIrq(4, 0x3F8, 8)));
+        devices.add(isaDevice("PS2K", "PNP0303", 0, Aml.ioAndIsaIrq(1, 0x60, 1, 0x64, 1)));
+        devices.add(isaDevice("RTC_", "PNP0B00", 0, Aml.ioAndIsaIrq(8, 0x70, 2)));
         for (int i = 0; i < virtio.size(); i++) {
             MmioDevice d = virtio.get(i);
-            devices[i] = Aml.device("VR%02X".formatted(i),
+            devices.add(Aml.device("VR%02X".formatted(i),
                     Aml.name("_HID", Aml.string("LNRO0005")),
                     Aml.name("_UID", Aml.integer(i)),
-                    Aml.name("_CRS", Aml.buffer(Aml.mmioAndInterrupt(d.base(), d.size(), d.gsi()))));
+                    Aml.name("_CRS", Aml.buffer(Aml.mmioAndInterrupt(d.base(), d.size(), d.gsi())))));
         }
         byte[] aml = Aml.concat(Aml.name("_S5_", Aml.packageOf(Aml.integer(S5_SLEEP_TYPE), Aml.integer(0))),
-                virtio.isEmpty() ? new byte[0] : Aml.rootScope("_SB_", devices));
+                Aml.rootScope("_SB_", devices.toArray(byte[][]::new)));
         ByteBuffer b = AcpiTable.begin("DSDT", AcpiTable.HEADER_SIZE + aml.length, 2);
         b.put(aml);
         return AcpiTable.seal(b);
+    }
+
+    private static byte[] isaDevice(String name, String pnpId, int uid, byte[] resources) {
+        return Aml.device(name, Aml.name("_HID", Aml.eisaId(pnpId)), Aml.name("_UID", Aml.integer(uid)),
+                Aml.name("_CRS", Aml.buffer(resources)));
     }
 
     /** MADT: one enabled local APIC per vCPU (APIC id = processor UID = index), the IOAPIC, LINT1 as NMI. */

@@ -60,6 +60,31 @@ final class Aml {
         return concat(memory, interrupt, end);
     }
 
+    /**
+     * A resource template of fixed 16-bit I/O ranges and one ISA interrupt: an I/O port descriptor
+     * (decodes 16 bits) per {@code ports} pair of base and length, then IRQNoFlags(irq), which
+     * means edge-triggered, active-high, exclusive: how ISA devices signal.
+     */
+    static byte[] ioAndIsaIrq(int irq, int... ports) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        for (int i = 0; i + 1 < ports.length; i += 2) {
+            int base = ports[i], length = ports[i + 1];
+            out.writeBytes(new byte[] {0x47, 0x01, (byte) base, (byte) (base >> 8), (byte) base, (byte) (base >> 8), 0x01, (byte) length});
+        }
+        out.writeBytes(new byte[] {0x22, (byte) (1 << irq), (byte) ((1 << irq) >> 8)});
+        out.writeBytes(new byte[] {0x79, 0x00});
+        return out.toByteArray();
+    }
+
+    /** {@code Name(_HID, EisaId("PNP0501"))}: a compressed EISA id, as Linux's PNP layer matches it. */
+    static byte[] eisaId(String id) {
+        if (!id.matches("[A-Z]{3}[0-9A-F]{4}")) throw new IllegalArgumentException("not an EISA id: " + id);
+        int v = ((id.charAt(0) - 0x40) << 26) | ((id.charAt(1) - 0x40) << 21) | ((id.charAt(2) - 0x40) << 16)
+                | Integer.parseInt(id.substring(3), 16);
+        // Stored big-endian as a DWord integer.
+        return integer(Integer.reverseBytes(v) & 0xFFFFFFFFL);
+    }
+
     static byte[] nameSeg(String seg) {
         if (seg.length() != 4) throw new IllegalArgumentException("AML name segments are 4 characters: " + seg);
         return seg.getBytes(StandardCharsets.US_ASCII);

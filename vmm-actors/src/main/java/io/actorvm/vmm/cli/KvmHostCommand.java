@@ -27,6 +27,9 @@ import java.util.concurrent.Callable;
                 "The emulated host compares VMMs side by side; it is no performance reference (an exit costs ~50 us "
                         + "there, ~1-2 us on hardware). Exit status: CMD's; 124 on timeout; 125 when the host itself failed."})
 final class KvmHostCommand implements Callable<Integer> {
+    static final long DEFAULT_MEMORY_MIB = 8192;
+    static final int DEFAULT_CPUS = 1;
+
     @Option(names = "--memory", paramLabel = "SIZE", defaultValue = "8G", description = "memory of the emulated host (default ${DEFAULT-VALUE})")
     String memory;
 
@@ -60,21 +63,31 @@ final class KvmHostCommand implements Callable<Integer> {
             return KvmHost.runNatively(command, timeout);
         }
         Path home = Path.of(System.getProperty("actorvm.home", ".")).toAbsolutePath().normalize();
+        System.err.println("actorvm kvm-host: " + (Files.exists(Path.of("/dev/kvm")) ? "/dev/kvm is not usable here" : "no /dev/kvm here")
+                + ": running the command inside the emulated KVM host (about 10 s to start; guest code and the JVM run "
+                + "emulated, several times slower than natively)");
+        try {
+            return KvmHost.runEmulated(command, new KvmHost.Options(bytes >> 20, cpus, tcg.equals("multi"), timeout, writable(home)),
+                    m -> System.err.println("actorvm kvm-host: " + m));
+        } catch (GuestBuildException e) {
+            System.err.println("actorvm: kvm-host: " + e.getMessage());
+            return Main.USAGE_ERROR;
+        }
+    }
+
+    /** Shared writable into the emulated host: the work tree, the current directory if outside it, the guest cache. */
+    static List<Path> writable(Path home) throws IOException {
         Path cwd = Path.of("").toAbsolutePath();
         List<Path> writable = new ArrayList<>(List.of(home));
         if (!cwd.startsWith(home)) writable.add(cwd);
         Path guests = GuestImage.defaultCacheRoot();
         Files.createDirectories(guests);
         writable.add(guests);
-        System.err.println("actorvm kvm-host: " + (Files.exists(Path.of("/dev/kvm")) ? "/dev/kvm is not usable here" : "no /dev/kvm here")
-                + ": running the command inside the emulated KVM host (about 10 s to start; guest code and the JVM run "
-                + "emulated, several times slower than natively)");
-        try {
-            return KvmHost.runEmulated(command, new KvmHost.Options(bytes >> 20, cpus, tcg.equals("multi"), timeout, writable),
-                    m -> System.err.println("actorvm kvm-host: " + m));
-        } catch (GuestBuildException e) {
-            System.err.println("actorvm: kvm-host: " + e.getMessage());
-            return Main.USAGE_ERROR;
-        }
+        return writable;
+    }
+
+    /** The options' defaults, for commands that run themselves in the emulated host. */
+    static KvmHost.Options defaults(Path home) throws IOException {
+        return new KvmHost.Options(DEFAULT_MEMORY_MIB, DEFAULT_CPUS, true, Duration.ofMinutes(30), writable(home));
     }
 }

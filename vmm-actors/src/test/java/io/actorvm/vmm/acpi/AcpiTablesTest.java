@@ -65,4 +65,24 @@ class AcpiTablesTest {
         assertEquals(0xFEC00000L, Integer.toUnsignedLong(m.getInt(ioapic + 4)));
         assertEquals(madt.length, ioapic + 12 + 6);
     }
+
+    @Test
+    void eisaIdsAreCompressedAsAcpiSpellsThem() {
+        // EisaId("PNP0501") is 0x0105D041 in every DSDT; AML stores it as a DWord constant.
+        assertEquals("0c41d00501", java.util.HexFormat.of().formatHex(Aml.eisaId("PNP0501")));
+        assertEquals("0c41d00303", java.util.HexFormat.of().formatHex(Aml.eisaId("PNP0303")));
+    }
+
+    @Test
+    void dsdtDescribesTheIsaDevicesWithTheirPortsAndInterrupts() {
+        byte[] dsdt = AcpiTables.dsdt(java.util.List.of(new AcpiTables.MmioDevice(0xD0000000L, 0x1000, 5)));
+        String hex = java.util.HexFormat.of().formatHex(dsdt);
+        // COM1: I/O 0x3F8, 8 ports, IRQ 4 (mask 0x0010); PS/2: 0x60 and 0x64, IRQ 1; RTC: 0x70, 2 ports, IRQ 8.
+        assertTrue(hex.contains("4701f803f80301082210007900"), hex);
+        assertTrue(hex.contains("470160006000010147016400640001012202007900"), hex);
+        assertTrue(hex.contains("47017000700001022200017900"), hex);
+        for (String name : new String[] {"COM1", "PS2K", "RTC_", "VR00", "LNRO0005"}) {
+            assertTrue(new String(dsdt, java.nio.charset.StandardCharsets.ISO_8859_1).contains(name), name);
+        }
+    }
 }
