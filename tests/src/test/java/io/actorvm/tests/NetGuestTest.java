@@ -6,7 +6,6 @@ import io.actorvm.vmm.VmConfig;
 import io.actorvm.vmm.device.DeviceActor;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
@@ -67,9 +66,9 @@ class NetGuestTest extends ActorTestSupport {
     @Test
     void guestAnswersPingFromATapPeerInANetworkNamespace() throws Exception {
         GuestRun.assumeKvm();
-        Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "creating tap devices and namespaces needs root");
-        Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/sbin/ip")) || Files.isExecutable(Path.of("/sbin/ip")), "no ip(8) (iproute2)");
-        Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/ping")) || Files.isExecutable(Path.of("/bin/ping")), "no ping (iputils-ping)");
+        GuestRun.assume("root".equals(System.getProperty("user.name")), "creating tap devices and namespaces needs root");
+        GuestRun.assume(Files.isExecutable(Path.of("/usr/sbin/ip")) || Files.isExecutable(Path.of("/sbin/ip")), "no ip(8) (iproute2)");
+        GuestRun.assume(Files.isExecutable(Path.of("/usr/bin/ping")) || Files.isExecutable(Path.of("/bin/ping")), "no ping (iputils-ping)");
         long pid = ProcessHandle.current().pid();
         String ns = "avmtest" + pid, tap = "avmt" + (pid % 100000);
         assertEquals(0, sh("ip", "netns", "add", ns));

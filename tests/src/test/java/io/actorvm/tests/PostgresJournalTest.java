@@ -12,7 +12,6 @@ import org.apache.pekko.persistence.jdbc.query.javadsl.JdbcReadJournal;
 import org.apache.pekko.persistence.query.EventEnvelope;
 import org.apache.pekko.persistence.query.PersistenceQuery;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -50,7 +49,7 @@ class PostgresJournalTest {
 
     @BeforeAll
     static void startServer() throws Exception {
-        Assumptions.assumeTrue(Files.isExecutable(BIN.resolve("postgres")),
+        GuestRun.assume(Files.isExecutable(BIN.resolve("postgres")),
                 "no PostgreSQL 15 server in " + BIN + " (apt-get install postgresql): PostgreSQL journal test skipped");
         cluster = Files.createTempDirectory("actorvm-pg");
         try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
