@@ -14,7 +14,8 @@ cd "$(dirname "$0")/.."
 RUNS=${1:-3}
 QEMU=${QEMU:-qemu-system-x86_64}
 command -v "$QEMU" >/dev/null || { echo "bench: $QEMU not found (apt-get install qemu-system-x86)" >&2; exit 2; }
-./mvnw -B -q install -Dmaven.test.skip=true >&2
+# ACTORVM_NO_BUILD=1 skips the build (inside the emulated KVM host Maven runs emulated too).
+[ -n "${ACTORVM_NO_BUILD-}" ] || ./mvnw -B -q install -Dmaven.test.skip=true >&2
 G=tests/guests/build
 IMG=$(mktemp --suffix=.img)
 trap 'rm -f "$IMG"' EXIT

@@ -17,7 +17,8 @@ RUNS=${3:-5}
 QEMU=${QEMU:-qemu-system-x86_64}
 command -v "$QEMU" >/dev/null || { echo "bench: $QEMU not found (apt-get install qemu-system-x86)" >&2; exit 2; }
 
-./mvnw -B -q install -Dmaven.test.skip=true >&2
+# ACTORVM_NO_BUILD=1 skips the build (inside the emulated KVM host Maven runs emulated too).
+[ -n "${ACTORVM_NO_BUILD-}" ] || ./mvnw -B -q install -Dmaven.test.skip=true >&2
 G=tests/guests/build
 
 . bench/lib.sh

@@ -33,29 +33,28 @@ TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
 # guest's /init marker and to its "powering off" line (- if never seen). The VMM is then stopped:
 # QEMU microvm has no i8042 to reset through, so the guest's final reboot would not end it.
 boot_ms() {
-  local t0 out pid init=- off=- now
-  out=$TMP/console
-  : > "$out"
-  t0=$(date +%s%N)
-  "$@" >"$out" 2>&1 </dev/null &
-  pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    now=$(( ($(date +%s%N) - t0) / 1000000 ))
-    if [ "$init" = - ] && grep -q "$MARKER" "$out"; then init=$now; fi
-    if grep -q "actorvm-guest: powering off" "$out"; then off=$now; break; fi
-    [ "$now" -lt $(( TIMEOUT * 1000 )) ] || break
-    sleep 0.05
+  # Lines are read as they come, timed with $EPOCHREALTIME: no process per line or per poll,
+  # which on the emulated host's single vCPU would slow the guest being measured.
+  local t0=${EPOCHREALTIME/./} init=- off=- line now
+  coproc VMM { "$@" 2>&1 </dev/null; }
+  local pid=$VMM_PID
+  while IFS= read -r -t "$TIMEOUT" line <&"${VMM[0]}"; do
+    now=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
+    if [ "$init" = - ] && [[ $line == *"$MARKER"* ]]; then init=$now; fi
+    if [[ $line == *"actorvm-guest: powering off"* ]]; then off=$now; break; fi
   done
-  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
   echo "$init $off"
 }
 
+# Both exec, so that the coprocess is the VMM itself and boot_ms can stop it.
 qemu_boot() { # kernel
-  "$QEMU" -accel kvm -M microvm -cpu host -m "$MEM" -nodefaults -no-user-config -display none \
+  exec "$QEMU" -accel kvm -M microvm -cpu host -m "$MEM" -nodefaults -no-user-config -display none \
     -serial stdio -no-reboot -kernel "$1" -initrd "$G/initramfs.cpio.gz" -append "$CMDLINE"
 }
 actorvm_boot() { # kernel
-  ./actorvm run --kernel "$1" --initrd "$G/initramfs.cpio.gz" --memory "${MEM}M" --cmdline "$CMDLINE"
+  exec ./actorvm run --kernel "$1" --initrd "$G/initramfs.cpio.gz" --memory "${MEM}M" --cmdline "$CMDLINE"
 }
 
 report() { # label, then lines "marker total" on stdin

@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/find-jdk.sh
-./mvnw -B -q install -Dmaven.test.skip=true >&2
+# ACTORVM_NO_BUILD=1 skips the build (inside the emulated KVM host Maven runs emulated too).
+[ -n "${ACTORVM_NO_BUILD-}" ] || ./mvnw -B -q install -Dmaven.test.skip=true >&2
 "$JAVA_HOME/bin/java" $(cat scripts/jvm-flags) -cp "tests/target/tests-0.1.0-SNAPSHOT.jar:$(cat tests/target/classpath.txt)" \
   io.actorvm.bench.SnapshotBench tests/guests/build/counter.elf "${1:-256}" "${2:-10}"

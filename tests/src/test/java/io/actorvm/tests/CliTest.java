@@ -18,14 +18,7 @@ class CliTest {
     record Result(int status, String out, String err) {}
 
     static Result actorvm(byte[] stdin, String... args) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(ProcessHandle.current().info().command().orElse("java"));
-        cmd.add("--enable-native-access=ALL-UNNAMED");
-        cmd.add("--sun-misc-unsafe-memory-access=allow");
-        cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
-        cmd.add("io.actorvm.vmm.cli.Main");
-        cmd.addAll(List.of(args));
+        List<String> cmd = GuestRun.cli(args);
         Process p = new ProcessBuilder(cmd).start();
         p.getOutputStream().write(stdin);
         p.getOutputStream().close();

@@ -47,6 +47,17 @@ final class GuestRun {
                 "no vmx/svm in /proc/cpuinfo: this host's KVM cannot run " + what + "; skipped");
     }
 
+    /** {@code java} with the flags actorvm needs (and ACTORVM_JVM_OPTS), running the CLI with {@code args}. */
+    static java.util.List<String> cli(String... args) {
+        java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of(ProcessHandle.current().info().command().orElse("java"),
+                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow"));
+        String extra = System.getenv("ACTORVM_JVM_OPTS");
+        if (extra != null && !extra.isBlank()) cmd.addAll(java.util.List.of(extra.trim().split("\\s+")));
+        cmd.addAll(java.util.List.of("-cp", System.getProperty("java.class.path"), "io.actorvm.vmm.cli.Main"));
+        cmd.addAll(java.util.List.of(args));
+        return cmd;
+    }
+
     static Path guest(String name) {
         Path p = GUESTS.resolve(name + ".elf");
         if (!Files.isRegularFile(p)) throw new IllegalStateException("test guest " + p + " is missing (make -C tests/guests)");

@@ -32,11 +32,7 @@ class SnapshotRestoreTest {
     Path dir;
 
     static List<String> java(String... args) {
-        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
-                "-cp", System.getProperty("java.class.path"), "io.actorvm.vmm.cli.Main"));
-        cmd.addAll(List.of(args));
-        return cmd;
+        return GuestRun.cli(args);
     }
 
     Process start(Path out, String... args) throws IOException {

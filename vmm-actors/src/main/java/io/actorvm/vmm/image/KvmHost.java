@@ -34,6 +34,8 @@ public final class KvmHost {
     public static final int HOST_FAILURE = 125;
     /** Exit status on timeout, as timeout(1) reports it. */
     public static final int TIMED_OUT = 124;
+    /** JVM options set inside the emulated host unless the caller set its own (ACTORVM_JVM_OPTS, MAVEN_OPTS). */
+    public static final String EMULATED_JVM_OPTS = "-XX:TieredStopAtLevel=1";
     private static final Pattern ENV_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
 
     /**
@@ -175,7 +177,12 @@ public final class KvmHost {
             if (mkfifo.waitFor() != 0) throw new IOException("mkfifo " + ctl.resolve(fifo) + " failed");
         }
         StringBuilder e = new StringBuilder("# environment of the command, written by actorvm kvm-host\n");
-        for (Map.Entry<String, String> v : new LinkedHashMap<>(env).entrySet()) {
+        Map<String, String> vars = new LinkedHashMap<>(env);
+        // JVMs run emulated here: C2's compiles cost more than they gain (a JVM-and-Pekko start
+        // took 84 s with tiered C2, 39 s with C1 only, on one emulated vCPU). Callers' own values win.
+        vars.putIfAbsent("ACTORVM_JVM_OPTS", EMULATED_JVM_OPTS);
+        vars.putIfAbsent("MAVEN_OPTS", EMULATED_JVM_OPTS);
+        for (Map.Entry<String, String> v : vars.entrySet()) {
             if (ENV_NAME.matcher(v.getKey()).matches()) e.append("export ").append(v.getKey()).append('=').append(quote(v.getValue())).append('\n');
         }
         Files.writeString(ctl.resolve("env.sh"), e, StandardCharsets.UTF_8);
