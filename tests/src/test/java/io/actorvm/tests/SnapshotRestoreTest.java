@@ -28,6 +28,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class SnapshotRestoreTest {
     static final Pattern COUNT = Pattern.compile("count (\\d+)");
+    /** A CLI process to its guest's first lines: seconds natively, a minute or more where the JVM itself runs emulated (the KVM host). */
+    static final java.time.Duration PROCESS_START = java.time.Duration.ofMinutes(5);
     @TempDir
     Path dir;
 
@@ -71,7 +73,7 @@ class SnapshotRestoreTest {
         Process vmm = start(out1, "run", "--kernel", GuestRun.guest("counter").toString(), "--memory", "16M",
                 "--cmdline", "every=20000", "--api", api, "--data-dir", data.toString(), "--name", "ctr");
         try {
-            await().atMost(java.time.Duration.ofSeconds(90)).until(() -> counts(out1).size() >= 3);
+            await().atMost(PROCESS_START).until(() -> counts(out1).size() >= 3);
 
             CliTest.Result full = cli("snapshot", "--api", api);
             assertEquals(0, full.status(), full.err());
@@ -87,7 +89,7 @@ class SnapshotRestoreTest {
             assertTrue(incPages * 20 < fullPages, "incremental (" + incPages + " pages) far smaller than full (" + fullPages + ")");
 
             long atIncremental = counts(out1).getLast();
-            await().atMost(java.time.Duration.ofSeconds(60)).until(() -> counts(out1).getLast() > atIncremental + 100000);
+            await().atMost(PROCESS_START).until(() -> counts(out1).getLast() > atIncremental + 100000);
             vmm.destroyForcibly(); // SIGKILL
             vmm.waitFor(30, TimeUnit.SECONDS);
             long atKill = counts(out1).getLast();
@@ -96,7 +98,7 @@ class SnapshotRestoreTest {
             // Recovery as a user does it: no snapshot id, the journal names the newest one (incId).
             Process restored = start(out2, "restore", "--data-dir", data.toString(), "--name", "ctr");
             try {
-                await().atMost(java.time.Duration.ofSeconds(90)).until(() -> !counts(out2).isEmpty());
+                await().atMost(PROCESS_START).until(() -> !counts(out2).isEmpty());
                 long first = counts(out2).getFirst();
                 assertTrue(first > beforeSnapshot, "restored count " + first + " continues after " + beforeSnapshot);
                 assertTrue(first < atKill, "restored count " + first + " is from the snapshot, before the kill at " + atKill);
@@ -133,7 +135,7 @@ class SnapshotRestoreTest {
                 "--cmdline", "every=20000", "--api", api, "--data-dir", data.toString(), "--name", "c2");
         String id;
         try {
-            await().atMost(java.time.Duration.ofSeconds(90)).until(() -> counts(out).size() >= 2);
+            await().atMost(PROCESS_START).until(() -> counts(out).size() >= 2);
             CliTest.Result snap = cli("snapshot", "--api", api);
             assertEquals(0, snap.status(), snap.err());
             id = lastLine(snap.out());
@@ -153,7 +155,7 @@ class SnapshotRestoreTest {
         Path restoredOut = dir.resolve("restore.out");
         Process restored = start(restoredOut, "restore", "--data-dir", data.toString(), "--snapshot", id);
         try {
-            await().atMost(java.time.Duration.ofSeconds(90)).until(() -> !counts(restoredOut).isEmpty());
+            await().atMost(PROCESS_START).until(() -> !counts(restoredOut).isEmpty());
         } finally {
             restored.destroyForcibly();
             restored.waitFor(30, TimeUnit.SECONDS);

@@ -55,11 +55,13 @@ public final class ControlApi extends AllDirectives {
                         path("pause", () -> put(() -> lifecycle(Vm.Pause::new))),
                         path("resume", () -> put(() -> lifecycle(Vm.Resume::new))),
                         path("stop", () -> put(() -> lifecycle(r -> new Vm.Stop("stopped through the control API", r)))))),
+                // A full snapshot of a large guest outlasts pekko-http's default 20 s request
+                // timeout (which answers 503 while the snapshot goes on): wait as long as the ask does.
                 path(org.apache.pekko.http.javadsl.server.PathMatchers.segment("snapshot").slash("create"), () -> put(() ->
-                        parameterOptional("type", type -> onSuccess(this.<StatusReply<Vm.SnapshotInfo>>ask(
+                        withRequestTimeout(SNAPSHOT_TIMEOUT.plusSeconds(5), () -> parameterOptional("type", type -> onSuccess(this.<StatusReply<Vm.SnapshotInfo>>ask(
                                 r -> new Vm.TakeSnapshot(type.map("full"::equals).orElse(false), r), SNAPSHOT_TIMEOUT), reply -> reply.isSuccess()
                                 ? complete(StatusCodes.OK, reply.getValue(), Jackson.marshaller())
-                                : complete(StatusCodes.BAD_REQUEST, Map.of("fault_message", reply.getError().getMessage()), Jackson.marshaller()))))));
+                                : complete(StatusCodes.BAD_REQUEST, Map.of("fault_message", reply.getError().getMessage()), Jackson.marshaller())))))));
     }
 
     private Route lifecycle(java.util.function.Function<ActorRef<StatusReply<Done>>, Vm.Command> command) {

@@ -56,6 +56,9 @@ final class VmRunner {
                 pekko.loglevel = WARNING
                 pekko.stdout-loglevel = OFF
                 pekko.log-dead-letters = off
+                # A full snapshot may take minutes on a slow host: the control API's connection must
+                # outlive it (the snapshot route sets its own request timeout).
+                pekko.http.server.idle-timeout = 15 min
                 """);
         if (dataDir != null) conf = conf.withFallback(Journal.openData(dataDir).pekkoConfig());
         return conf.withFallback(ConfigFactory.load());
