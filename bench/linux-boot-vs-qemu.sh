@@ -23,7 +23,7 @@ command -v "$QEMU" >/dev/null || { echo "bench: $QEMU not found (apt-get install
 export ACTORVM_NO_BUILD=1
 # GUEST=DIR skips 'guest build' (a JVM start, slow in the emulated host).
 G=${GUEST:-$(./actorvm guest build 2>/dev/null | awk '/^vmlinux:/ {print $2}' | xargs dirname)}
-CMDLINE="console=ttyS0 reboot=k panic=-1 quiet -- /bin/busybox true"
+CMDLINE="console=ttyS0 reboot=k panic=-1 pci=off quiet -- /bin/busybox true"
 MARKER="actorvm-guest: init started"
 
 . bench/lib.sh

@@ -49,7 +49,7 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     private int linux(GuestImage guest) throws InterruptedException {
-        System.err.println("actorvm demo: this machine's KVM runs guest code natively: booting the Debian Linux guest "
+        System.err.println("actorvm demo: KVM with hardware virtualization here: booting the Debian Linux guest "
                 + guest.manifest().kernel().name() + " " + guest.manifest().kernel().version());
         VmConfig config = new VmConfig("demo", guest.vmlinux(), GuestImage.CMDLINE + " quiet " + LINUX_COMMAND, 256L << 20, 2,
                 new Console()).withInitrd(guest.initramfs()).withRng(true);

@@ -28,13 +28,6 @@ mount -t tmpfs -o mode=0755 rw /rw
 mkdir -p /rw/upper /rw/work
 mount -t overlay overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work /newroot || fail "cannot mount the overlay root"
 
-# Writable shares, declared by /ctl/mounts.sh as "tag path" lines in $WRITABLE.
-echo "$WRITABLE" | while read -r tag path; do
-    [ -n "$tag" ] || continue
-    mkdir -p "/newroot$path"
-    mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=mmap "$tag" "/newroot$path" || fail "cannot mount $path"
-done
-
 mount -t proc proc /newroot/proc
 mount -t sysfs sysfs /newroot/sys
 mount -t devtmpfs devtmpfs /newroot/dev
@@ -50,6 +43,15 @@ mount -t tmpfs -o mode=1777 tmp /newroot/tmp
 mount -t tmpfs -o mode=0755 run /newroot/run
 mkdir -p /newroot/run/kvm-host /newroot/run/lock /newroot/run/netns
 mount --bind /ctl /newroot/run/kvm-host
+
+# After the tmpfs mounts above, so that a work tree under /tmp or /run is not hidden by them.
+# Writable shares, declared by /ctl/mounts.sh as "tag path" lines in $WRITABLE.
+echo "$WRITABLE" | while read -r tag path; do
+    [ -n "$tag" ] || continue
+    mkdir -p "/newroot$path"
+    mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=mmap "$tag" "/newroot$path" || fail "cannot mount $path"
+done
+
 if [ -d /sys/fs/cgroup ]; then mount -t cgroup2 cgroup2 /newroot/sys/fs/cgroup 2>/dev/null; fi
 
 for p in /sys/class/virtio-ports/*; do
