@@ -23,7 +23,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** The bindings against the real /dev/kvm. Skipped where there is no usable KVM. */
 class KvmSmokeTest {
@@ -35,8 +34,7 @@ class KvmSmokeTest {
 
     @BeforeEach
     void open() {
-        assumeTrue(Files.isReadable(DEV) && Files.isWritable(DEV),
-                "no usable /dev/kvm: " + (Files.exists(DEV) ? "no read/write permission" : "device absent"));
+        KvmAvailable.assume();
         kvm = Kvm.open();
         toClose.add(kvm);
     }

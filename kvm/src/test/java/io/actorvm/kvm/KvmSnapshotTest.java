@@ -57,8 +57,7 @@ class KvmSnapshotTest {
 
     @BeforeEach
     void open() {
-        assumeTrue(Files.isReadable(DEV) && Files.isWritable(DEV),
-                "no usable /dev/kvm: " + (Files.exists(DEV) ? "no read/write permission" : "device absent"));
+        KvmAvailable.assume();
         kvm = Kvm.open();
         toClose.add(kvm);
     }
