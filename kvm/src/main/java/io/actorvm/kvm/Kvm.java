@@ -15,7 +15,7 @@ public final class Kvm implements AutoCloseable {
     /** The only stable KVM API version there has ever been. */
     public static final int API_VERSION = 12;
     private static final int MAX_CPUID_ENTRIES = 256;
-    private static final int E2BIG = 7;
+    static final int E2BIG = 7;
 
     private final int fd;
 
