@@ -25,7 +25,7 @@ head -c $((64 << 20)) /dev/urandom > "$IMG"
 qemu_run() {
   "$QEMU" -accel kvm -M microvm -cpu host,-arch-capabilities -m 64 -nodefaults -no-user-config \
     -display none -serial stdio -no-reboot -device isa-debug-exit,iobase=0x501,iosize=1 \
-    -global virtio-mmio.force-legacy=false -drive id=d0,file="$IMG",format=raw,if=none,cache=none,aio=threads \
+    -global virtio-mmio.force-legacy=false -drive id=d0,file="$IMG",format=raw,if=none,cache=writeback,aio=threads \
     -device virtio-blk-device,drive=d0 -kernel "$G/blk-bench.elf" -append "$1"
 }
 actorvm_run() { ACTORVM_NO_BUILD=1 ./actorvm run --kernel "$G/blk-bench.elf" --memory 64M --disk "$IMG" --cmdline "$1"; }
