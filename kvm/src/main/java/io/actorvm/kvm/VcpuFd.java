@@ -187,29 +187,20 @@ public final class VcpuFd implements AutoCloseable {
 
     /**
      * KVM_GET_CPUID2: the CPUID leaves set on this vCPU with KVM_SET_CPUID2 (empty if none were).
-     * Asked twice: first with room for none, which fails with E2BIG and reports the count, then
-     * with exactly that room. Linux 6.1 writes the count back only on that error path (a success
-     * leaves {@code nent} as the caller set it), so asking once with spare room would read zeros.
+     * Linux 6.1 does not write the count back on success ({@code nent} stays what the caller
+     * offered) nor hand it out on E2BIG, so the reply is read with room for the most KVM allows
+     * and trailing all-zero entries, which no real leaf is (leaf 0 names the highest leaf), are
+     * dropped.
      */
     public List<CpuidEntry> getCpuid() {
-        int count;
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment probe = arena.allocate(Structs.CPUID2.byteSize(), 8);
-            try {
-                Libc.ioctl(fd, Ioctls.KVM_GET_CPUID2, probe, "KVM_GET_CPUID2");
-                return List.of();
-            } catch (KvmException e) {
-                if (e.errno() != Kvm.E2BIG) throw e;
-            }
-            count = probe.get(JAVA_INT, 0);
-        }
-        if (count < 0 || count > MAX_CPUID_ENTRIES) throw new IllegalStateException("KVM_GET_CPUID2 reports " + count + " entries");
         try (Arena arena = Arena.ofConfined()) {
             long entry = Structs.CPUID_ENTRY2.byteSize();
-            MemorySegment s = arena.allocate(Structs.CPUID2.byteSize() + entry * Math.max(count, 1), 8);
-            s.set(JAVA_INT, 0, count);
+            MemorySegment s = arena.allocate(Structs.CPUID2.byteSize() + entry * MAX_CPUID_ENTRIES, 8); // zeroed
+            s.set(JAVA_INT, 0, MAX_CPUID_ENTRIES);
             Libc.ioctl(fd, Ioctls.KVM_GET_CPUID2, s, "KVM_GET_CPUID2");
-            int n = Math.min(count, s.get(JAVA_INT, 0));
+            int n = Math.min(MAX_CPUID_ENTRIES, Math.max(0, s.get(JAVA_INT, 0)));
+            while (n > 0 && s.asSlice(Structs.CPUID2.byteSize() + (n - 1) * entry, entry).mismatch(
+                    MemorySegment.ofArray(new byte[(int) entry])) == -1) n--;
             List<CpuidEntry> out = new ArrayList<>(n);
             for (int i = 0; i < n; i++) out.add(CpuidEntry.read(s, Structs.CPUID2.byteSize() + i * entry));
             return out;
