@@ -66,6 +66,7 @@ final class Aml {
      * means edge-triggered, active-high, exclusive: how ISA devices signal.
      */
     static byte[] ioAndIsaIrq(int irq, int... ports) {
+        if (irq < 0 || irq > 15) throw new IllegalArgumentException("not an ISA IRQ: " + irq);
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         for (int i = 0; i + 1 < ports.length; i += 2) {
             int base = ports[i], length = ports[i + 1];

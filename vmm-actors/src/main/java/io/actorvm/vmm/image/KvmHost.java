@@ -190,7 +190,8 @@ public final class KvmHost {
         StringBuilder c = new StringBuilder("# the command, written by actorvm kvm-host\n");
         c.append("cd ").append(quote(cwd.toString())).append(" || exit 125\n");
         List<String> argv = new ArrayList<>(command);
-        long uid = (Long) uidGid().getFirst(), gid = (Long) uidGid().getLast();
+        List<Long> ids = uidGid();
+        long uid = ids.getFirst(), gid = ids.getLast();
         if (uid != 0) argv.addAll(0, List.of("setpriv", "--reuid=" + uid, "--regid=" + gid, "--init-groups"));
         c.append("exec");
         for (String arg : argv) c.append(' ').append(quote(arg));
