@@ -95,7 +95,7 @@ public final class VirtioMmioTransport implements BusDevice, io.actorvm.devices.
             case DEVICE_FEATURES -> deviceFeaturesSel > 1 ? 0 : (device.features() >>> (32 * deviceFeaturesSel)) & 0xFFFFFFFFL;
             case QUEUE_NUM_MAX -> q == null ? 0 : device.queueMaxSize(queueSel);
             case QUEUE_READY -> q != null && q.ready() ? 1 : 0;
-            case INTERRUPT_STATUS -> interrupt.status();
+            case INTERRUPT_STATUS -> interrupt.readByGuest();
             case STATUS -> status;
             case CONFIG_GENERATION -> configGeneration;
             case SHM_LEN_LOW, SHM_LEN_HIGH -> 0xFFFFFFFFL; // no shared memory regions: length -1

@@ -98,6 +98,21 @@ class VirtioMmioTransportTest {
     }
 
     @Test
+    void aLateAcknowledgeDoesNotClearAnInterruptRaisedAfterTheGuestRead() {
+        interrupt.raise(VirtioInterrupt.USED_BUFFER);
+        assertEquals(1, r(INTERRUPT_STATUS), "the guest's handler reads the status");
+        // The guest walked the used ring; then a completion is published and raised, and only
+        // then does the guest's buffered ack reach the transport.
+        interrupt.raise(VirtioInterrupt.USED_BUFFER);
+        w(INTERRUPT_ACK, 1);
+        assertEquals(2, interrupts, "each raise is an edge");
+        assertEquals(1, r(INTERRUPT_STATUS), "the new edge finds the cause still set");
+        w(INTERRUPT_ACK, 1);
+        assertEquals(0, r(INTERRUPT_STATUS), "an ack after a read with no newer raise clears it");
+        assertEquals(0, interrupt.status());
+    }
+
+    @Test
     void featuresNotOfferedOrWithoutVersion1AreRefused() {
         w(STATUS, S_ACKNOWLEDGE | S_DRIVER);
         w(DRIVER_FEATURES_SEL, 0);
