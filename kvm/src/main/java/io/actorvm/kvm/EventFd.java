@@ -1,5 +1,8 @@
 package io.actorvm.kvm;
 
+import io.actorvm.libc.Libc;
+import io.actorvm.libc.SyscallException;
+
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -26,14 +29,14 @@ public final class EventFd implements AutoCloseable {
     public synchronized void signal() {
         buffer.set(ValueLayout.JAVA_LONG, 0, 1L);
         long r = Libc.write(fd, buffer, 8);
-        if (r < 0 && r != -Libc.EAGAIN) throw new KvmException("write(eventfd)", (int) -r);
+        if (r < 0 && r != -Libc.EAGAIN) throw new SyscallException("write(eventfd)", (int) -r);
     }
 
     /** Reads and clears the counter; returns how many signals it held (0 if none). */
     public synchronized long drain() {
         long r = Libc.read(fd, buffer, 8);
         if (r == -Libc.EAGAIN) return 0;
-        if (r < 0) throw new KvmException("read(eventfd)", (int) -r);
+        if (r < 0) throw new SyscallException("read(eventfd)", (int) -r);
         return buffer.get(ValueLayout.JAVA_LONG, 0);
     }
 

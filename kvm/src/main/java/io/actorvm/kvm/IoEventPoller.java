@@ -1,5 +1,8 @@
 package io.actorvm.kvm;
 
+import io.actorvm.libc.Libc;
+import io.actorvm.libc.SyscallException;
+
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -48,7 +51,7 @@ public final class IoEventPoller implements AutoCloseable {
                 // A bounded wait, so close() is noticed without signalling the thread.
                 int n = Libc.epollWait(epfd, events, MAX_EVENTS, WAIT_MILLIS);
                 if (n == -Libc.EINTR) continue;
-                if (n < 0) throw new KvmException("epoll_wait", -n);
+                if (n < 0) throw new SyscallException("epoll_wait", -n);
                 for (int i = 0; i < n; i++) {
                     long key = events.get(ValueLayout.JAVA_LONG_UNALIGNED, (long) i * Libc.EPOLL_EVENT_SIZE + 4);
                     Registration r = registrations.get(key);

@@ -1,5 +1,7 @@
 package io.actorvm.kvm;
 
+import io.actorvm.libc.Libc;
+
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 

@@ -1,5 +1,8 @@
 package io.actorvm.kvm;
 
+import io.actorvm.libc.Libc;
+import io.actorvm.libc.SyscallException;
+
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
@@ -33,7 +36,7 @@ public final class Kvm implements AutoCloseable {
         int fd;
         try {
             fd = Libc.open(DEVICE.toString(), Libc.O_RDWR | Libc.O_CLOEXEC);
-        } catch (KvmException e) {
+        } catch (SyscallException e) {
             throw new KvmUnavailableException("cannot open " + DEVICE + ": " + Libc.strerror(e.errno())
                     + (e.errno() == 13 ? " (add your user to the kvm group)" : ""));
         }
@@ -87,7 +90,7 @@ public final class Kvm implements AutoCloseable {
             try {
                 Libc.ioctl(fd, Ioctls.KVM_GET_MSR_INDEX_LIST, probe, "KVM_GET_MSR_INDEX_LIST");
                 return List.of(); // no MSRs at all
-            } catch (KvmException e) {
+            } catch (SyscallException e) {
                 if (e.errno() != E2BIG) throw e;
             }
             count = probe.get(JAVA_INT, 0);

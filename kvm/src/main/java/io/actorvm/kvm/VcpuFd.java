@@ -1,5 +1,8 @@
 package io.actorvm.kvm;
 
+import io.actorvm.libc.Libc;
+import io.actorvm.libc.SyscallException;
+
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -77,7 +80,7 @@ public final class VcpuFd implements AutoCloseable {
             int r = Libc.ioctlOrErrno(fd, Ioctls.KVM_RUN, 0L);
             if (r >= 0) return run.decode();
             if (r == -Libc.EINTR) return new VmExit.Interrupted();
-            if (r != -Libc.EAGAIN) throw new KvmException("KVM_RUN(vCPU " + id + ")", -r);
+            if (r != -Libc.EAGAIN) throw new SyscallException("KVM_RUN(vCPU " + id + ")", -r);
         }
     }
 

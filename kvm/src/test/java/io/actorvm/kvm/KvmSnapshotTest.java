@@ -1,5 +1,7 @@
 package io.actorvm.kvm;
 
+import io.actorvm.libc.SyscallException;
+
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -394,7 +396,7 @@ class KvmSnapshotTest {
         for (long page : PAGES_WRITTEN) assertEquals(0x5A, logged.get(JAVA_BYTE, page * 4096));
         assertEquals(List.of(), setBits(m.vm().getDirtyLog(1, LOGGED_PAGES)), "KVM_GET_DIRTY_LOG clears the log");
 
-        KvmException noLog = assertThrows(KvmException.class, () -> m.vm().getDirtyLog(0, RAM_SIZE / 4096));
+        SyscallException noLog = assertThrows(SyscallException.class, () -> m.vm().getDirtyLog(0, RAM_SIZE / 4096));
         assertEquals(2, noLog.errno(), "ENOENT for a slot without dirty logging: " + noLog.getMessage());
     }
 

@@ -1,9 +1,9 @@
 package io.actorvm.bench;
 
 import com.typesafe.config.ConfigFactory;
-import io.actorvm.vmm.Vm;
-import io.actorvm.vmm.VmConfig;
-import io.actorvm.vmm.journal.Journal;
+import io.actorvm.vmm.actors.Vm;
+import io.actorvm.vmm.actors.VmConfig;
+import io.actorvm.vmm.actors.journal.Journal;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;

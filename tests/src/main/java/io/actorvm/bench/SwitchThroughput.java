@@ -2,9 +2,9 @@ package io.actorvm.bench;
 
 import com.typesafe.config.ConfigFactory;
 import io.actorvm.devices.serial.SerialOutput;
-import io.actorvm.vmm.NetConfig;
-import io.actorvm.vmm.Vm;
-import io.actorvm.vmm.VmConfig;
+import io.actorvm.vmm.actors.NetConfig;
+import io.actorvm.vmm.actors.Vm;
+import io.actorvm.vmm.actors.VmConfig;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;

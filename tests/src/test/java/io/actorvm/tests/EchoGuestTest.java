@@ -1,6 +1,6 @@
 package io.actorvm.tests;
 
-import io.actorvm.vmm.Vm;
+import io.actorvm.vmm.actors.Vm;
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;

@@ -1,7 +1,7 @@
 package io.actorvm.tests;
 
-import io.actorvm.vmm.Vm;
-import io.actorvm.vmm.VmConfig;
+import io.actorvm.vmm.actors.Vm;
+import io.actorvm.vmm.actors.VmConfig;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;

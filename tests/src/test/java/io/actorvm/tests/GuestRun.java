@@ -1,8 +1,8 @@
 package io.actorvm.tests;
 
 import io.actorvm.devices.serial.SerialOutput;
-import io.actorvm.vmm.Vm;
-import io.actorvm.vmm.VmConfig;
+import io.actorvm.vmm.actors.Vm;
+import io.actorvm.vmm.actors.VmConfig;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
@@ -43,7 +43,7 @@ final class GuestRun {
 
     /** Skips where KVM emulates guest code instead of running it (no vmx/svm): too slow for Linux to boot. */
     static void assumeHardwareVirtualization(String what) {
-        assume(io.actorvm.vmm.cli.HostCheck.hasHardwareVirtualization(),
+        assume(io.actorvm.control.cli.HostCheck.hasHardwareVirtualization(),
                 "no vmx/svm in /proc/cpuinfo: this host's KVM cannot run " + what + "; skipped");
     }
 
@@ -53,7 +53,7 @@ final class GuestRun {
                 "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow"));
         String extra = System.getenv("ACTORVM_JVM_OPTS");
         if (extra != null && !extra.isBlank()) cmd.addAll(java.util.List.of(extra.trim().split("\\s+")));
-        cmd.addAll(java.util.List.of("-cp", System.getProperty("java.class.path"), "io.actorvm.vmm.cli.Main"));
+        cmd.addAll(java.util.List.of("-cp", System.getProperty("java.class.path"), "io.actorvm.control.cli.Main"));
         cmd.addAll(java.util.List.of(args));
         return cmd;
     }

@@ -1,7 +1,7 @@
 package io.actorvm.tests;
 
-import io.actorvm.vmm.Vm;
-import io.actorvm.vmm.device.DeviceActor;
+import io.actorvm.vmm.actors.Vm;
+import io.actorvm.vmm.actors.device.DeviceActor;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 

@@ -1,11 +1,11 @@
 package io.actorvm.tests;
 
-import io.actorvm.vmm.DiskConfig;
-import io.actorvm.vmm.NetConfig;
-import io.actorvm.vmm.Vm;
-import io.actorvm.vmm.VmConfig;
-import io.actorvm.vmm.device.DeviceActor;
-import io.actorvm.vmm.image.GuestImage;
+import io.actorvm.vmm.actors.DiskConfig;
+import io.actorvm.vmm.actors.NetConfig;
+import io.actorvm.vmm.actors.Vm;
+import io.actorvm.vmm.actors.VmConfig;
+import io.actorvm.vmm.actors.device.DeviceActor;
+import io.actorvm.images.GuestImage;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;

@@ -2,9 +2,9 @@ package io.actorvm.tests;
 
 import com.typesafe.config.ConfigFactory;
 import io.actorvm.persistence.proto.VmEvent;
-import io.actorvm.vmm.journal.Journal;
-import io.actorvm.vmm.journal.VmEvents;
-import io.actorvm.vmm.journal.VmJournal;
+import io.actorvm.vmm.actors.journal.Journal;
+import io.actorvm.vmm.actors.journal.VmEvents;
+import io.actorvm.vmm.actors.journal.VmJournal;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;

@@ -1,6 +1,6 @@
 package io.actorvm.tests;
 
-import io.actorvm.vmm.Vm;
+import io.actorvm.vmm.actors.Vm;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 

@@ -1,9 +1,9 @@
 package io.actorvm.tests;
 
-import io.actorvm.vmm.DiskConfig;
-import io.actorvm.vmm.Vm;
-import io.actorvm.vmm.VmConfig;
-import io.actorvm.vmm.device.DeviceActor;
+import io.actorvm.vmm.actors.DiskConfig;
+import io.actorvm.vmm.actors.Vm;
+import io.actorvm.vmm.actors.VmConfig;
+import io.actorvm.vmm.actors.device.DeviceActor;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

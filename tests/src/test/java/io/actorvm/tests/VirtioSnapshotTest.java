@@ -1,10 +1,10 @@
 package io.actorvm.tests;
 
 import com.typesafe.config.ConfigFactory;
-import io.actorvm.vmm.DiskConfig;
-import io.actorvm.vmm.Vm;
-import io.actorvm.vmm.VmConfig;
-import io.actorvm.vmm.journal.Journal;
+import io.actorvm.vmm.actors.DiskConfig;
+import io.actorvm.vmm.actors.Vm;
+import io.actorvm.vmm.actors.VmConfig;
+import io.actorvm.vmm.actors.journal.Journal;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;

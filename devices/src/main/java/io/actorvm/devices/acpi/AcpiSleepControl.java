@@ -11,17 +11,17 @@ import java.util.Map;
  * value resets it (which ends it: actorvm does not reboot guests). Reads report "not waking".
  */
 public final class AcpiSleepControl implements BusDevice {
-    public static final int PORT = 0x600;
-    public static final int RESET_VALUE = 0x01;
     static final int SLP_EN = 1 << 5, SLP_TYP_SHIFT = 2, SLP_TYP_MASK = 0x7;
 
     private final VmControl vm;
-    private final int s5SleepType;
+    private final int s5SleepType, resetValue;
     private long powerOffs, resets, ignored;
 
-    public AcpiSleepControl(VmControl vm, int s5SleepType) {
+    /** {@code s5SleepType} and {@code resetValue}: what the VM's ACPI tables tell the guest to write. */
+    public AcpiSleepControl(VmControl vm, int s5SleepType, int resetValue) {
         this.vm = vm;
         this.s5SleepType = s5SleepType;
+        this.resetValue = resetValue;
     }
 
     @Override
@@ -40,7 +40,7 @@ public final class AcpiSleepControl implements BusDevice {
         if ((v & SLP_EN) != 0 && ((v >> SLP_TYP_SHIFT) & SLP_TYP_MASK) == s5SleepType) {
             powerOffs++;
             vm.requestPowerOff();
-        } else if (v == RESET_VALUE) {
+        } else if (v == resetValue) {
             resets++;
             vm.requestReset("ACPI reset register");
         } else {

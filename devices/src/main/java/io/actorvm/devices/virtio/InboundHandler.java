@@ -1,6 +1,6 @@
 package io.actorvm.devices.virtio;
 
-import io.actorvm.iobus.virtq.DescriptorChain;
+import io.actorvm.io.buffering.virtq.DescriptorChain;
 import io.actorvm.mmu.GuestMemory;
 
 /**

@@ -1,6 +1,6 @@
 package io.actorvm.devices.virtio;
 
-import io.actorvm.iobus.virtq.SplitQueue;
+import io.actorvm.io.buffering.virtq.SplitQueue;
 
 import java.util.List;
 

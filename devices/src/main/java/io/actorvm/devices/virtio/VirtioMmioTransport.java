@@ -1,8 +1,8 @@
 package io.actorvm.devices.virtio;
 
 import io.actorvm.devices.BusDevice;
-import io.actorvm.iobus.virtq.SplitQueue;
-import io.actorvm.iobus.virtq.VirtQueueException;
+import io.actorvm.io.buffering.virtq.SplitQueue;
+import io.actorvm.io.buffering.virtq.VirtQueueException;
 import io.actorvm.mmu.GuestMemory;
 
 import java.util.ArrayList;

@@ -2,8 +2,8 @@ package io.actorvm.devices.virtio;
 
 import io.actorvm.devices.virtio.blk.DiskImage;
 import io.actorvm.devices.virtio.blk.VirtioBlock;
-import io.actorvm.iobus.virtq.DescriptorChain;
-import io.actorvm.iobus.virtq.VirtQueueException;
+import io.actorvm.io.buffering.virtq.DescriptorChain;
+import io.actorvm.io.buffering.virtq.VirtQueueException;
 import io.actorvm.mmu.AddressMap;
 import io.actorvm.mmu.GuestMemory;
 import org.junit.jupiter.api.AfterEach;

@@ -1,7 +1,7 @@
 package io.actorvm.devices.virtio;
 
 import io.actorvm.devices.virtio.rng.VirtioRng;
-import io.actorvm.iobus.virtq.SplitQueue;
+import io.actorvm.io.buffering.virtq.SplitQueue;
 import io.actorvm.mmu.AddressMap;
 import io.actorvm.mmu.GuestMemory;
 import org.junit.jupiter.api.AfterEach;

@@ -2,8 +2,8 @@ package io.actorvm.devices.virtio.blk;
 
 import io.actorvm.devices.virtio.QueueHandler;
 import io.actorvm.devices.virtio.VirtioDevice;
-import io.actorvm.iobus.virtq.DescriptorChain;
-import io.actorvm.iobus.virtq.VirtQueueException;
+import io.actorvm.io.buffering.virtq.DescriptorChain;
+import io.actorvm.io.buffering.virtq.VirtQueueException;
 import io.actorvm.mmu.GuestMemory;
 
 import java.io.IOException;

@@ -2,7 +2,7 @@ package io.actorvm.devices.virtio.rng;
 
 import io.actorvm.devices.virtio.QueueHandler;
 import io.actorvm.devices.virtio.VirtioDevice;
-import io.actorvm.iobus.virtq.DescriptorChain;
+import io.actorvm.io.buffering.virtq.DescriptorChain;
 import io.actorvm.mmu.GuestMemory;
 
 import java.security.SecureRandom;

@@ -1,0 +1,59 @@
+package io.actorvm.control.cli;
+
+import io.actorvm.persistence.proto.VmEvent;
+import io.actorvm.vmm.actors.journal.VmEvents;
+import io.actorvm.vmm.actors.journal.VmJournal;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.persistence.jdbc.query.javadsl.JdbcReadJournal;
+import org.apache.pekko.persistence.query.EventEnvelope;
+import org.apache.pekko.persistence.query.PersistenceQuery;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+
+/** {@code actorvm history --data-dir DIR --name VM}: the VM's journal, one event a line. */
+@Command(name = "history", mixinStandardHelpOptions = true, description = "List a VM's journal: sequence number, time, event, snapshot id.")
+final class HistoryCommand implements Callable<Integer> {
+    @Option(names = "--data-dir", required = true, paramLabel = "DIR") Path dataDir;
+    @Option(names = "--name", defaultValue = "vm", paramLabel = "VM", description = "VM name (default ${DEFAULT-VALUE})") String name;
+
+    /** The VM's journal, in order (empty if it has none); {@code dataDir} must hold a journal. */
+    static List<EventEnvelope> events(Path dataDir, String name) throws Exception {
+        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "actorvm-history", VmRunner.systemConfig(dataDir));
+        try {
+            JdbcReadJournal journal = PersistenceQuery.get(system).getReadJournalFor(JdbcReadJournal.class, JdbcReadJournal.Identifier());
+            return journal.currentEventsByPersistenceId(VmJournal.persistenceId(name).id(), 0, Long.MAX_VALUE)
+                    .runWith(org.apache.pekko.stream.javadsl.Sink.seq(), system).toCompletableFuture().get(60, TimeUnit.SECONDS);
+        } finally {
+            system.terminate();
+            system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        }
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        if (!Files.isDirectory(dataDir)) {
+            System.err.println("actorvm: data directory " + dataDir + " does not exist");
+            return Main.USAGE_ERROR;
+        }
+        List<EventEnvelope> events = events(dataDir, name);
+        if (events.isEmpty()) {
+            System.err.println("actorvm: no journal for VM '" + name + "' in " + dataDir);
+            return Main.USAGE_ERROR;
+        }
+        System.out.printf("%-5s %-24s %-22s %s%n", "SEQ", "TIME", "SNAPSHOT", "EVENT");
+        for (EventEnvelope e : events) {
+            VmEvent ev = (VmEvent) e.event();
+            System.out.printf("%-5d %-24s %-22s %s%n", e.sequenceNr(), Instant.ofEpochMilli(ev.getTimestampMillis()),
+                    VmEvents.snapshotId(ev), VmEvents.describe(ev));
+        }
+        return 0;
+    }
+}

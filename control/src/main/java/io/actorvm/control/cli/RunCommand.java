@@ -1,0 +1,75 @@
+package io.actorvm.control.cli;
+
+import io.actorvm.vmm.actors.DiskConfig;
+import io.actorvm.vmm.actors.NetConfig;
+import io.actorvm.vmm.actors.VmConfig;
+import io.actorvm.boot.CpuFeature;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** {@code actorvm run}: boots a kernel with the terminal as its serial console. */
+@Command(name = "run", mixinStandardHelpOptions = true,
+        description = "Run a guest kernel (Linux bzImage, or an ELF such as vmlinux with a PVH entry note). The serial console is the terminal; "
+                + "Ctrl-A x quits. The exit status is the guest's debug-exit status.")
+final class RunCommand implements Callable<Integer> {
+    @Option(names = "--kernel", required = true, paramLabel = "FILE", description = "guest kernel")
+    Path kernel;
+
+    @Option(names = "--initrd", paramLabel = "FILE", description = "initial RAM disk")
+    Path initrd;
+
+    @Option(names = "--cmdline", paramLabel = "S", defaultValue = "", description = "kernel command line")
+    String cmdline;
+
+    @Option(names = "--memory", paramLabel = "SIZE", defaultValue = "128M", description = "guest RAM, e.g. 16M, 1G (default ${DEFAULT-VALUE})")
+    String memory;
+
+    @Option(names = "--cpus", paramLabel = "N", defaultValue = "1", description = "vCPUs (default ${DEFAULT-VALUE})")
+    int cpus;
+
+    @Option(names = "--disk", paramLabel = "PATH[,ro]",
+            description = "a raw disk image as a virtio-blk device (repeatable; ,ro for read-only)")
+    java.util.List<String> disks = new java.util.ArrayList<>();
+
+    @Option(names = "--net", paramLabel = "tap=NAME|switch=NAME|none",
+            description = "a virtio-net device on a host tap device or an in-JVM switch (repeatable; ,mac=xx:..:xx)")
+    java.util.List<String> nets = new java.util.ArrayList<>();
+
+    @Option(names = "--rng", description = "give the guest a virtio-rng device fed by the host's SecureRandom")
+    boolean rng;
+
+    @Option(names = "--cpu-features", paramLabel = "LIST",
+            description = "CPUID features to hide from the guest, QEMU style: e.g. -cx16,-xsave")
+    String cpuFeatures;
+
+    @Option(names = "--name", paramLabel = "NAME", defaultValue = "vm", description = "VM name (default ${DEFAULT-VALUE})")
+    String name;
+
+    @Option(names = "--data-dir", paramLabel = "DIR",
+            description = "journal and snapshots of this VM (embedded H2 journal in DIR/journal.mv.db)")
+    Path dataDir;
+
+    @Option(names = "--api", paramLabel = "HOST:PORT",
+            description = "serve the control API (HTTP/JSON) on this loopback address, e.g. 127.0.0.1:8080")
+    String api;
+
+    @Option(names = "--stats", description = "print exit and device counters to stderr when the VM ends")
+    boolean stats;
+
+    @Override
+    public Integer call() throws Exception {
+        VmConfig config;
+        try {
+            config = new VmConfig(name, kernel, cmdline, SizeParser.parse(memory), cpus, new Console(), initrd,
+                    CpuFeature.parseDisabled(cpuFeatures), disks.stream().map(DiskConfig::parse).toList(), rng,
+                    nets.stream().map(NetConfig::parse).filter(java.util.Objects::nonNull).toList(), dataDir);
+        } catch (IllegalArgumentException e) {
+            System.err.println("actorvm: " + e.getMessage());
+            return Main.USAGE_ERROR;
+        }
+        return VmRunner.run(config, io.actorvm.vmm.actors.Vm.create(config), api, stats, true);
+    }
+}

@@ -1,0 +1,151 @@
+package io.actorvm.control.cli;
+
+import com.typesafe.config.ConfigFactory;
+import io.actorvm.kvm.Kvm;
+import io.actorvm.kvm.KvmUnavailableException;
+import io.actorvm.vmm.actors.Vm;
+import io.actorvm.vmm.actors.VmConfig;
+import io.actorvm.control.api.ControlApi;
+import io.actorvm.vmm.actors.journal.Journal;
+import io.actorvm.boot.Bootloader;
+import io.actorvm.boot.KernelFormatException;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.pattern.StatusReply;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+
+/** Runs one VM in its own actor system with the terminal as its console; returns the exit status. */
+final class VmRunner {
+    private VmRunner() {}
+
+    /** Checks what can be checked before any actor starts; each failure is one line. */
+    static void preflight(VmConfig config) {
+        try {
+            if (!Files.isRegularFile(config.kernel())) throw new KernelFormatException("kernel file " + config.kernel() + " does not exist");
+            Bootloader.check(Files.readAllBytes(config.kernel()));
+            if (config.initrd() != null && !Files.isReadable(config.initrd())) {
+                throw new KernelFormatException("initrd file " + config.initrd() + " does not exist or is not readable");
+            }
+            for (var disk : config.disks()) {
+                io.actorvm.devices.virtio.blk.DiskImage.open(disk.path(), disk.readOnly()).close();
+            }
+        } catch (IOException e) {
+            throw new KernelFormatException(e.getMessage().startsWith("disk image") ? e.getMessage()
+                    : "cannot read kernel file " + config.kernel() + ": " + e.getMessage());
+        }
+        try (Kvm kvm = Kvm.open()) {
+            // open() checked existence, permission and the API version
+        }
+    }
+
+    static int run(VmConfig config, boolean printStats) throws InterruptedException {
+        return run(config, Vm.create(config), null, printStats, true);
+    }
+
+    /** The actor-system configuration of the CLI, with the journal of {@code dataDir} if there is one. */
+    static com.typesafe.config.Config systemConfig(java.nio.file.Path dataDir) {
+        var conf = ConfigFactory.parseString("""
+                pekko.loggers = ["org.apache.pekko.event.slf4j.Slf4jLogger"]
+                pekko.logging-filter = "org.apache.pekko.event.slf4j.Slf4jLoggingFilter"
+                pekko.loglevel = WARNING
+                pekko.stdout-loglevel = OFF
+                pekko.log-dead-letters = off
+                # A full snapshot may take minutes on a slow host: the control API's connection must
+                # outlive it (the snapshot route sets its own request timeout).
+                pekko.http.server.idle-timeout = 15 min
+                """);
+        if (dataDir != null) conf = conf.withFallback(Journal.openData(dataDir).pekkoConfig());
+        return conf.withFallback(ConfigFactory.load());
+    }
+
+    /**
+     * Runs {@code behavior} (a fresh or a restored VM) with the terminal as console; serves the
+     * control API on {@code api} ("HOST:PORT", or null).
+     */
+    static int run(VmConfig config, org.apache.pekko.actor.typed.Behavior<Vm.Command> behavior, String api, boolean printStats,
+                   boolean checkKernel) throws InterruptedException {
+        try {
+            if (checkKernel) preflight(config);
+            else Kvm.open().close();
+        } catch (KernelFormatException | KvmUnavailableException e) {
+            System.err.println("actorvm: " + e.getMessage());
+            return Main.USAGE_ERROR;
+        }
+        String[] hostPort = null;
+        if (api != null) {
+            hostPort = api.split(":", 2);
+            if (hostPort.length != 2 || !hostPort[1].matches("\\d{1,5}")) {
+                System.err.println("actorvm: bad --api address '" + api + "' (use HOST:PORT, e.g. 127.0.0.1:8080)");
+                return Main.USAGE_ERROR;
+            }
+        }
+        Console console = (Console) config.console();
+        ActorSystem<Vm.Command> system;
+        try {
+            system = ActorSystem.create(behavior, "actorvm", systemConfig(config.dataDir()));
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            System.err.println("actorvm: " + e.getMessage());
+            return Main.USAGE_ERROR;
+        }
+        try {
+            if (hostPort != null) {
+                try {
+                    ControlApi.bind(system, system, hostPort[0], Integer.parseInt(hostPort[1])).toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+                    System.err.println("actorvm: cannot serve the API on " + api + ": " + (e.getCause() != null ? e.getCause().getMessage() : e));
+                    return Main.USAGE_ERROR;
+                }
+            }
+            var termination = AskPattern.<Vm.Command, Vm.Terminated>ask(system, Vm.WatchTermination::new,
+                    Duration.ofDays(200), system.scheduler()).toCompletableFuture();
+            StatusReply<Done> started = AskPattern.<Vm.Command, StatusReply<Done>>ask(system, Vm.Start::new,
+                    Duration.ofSeconds(60), system.scheduler()).toCompletableFuture().get();
+            if (started.isError()) {
+                System.err.println("actorvm: " + started.getError().getMessage());
+                return Main.USAGE_ERROR;
+            }
+            console.enterRawMode();
+            console.pumpInput(system, () -> system.tell(new Vm.Stop("quit from the console (Ctrl-A x)", system.ignoreRef())));
+            Vm.Terminated t = termination.get();
+            console.restore();
+            if (t.error()) System.err.println("actorvm: " + t.reason());
+            if (printStats) printStats(system);
+            return t.exitStatus();
+        } catch (ExecutionException e) {
+            System.err.println("actorvm: " + e.getCause().getMessage());
+            return 1;
+        } finally {
+            console.restore();
+            system.terminate();
+            system.getWhenTerminated().toCompletableFuture().orTimeout(10, java.util.concurrent.TimeUnit.SECONDS)
+                    .exceptionally(x -> null).join();
+        }
+    }
+
+    private static void printStats(ActorSystem<Vm.Command> system) throws InterruptedException {
+        try {
+            Vm.Stats s = AskPattern.<Vm.Command, Vm.Stats>ask(system, Vm.GetStats::new, Duration.ofSeconds(10),
+                    system.scheduler()).toCompletableFuture().get();
+            StringBuilder b = new StringBuilder("actorvm stats:");
+            s.io().forEach((k, v) -> b.append(' ').append(k).append('=').append(v));
+            System.err.println(b);
+            for (var d : s.devices()) {
+                StringBuilder db = new StringBuilder("actorvm device ").append(d.device()).append(':');
+                for (Map.Entry<String, Long> e : new java.util.TreeMap<>(d.counters()).entrySet()) {
+                    db.append(' ').append(e.getKey()).append('=').append(e.getValue());
+                }
+                db.append(" failures=").append(d.failures()).append(" batches=").append(d.batches())
+                        .append(" batched_writes=").append(d.batchedWrites());
+                System.err.println(db);
+            }
+        } catch (ExecutionException e) {
+            System.err.println("actorvm: stats unavailable: " + e.getCause().getMessage());
+        }
+    }
+}

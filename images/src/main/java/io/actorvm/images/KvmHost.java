@@ -1,0 +1,256 @@
+package io.actorvm.images;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.regex.Pattern;
+
+/**
+ * Runs a command where {@code /dev/kvm} works: directly when this machine's does, otherwise inside
+ * the emulated KVM host (L1) — QEMU's TCG emulating an AMD CPU with SVM and nested paging, running
+ * Debian's kernel with {@code kvm_amd} — with this machine's files at their usual paths.
+ *
+ * <p>Inside, the command sees the machine's root read-only under a throw-away overlay, so every
+ * installed tool is where it is outside; the work tree and the caches named in {@link Options}
+ * are writable shares, so what the command writes there outlives the host. The command runs in
+ * the same directory with the same environment and user; its stdout and stderr come back on two
+ * virtio serial ports, its exit status through the control share. QEMU never outlives this call:
+ * it is killed on timeout, on failure and from a shutdown hook (SIGINT, SIGTERM), and it dies with
+ * its parent ({@code setpriv --pdeathsig}).
+ */
+public final class KvmHost {
+
+    /** Exit status when the host itself failed (QEMU could not start, L1 did not run the command). */
+    public static final int HOST_FAILURE = 125;
+    /** Exit status on timeout, as timeout(1) reports it. */
+    public static final int TIMED_OUT = 124;
+    /** JVM options set inside the emulated host unless the caller set its own (ACTORVM_JVM_OPTS, MAVEN_OPTS). */
+    public static final String EMULATED_JVM_OPTS = "-XX:TieredStopAtLevel=1";
+    private static final Pattern ENV_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
+
+    /**
+     * @param memoryMiB L1's memory
+     * @param cpus      L1's vCPUs (TCG threads with {@code multiThreaded})
+     * @param writable  directories shared writable at their own paths (the work tree first)
+     */
+    public record Options(long memoryMiB, int cpus, boolean multiThreaded, Duration timeout, List<Path> writable) {}
+
+    private KvmHost() {}
+
+    /** True when this machine's /dev/kvm can be opened for reading and writing. */
+    public static boolean nativeKvm() {
+        Path kvm = Path.of("/dev/kvm");
+        return Files.exists(kvm) && Files.isReadable(kvm) && Files.isWritable(kvm);
+    }
+
+    /** Runs {@code command} natively, returning its exit status. */
+    public static int runNatively(List<String> command, Duration timeout) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(command).inheritIO().start();
+        Thread hook = new Thread(() -> p.descendants().forEach(ProcessHandle::destroy));
+        Runtime.getRuntime().addShutdownHook(hook);
+        try {
+            if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                p.descendants().forEach(ProcessHandle::destroyForcibly);
+                p.destroyForcibly();
+                return TIMED_OUT;
+            }
+            return p.exitValue();
+        } finally {
+            removeHook(hook);
+        }
+    }
+
+    /** Runs {@code command} inside the emulated host; returns its exit status (or {@link #HOST_FAILURE}, {@link #TIMED_OUT}). */
+    public static int runEmulated(List<String> command, Options options, Consumer<String> log) throws IOException, InterruptedException {
+        Path qemu = Path.of("/usr/bin/qemu-system-x86_64");
+        if (!Files.isExecutable(qemu)) {
+            throw new GuestBuildException("no " + qemu + ": the emulated KVM host needs Debian's package qemu-system-x86");
+        }
+        KvmHostImage image = KvmHostImage.ensure(log);
+        Path ctl = Files.createTempDirectory("actorvm-kvm-host-");
+        Process qemuProcess = null;
+        Thread hook = null;
+        try {
+            Path cwd = Path.of("").toAbsolutePath();
+            writeControl(ctl, command, cwd, System.getenv(), options.writable());
+            List<String> argv = qemuCommand(qemu, image, ctl, options);
+            log.accept("starting the emulated KVM host: QEMU TCG (%s-threaded), %d vCPU(s), %d MiB, kernel %s; timeout %s"
+                    .formatted(options.multiThreaded() ? "multi" : "single", options.cpus(), options.memoryMiB(),
+                            image.kernelRelease(), options.timeout()));
+            long t0 = System.nanoTime();
+            // The command's stdout and stderr arrive on FIFOs that QEMU's pipe chardevs write (QEMU
+            // opens them read-write, so neither side blocks on open); relayed until QEMU is gone.
+            Thread out = relay(ctl.resolve("stdout.out"), System.out);
+            Thread err = relay(ctl.resolve("stderr.out"), System.err);
+            qemuProcess = new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                    .redirectOutput(ProcessBuilder.Redirect.INHERIT).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            Process running = qemuProcess;
+            hook = new Thread(() -> {
+                running.descendants().forEach(ProcessHandle::destroyForcibly);
+                running.destroyForcibly();
+            });
+            Runtime.getRuntime().addShutdownHook(hook);
+            if (!qemuProcess.waitFor(options.timeout().toMillis(), TimeUnit.MILLISECONDS)) {
+                log.accept("timed out after " + options.timeout() + "; stopping QEMU. L1 console: " + ctl.resolve("console.log"));
+                kill(qemuProcess);
+                keepConsole(ctl, log);
+                return TIMED_OUT;
+            }
+            out.join(2000);
+            err.join(2000);
+            Optional<Integer> status = readStatus(ctl);
+            log.accept("emulated host finished in %.1f s (QEMU exit %d)".formatted((System.nanoTime() - t0) / 1e9, qemuProcess.exitValue()));
+            if (status.isEmpty()) {
+                String why = Files.exists(ctl.resolve("failure")) ? Files.readString(ctl.resolve("failure")).strip()
+                        : "QEMU exited with status " + qemuProcess.exitValue() + " before the command finished";
+                log.accept("the emulated host failed: " + why);
+                keepConsole(ctl, log);
+                return HOST_FAILURE;
+            }
+            return status.get();
+        } finally {
+            if (qemuProcess != null) kill(qemuProcess);
+            if (hook != null) removeHook(hook);
+            GuestImage.deleteTree(ctl);
+        }
+    }
+
+    /** A daemon thread copying a FIFO to {@code to} until its writer (QEMU) exits. */
+    private static Thread relay(Path fifo, java.io.PrintStream to) {
+        Thread t = Thread.ofPlatform().daemon().name("kvm-host " + fifo.getFileName()).start(() -> {
+            try (var in = Files.newInputStream(fifo)) {
+                byte[] buf = new byte[8192];
+                for (int n; (n = in.read(buf)) > 0; ) {
+                    to.write(buf, 0, n);
+                    to.flush();
+                }
+            } catch (IOException e) {
+                to.println("actorvm kvm-host: lost the command's output: " + e.getMessage());
+            }
+        });
+        return t;
+    }
+
+    static List<String> qemuCommand(Path qemu, KvmHostImage image, Path ctl, Options o) {
+        List<String> a = new ArrayList<>(List.of("setpriv", "--pdeathsig", "KILL", qemu.toString(),
+                "-accel", "tcg,thread=" + (o.multiThreaded() ? "multi" : "single") + ",tb-size=512",
+                "-M", "pc", "-cpu", "max", "-smp", Integer.toString(o.cpus()), "-m", o.memoryMiB() + "M",
+                "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+                "-kernel", image.vmlinuz().toString(), "-initrd", image.initramfs().toString(),
+                "-append", "console=ttyS0 panic=-1 quiet loglevel=4 mitigations=off tsc=reliable",
+                "-serial", "file:" + ctl.resolve("console.log"),
+                "-device", "virtio-rng-pci",
+                "-device", "virtio-serial-pci",
+                "-chardev", "pipe,id=out,path=" + ctl.resolve("stdout"),
+                "-device", "virtserialport,chardev=out,name=stdout",
+                "-chardev", "pipe,id=err,path=" + ctl.resolve("stderr"),
+                "-device", "virtserialport,chardev=err,name=stderr"));
+        String model = DebianPackages.isRoot() ? "passthrough" : "none";
+        share(a, "root", Path.of("/"), "none", true);
+        share(a, "ctl", ctl, model, false);
+        for (int i = 0; i < o.writable().size(); i++) share(a, "rw" + i, o.writable().get(i), model, false);
+        return a;
+    }
+
+    private static void share(List<String> a, String tag, Path path, String model, boolean readOnly) {
+        a.add("-fsdev");
+        a.add("local,id=" + tag + ",path=" + path + ",security_model=" + model + (readOnly ? ",readonly=on" : "") + ",multidevs=remap");
+        a.add("-device");
+        a.add("virtio-9p-pci,fsdev=" + tag + ",mount_tag=" + tag);
+    }
+
+    /** The control share: environment, command, writable mounts; L1 writes {@code status} (or {@code failure}) back. */
+    static void writeControl(Path ctl, List<String> command, Path cwd, Map<String, String> env, List<Path> writable)
+            throws IOException, InterruptedException {
+        for (String fifo : List.of("stdout.in", "stdout.out", "stderr.in", "stderr.out")) {
+            Process mkfifo = new ProcessBuilder("mkfifo", "-m", "0600", ctl.resolve(fifo).toString()).inheritIO().start();
+            if (mkfifo.waitFor() != 0) throw new IOException("mkfifo " + ctl.resolve(fifo) + " failed");
+        }
+        StringBuilder e = new StringBuilder("# environment of the command, written by actorvm kvm-host\n");
+        Map<String, String> vars = new LinkedHashMap<>(env);
+        // JVMs run emulated here: C2's compiles cost more than they gain (a JVM-and-Pekko start
+        // took 84 s with tiered C2, 39 s with C1 only, on one emulated vCPU). Callers' own values win.
+        vars.putIfAbsent("ACTORVM_JVM_OPTS", EMULATED_JVM_OPTS);
+        vars.putIfAbsent("MAVEN_OPTS", EMULATED_JVM_OPTS);
+        for (Map.Entry<String, String> v : vars.entrySet()) {
+            if (ENV_NAME.matcher(v.getKey()).matches()) e.append("export ").append(v.getKey()).append('=').append(quote(v.getValue())).append('\n');
+        }
+        Files.writeString(ctl.resolve("env.sh"), e, StandardCharsets.UTF_8);
+
+        StringBuilder c = new StringBuilder("# the command, written by actorvm kvm-host\n");
+        c.append("cd ").append(quote(cwd.toString())).append(" || exit 125\n");
+        List<String> argv = new ArrayList<>(command);
+        List<Long> ids = uidGid();
+        long uid = ids.getFirst(), gid = ids.getLast();
+        if (uid != 0) argv.addAll(0, List.of("setpriv", "--reuid=" + uid, "--regid=" + gid, "--init-groups"));
+        c.append("exec");
+        for (String arg : argv) c.append(' ').append(quote(arg));
+        c.append('\n');
+        Files.writeString(ctl.resolve("command.sh"), c, StandardCharsets.UTF_8);
+
+        StringBuilder m = new StringBuilder("# writable shares: tag and path, written by actorvm kvm-host\nWRITABLE='");
+        for (int i = 0; i < writable.size(); i++) m.append("rw").append(i).append(' ').append(writable.get(i).toString().replace("'", "")).append('\n');
+        m.append("'\n");
+        Files.writeString(ctl.resolve("mounts.sh"), m, StandardCharsets.UTF_8);
+    }
+
+    private static List<Long> uidGid() {
+        try {
+            return List.of(((Number) Files.getAttribute(Path.of("/proc/self"), "unix:uid")).longValue(),
+                    ((Number) Files.getAttribute(Path.of("/proc/self"), "unix:gid")).longValue());
+        } catch (IOException | RuntimeException e) {
+            return List.of(0L, 0L);
+        }
+    }
+
+    static String quote(String s) {
+        return "'" + s.replace("'", "'\\''") + "'";
+    }
+
+    private static Optional<Integer> readStatus(Path ctl) {
+        try {
+            return Optional.of(Integer.parseInt(Files.readString(ctl.resolve("status")).strip()));
+        } catch (IOException | NumberFormatException e) {
+            return Optional.empty();
+        }
+    }
+
+    private static void keepConsole(Path ctl, Consumer<String> log) {
+        try {
+            Path kept = Files.createTempFile("actorvm-kvm-host-console-", ".log");
+            Files.copy(ctl.resolve("console.log"), kept, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            List<String> lines = Files.readAllLines(kept, StandardCharsets.ISO_8859_1);
+            log.accept("L1 console kept in " + kept + "; its last lines:");
+            lines.subList(Math.max(0, lines.size() - 15), lines.size()).forEach(l -> log.accept("  | " + l));
+        } catch (IOException e) {
+            log.accept("no L1 console log (" + e.getMessage() + ")");
+        }
+    }
+
+    private static void kill(Process p) throws InterruptedException {
+        if (!p.isAlive()) return;
+        p.destroy();
+        if (!p.waitFor(5, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            p.waitFor(5, TimeUnit.SECONDS);
+        }
+    }
+
+    private static void removeHook(Thread hook) {
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException shuttingDown) {
+            // the hook is running already
+        }
+    }
+}

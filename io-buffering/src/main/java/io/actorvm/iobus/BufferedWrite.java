@@ -1,7 +1,0 @@
-package io.actorvm.iobus;
-
-/**
- * A guest write that needs no immediate answer: a port or MMIO store routed to a device at
- * {@code offset} inside its range. Value is little-endian, zero-extended, {@code size} bytes.
- */
-public record BufferedWrite(long offset, int size, long value) {}

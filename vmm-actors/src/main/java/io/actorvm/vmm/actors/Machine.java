@@ -1,0 +1,274 @@
+package io.actorvm.vmm.actors;
+
+import io.actorvm.io.buffering.CoalescedRing;
+import io.actorvm.kvm.Capability;
+import io.actorvm.devices.virtio.blk.DiskImage;
+import io.actorvm.devices.virtio.net.TapBackend;
+import io.actorvm.kvm.CpuidEntry;
+import io.actorvm.kvm.EventFd;
+import io.actorvm.kvm.IoEventPoller;
+import io.actorvm.kvm.Kvm;
+import io.actorvm.kvm.VcpuFd;
+import io.actorvm.kvm.VmFd;
+import io.actorvm.mmu.AddressMap;
+import io.actorvm.mmu.GuestMemory;
+import io.actorvm.boot.acpi.AcpiTables;
+import io.actorvm.vmm.actors.snapshot.SnapshotStore;
+import io.actorvm.vmm.actors.snapshot.VmSnapshots;
+import io.actorvm.vmm.actors.virtio.VirtioSlots;
+import io.actorvm.boot.BootLayout;
+import io.actorvm.boot.BootMsrs;
+import io.actorvm.boot.Bootloader;
+import io.actorvm.boot.CpuidTemplate;
+import io.actorvm.boot.EntryState;
+import io.actorvm.boot.KernelFormatException;
+import io.actorvm.boot.MpTable;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The KVM side of one VM: the VM and vCPU handles, guest memory with the kernel loaded, the
+ * in-kernel irqchip and PIT, and the coalesced ring. Built in one step, closed in one step
+ * (after every vCPU thread has ended: vCPU threads and devices reach into this memory).
+ */
+final class Machine implements AutoCloseable {
+    static final int PAGE = 4096;
+
+    final Kvm kvm;
+    final VmFd vm;
+    final GuestMemory memory;
+    final List<VcpuFd> vcpus = new ArrayList<>();
+    /** Raw images of the virtio-blk devices, opened before KVM is touched so a bad path changes nothing. */
+    final List<DiskImage> disks = new ArrayList<>();
+    /** Host tap devices of the virtio-net devices that use one (null for switch ports), in config order. */
+    final List<TapBackend> taps = new ArrayList<>();
+    /** Guest notifications of every virtio queue arrive here as ioeventfds. */
+    IoEventPoller poller;
+    /** Eventfds of ioeventfd/irqfd registrations, closed with the VM. */
+    final List<EventFd> eventFds = new ArrayList<>();
+    /** Shared by every vCPU (KVM keeps one ring per VM); null where KVM offers none. */
+    CoalescedRing ring;
+
+    private Machine(Kvm kvm, VmFd vm, GuestMemory memory) {
+        this.kvm = kvm;
+        this.vm = vm;
+        this.memory = memory;
+    }
+
+    /** Reads a kernel or initrd file; a one-line error names the file and the problem. */
+    static byte[] readFile(String what, java.nio.file.Path file) {
+        try {
+            if (!Files.isRegularFile(file)) throw new KernelFormatException(what + " file " + file + " does not exist");
+            return Files.readAllBytes(file);
+        } catch (IOException e) {
+            throw new KernelFormatException("cannot read " + what + " file " + file + ": " + e.getMessage());
+        } catch (OutOfMemoryError e) {
+            throw new KernelFormatException(what + " file " + file + " is too large");
+        }
+    }
+
+    static Machine create(VmConfig config) {
+        return create(config, null, null);
+    }
+
+    /**
+     * A machine booting {@code config}'s kernel, or — when {@code snapshot} is given — one rebuilt
+     * from that snapshot: same layout and devices, memory and KVM state from the snapshot store.
+     */
+    static Machine create(VmConfig config, SnapshotStore store, VmSnapshots.Loaded snapshot) {
+        // Everything about the files is checked before KVM is touched, so a bad file changes nothing.
+        byte[] kernel = snapshot != null ? null : readFile("kernel", config.kernel());
+        if (kernel != null) Bootloader.check(kernel);
+        byte[] initrd = snapshot != null || config.initrd() == null ? null : readFile("initrd", config.initrd());
+        AddressMap map = new AddressMap(config.memory());
+        List<DiskImage> disks = openDisks(config);
+        List<TapBackend> taps;
+        try {
+            taps = openTaps(config);
+        } catch (RuntimeException e) {
+            closeAll(disks);
+            throw e;
+        }
+
+        Kvm kvm;
+        try {
+            kvm = Kvm.open();
+        } catch (RuntimeException e) {
+            closeAll(disks);
+            throw e;
+        }
+        Machine m = null;
+        try {
+            for (Capability needed : List.of(Capability.IRQCHIP, Capability.USER_MEMORY, Capability.SET_TSS_ADDR,
+                    Capability.PIT2, Capability.IMMEDIATE_EXIT)) {
+                if (kvm.checkExtension(needed) <= 0) throw new IllegalStateException("this host's KVM lacks " + needed);
+            }
+            int maxVcpus = Math.max(kvm.checkExtension(Capability.MAX_VCPUS), kvm.checkExtension(Capability.NR_VCPUS));
+            if (config.cpus() > maxVcpus) throw new IllegalArgumentException("this host's KVM allows at most " + maxVcpus + " vCPUs");
+            VmFd vm = kvm.createVm();
+            GuestMemory memory;
+            try {
+                memory = GuestMemory.allocate(map);
+            } catch (RuntimeException | Error e) {
+                vm.close();
+                throw e;
+            }
+            m = new Machine(kvm, vm, memory);
+            m.disks.addAll(disks);
+            m.taps.addAll(taps);
+            disks = List.of();
+            taps = List.of();
+            vm.setTssAddress(AddressMap.KVM_TSS_ADDRESS);
+            vm.setIdentityMapAddress(AddressMap.KVM_IDENTITY_MAP_ADDRESS);
+            vm.createIrqchip();
+            vm.createPit2();
+            int slot = 0;
+            // With a data directory the VM can be snapshotted: KVM logs dirty pages for incremental snapshots.
+            int slotFlags = config.dataDir() != null ? VmFd.MEM_LOG_DIRTY_PAGES : 0;
+            for (GuestMemory.Region r : memory.regions()) {
+                vm.setUserMemoryRegion(slot++, slotFlags, r.guestAddress(), r.size(), r.host().address());
+            }
+            List<CpuidEntry> supported = kvm.supportedCpuid();
+            m.guestCpuid = CpuidTemplate.forVcpu(supported, 0, config.cpus(), config.disabledCpuFeatures());
+            if (snapshot != null) {
+                VmSnapshots.checkCpuFeatures(store, snapshot, m.guestCpuid);
+                m.restoredDeviceStates = VmSnapshots.deviceStates(store, snapshot);
+                VmSnapshots.restoreMemory(store, snapshot, memory);
+                vm.restoreState(VmSnapshots.vmState(store, snapshot));
+                for (int id = 0; id < config.cpus(); id++) {
+                    VcpuFd vcpu = vm.createVcpu(id);
+                    m.vcpus.add(vcpu);
+                    vcpu.restoreState(VmSnapshots.vcpuState(store, snapshot, id,
+                            CpuidTemplate.forVcpu(supported, id, config.cpus(), config.disabledCpuFeatures())));
+                }
+                m.finishSetup();
+                return m;
+            }
+
+            List<AcpiTables.MmioDevice> virtio = VirtioSlots.first(config.virtioDeviceCount()).stream()
+                    .map(s -> new AcpiTables.MmioDevice(s.base(), VirtioSlots.WINDOW, s.gsi())).toList();
+            AcpiTables.Tables acpi = AcpiTables.build(BootLayout.ACPI_TABLES, config.cpus(), virtio);
+            for (AcpiTables.Blob blob : acpi.blobs()) memory.write(blob.address(), blob.bytes());
+            EntryState entry = Bootloader.boot(kernel, initrd, config.cmdline(), memory, acpi.rsdpAddress());
+
+            CpuidEntry leaf1 = supported.stream().filter(e -> e.function() == 1).findFirst()
+                    .orElse(new CpuidEntry(1, 0, 0, 0, 0, 0, 0));
+            memory.write(BootLayout.MP_TABLE, MpTable.build(BootLayout.MP_TABLE, config.cpus(), leaf1.eax(), leaf1.edx()));
+            for (int id = 0; id < config.cpus(); id++) {
+                VcpuFd vcpu = vm.createVcpu(id);
+                m.vcpus.add(vcpu);
+                vcpu.setCpuid(CpuidTemplate.forVcpu(supported, id, config.cpus(), config.disabledCpuFeatures()));
+                vcpu.setMsrs(BootMsrs.initial());
+                vcpu.setFpuDefaults();
+                if (id == 0) {
+                    vcpu.setSregs(entry.sregs().apply(vcpu.getSregs()));
+                    vcpu.setRegs(entry.regs());
+                }
+                // Application processors keep KVM's reset state: with the in-kernel LAPIC they wait
+                // for INIT/SIPI from the guest.
+            }
+            m.finishSetup();
+            return m;
+        } catch (RuntimeException | Error e) {
+            if (m != null) m.close();
+            else {
+                kvm.close();
+                closeAll(disks);
+                taps.forEach(t -> { if (t != null) t.close(); });
+            }
+            throw e;
+        }
+    }
+
+    private static List<DiskImage> openDisks(VmConfig config) {
+        List<DiskImage> out = new ArrayList<>();
+        try {
+            for (DiskConfig d : config.disks()) out.add(DiskImage.open(d.path(), d.readOnly()));
+            return out;
+        } catch (IOException e) {
+            closeAll(out);
+            throw new IllegalArgumentException(e.getMessage());
+        }
+    }
+
+    private static List<TapBackend> openTaps(VmConfig config) {
+        List<TapBackend> out = new ArrayList<>();
+        try {
+            for (NetConfig n : config.nets()) out.add(n.kind() == NetConfig.Kind.TAP ? TapBackend.open(n.name()) : null);
+            return out;
+        } catch (IOException e) {
+            out.forEach(t -> { if (t != null) t.close(); });
+            throw new IllegalArgumentException(e.getMessage());
+        }
+    }
+
+    private static void closeAll(List<DiskImage> disks) {
+        for (DiskImage d : disks) {
+            try {
+                d.close();
+            } catch (IOException ignored) {
+                // closing a read-only or already failed channel: nothing to recover
+            }
+        }
+    }
+
+    /** A new eventfd that lives as long as the VM. */
+    EventFd eventFd() {
+        EventFd e = new EventFd();
+        eventFds.add(e);
+        return e;
+    }
+
+    /** After the vCPUs exist: the coalesced ring, and which MSRs a snapshot saves. */
+    private void finishSetup() {
+        int ringPage = kvm.checkExtension(Capability.COALESCED_MMIO);
+        if (ringPage > 0) ring = new CoalescedRing(vcpus.getFirst().mapping().asSlice((long) ringPage * PAGE, PAGE));
+        List<Integer> candidates = new ArrayList<>(kvm.getMsrIndexList());
+        // Not in KVM's index list but part of the vCPU state: TSC_AUX and the writable MTRRs (MTRRcap, 0xFE, is read-only).
+        for (int msr : new int[] {0xC0000103, 0x2FF, 0x250, 0x258, 0x259}) if (!candidates.contains(msr)) candidates.add(msr);
+        for (int msr = 0x200; msr <= 0x20F; msr++) if (!candidates.contains(msr)) candidates.add(msr);
+        for (int msr = 0x268; msr <= 0x26F; msr++) if (!candidates.contains(msr)) candidates.add(msr);
+        snapshotMsrs = vcpus.getFirst().readableMsrs(candidates);
+    }
+
+    /** Device registers from the snapshot this machine was restored from, by device name (empty otherwise). */
+    java.util.Map<String, Record> restoredDeviceStates = java.util.Map.of();
+
+    /** The CPUID vCPU 0 sees: recorded with snapshots, checked on restore. */
+    List<CpuidEntry> guestCpuid = List.of();
+
+    /** MSRs captured in snapshots (the ones this host's KVM can read back). */
+    List<Integer> snapshotMsrs = List.of();
+
+    /** Pages of region {@code index} written since the last call, by the guest (KVM's dirty log) or the VMM; clears both. */
+    java.util.function.LongPredicate dirtyPages(int index) {
+        GuestMemory.Region r = memory.regions().get(index);
+        long[] guest = vm.getDirtyLog(index, r.size() / PAGE);
+        long[] vmm = memory.takeWritten(index); // device DMA, which KVM's log does not see
+        return page -> page >= 0 && (bit(guest, page) || bit(vmm, page));
+    }
+
+    private static boolean bit(long[] bitmap, long page) {
+        return page / 64 < bitmap.length && (bitmap[(int) (page / 64)] & (1L << (page % 64))) != 0;
+    }
+
+    /** True when KVM can coalesce port writes into the ring. */
+    boolean canCoalescePio() {
+        return ring != null && kvm.checkExtension(Capability.COALESCED_PIO) > 0;
+    }
+
+    @Override
+    public void close() {
+        if (poller != null) poller.close();
+        eventFds.forEach(EventFd::close); // closing an eventfd also drops its ioeventfd/irqfd registration
+        closeAll(disks);
+        taps.forEach(t -> { if (t != null) t.close(); });
+        for (VcpuFd v : vcpus) v.close();
+        vm.close();
+        memory.close();
+        kvm.close();
+    }
+}

@@ -1,0 +1,115 @@
+package io.actorvm.vmm.actors.device;
+
+import io.actorvm.devices.BusDevice;
+import io.actorvm.io.buffering.BufferedWrite;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PreRestart;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+
+/**
+ * Hosts one device model. Guest writes arrive as {@link Write} or {@link WriteBatch} (the vCPU did
+ * not wait for them); guest reads as {@link Read} asks. The mailbox is FIFO, so a read always sees
+ * every write the same vCPU sent before it. A model that throws is restarted by supervision with
+ * the same model instance, so its state is kept and the VM runs on; the failure is logged and counted.
+ */
+public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
+
+    public sealed interface Command {}
+
+    /** One buffered guest write. */
+    public record Write(long offset, int size, long value) implements Command {}
+
+    /** Writes drained together from KVM's coalesced ring, in guest order. */
+    public record WriteBatch(List<BufferedWrite> writes) implements Command {}
+
+    /** A guest read; the reply is the value, low {@code size} bytes significant. */
+    public record Read(long offset, int size, ActorRef<ReadResult> replyTo) implements Command {}
+
+    public record ReadResult(long value) {}
+
+    /** Host-side work on the model inside the actor (input for a UART, a backend completion). */
+    public record WithModel(Consumer<BusDevice> action) implements Command {}
+
+    public record GetMetrics(ActorRef<Metrics> replyTo) implements Command {}
+
+    /** The model's registers for a snapshot ({@code state} null for a device that keeps none). */
+    public record CaptureState(ActorRef<CapturedState> replyTo) implements Command {}
+
+    public record CapturedState(String device, Record state) {}
+
+    public record Metrics(String device, Map<String, Long> counters, long failures, long batches, long batchedWrites) {}
+
+    private final BusDevice model;
+    private final AtomicLong failures;
+    private long batches, batchedWrites;
+
+    public static Behavior<Command> create(BusDevice model) {
+        AtomicLong failures = new AtomicLong(); // outlives restarts, like the model
+        Behavior<Command> b = Behaviors.setup(ctx -> new DeviceActor(ctx, model, failures));
+        return Behaviors.supervise(b).onFailure(RuntimeException.class, SupervisorStrategy.restart().withLoggingEnabled(true));
+    }
+
+    private DeviceActor(ActorContext<Command> context, BusDevice model, AtomicLong failures) {
+        super(context);
+        this.model = model;
+        this.failures = failures;
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(Write.class, w -> {
+                    model.write(w.offset(), w.size(), w.value());
+                    return this;
+                })
+                .onMessage(WriteBatch.class, batch -> {
+                    batches++;
+                    batchedWrites += batch.writes().size();
+                    for (BufferedWrite w : batch.writes()) model.write(w.offset(), w.size(), w.value());
+                    return this;
+                })
+                .onMessage(Read.class, this::onRead)
+                .onMessage(WithModel.class, m -> {
+                    m.action().accept(model);
+                    return this;
+                })
+                .onMessage(CaptureState.class, c -> {
+                    c.replyTo().tell(new CapturedState(model.name(),
+                            model instanceof io.actorvm.devices.Stateful<?> s ? s.state() : null));
+                    return this;
+                })
+                .onMessage(GetMetrics.class, m -> {
+                    m.replyTo().tell(new Metrics(model.name(), model.metrics(), failures.get(), batches, batchedWrites));
+                    return this;
+                })
+                .onSignal(PreRestart.class, s -> {
+                    long n = failures.incrementAndGet();
+                    getContext().getLog().warn("device {} failed ({} failures so far); restarted with its state kept", model.name(), n);
+                    return this;
+                })
+                .build();
+    }
+
+    private Behavior<Command> onRead(Read r) {
+        long value;
+        try {
+            value = model.read(r.offset(), r.size());
+        } catch (RuntimeException e) {
+            // The vCPU is blocked on this answer: give it what an absent device gives, then fail.
+            r.replyTo().tell(new ReadResult(-1L));
+            throw e;
+        }
+        r.replyTo().tell(new ReadResult(value));
+        return this;
+    }
+}

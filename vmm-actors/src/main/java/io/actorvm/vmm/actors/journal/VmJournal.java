@@ -1,0 +1,70 @@
+package io.actorvm.vmm.actors.journal;
+
+import io.actorvm.persistence.proto.VmEvent;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.persistence.typed.PersistenceId;
+import org.apache.pekko.persistence.typed.javadsl.CommandHandler;
+import org.apache.pekko.persistence.typed.javadsl.EventHandler;
+import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehavior;
+
+/**
+ * The journal of one VM: an event-sourced entity that records what happened to it (defined,
+ * started, paused, resumed, snapshot taken, restored, stopped, failed) as protobuf events. The VM
+ * runtime tells it each event once the event has happened; {@code history} and restore read it
+ * back. Its state is what recovery needs: whether the VM was defined and its newest snapshot.
+ */
+public final class VmJournal extends EventSourcedBehavior<VmJournal.Command, VmEvent, VmJournal.State> {
+
+    public sealed interface Command {}
+
+    /** Persist {@code event}; {@code replyTo} (may be null) hears Done once it is durable. */
+    public record Record(VmEvent event, ActorRef<Done> replyTo) implements Command {}
+
+    public record GetState(ActorRef<State> replyTo) implements Command {}
+
+    /** Records the definition if this VM has none yet (a VM is defined once, however often it runs). */
+    public record Define(VmEvent defined) implements Command {}
+
+    /** Recovered state: how many events, whether Defined was recorded, the newest snapshot id ("" if none). */
+    public record State(long events, boolean defined, String lastSnapshotId) {
+        State apply(VmEvent e) {
+            return new State(events + 1, defined || e.hasDefined(),
+                    e.hasSnapshotTaken() ? e.getSnapshotTaken().getSnapshotId() : lastSnapshotId);
+        }
+    }
+
+    public static PersistenceId persistenceId(String vmName) {
+        return PersistenceId.of("vm", vmName);
+    }
+
+    public static Behavior<Command> create(String vmName) {
+        return new VmJournal(persistenceId(vmName));
+    }
+
+    private VmJournal(PersistenceId id) {
+        super(id);
+    }
+
+    @Override
+    public State emptyState() {
+        return new State(0, false, "");
+    }
+
+    @Override
+    public CommandHandler<Command, VmEvent, State> commandHandler() {
+        return newCommandHandlerBuilder().forAnyState()
+                .onCommand(Record.class, (state, r) -> Effect().persist(r.event()).thenRun(s -> {
+                    if (r.replyTo() != null) r.replyTo().tell(Done.getInstance());
+                }))
+                .onCommand(GetState.class, (state, g) -> Effect().reply(g.replyTo(), state))
+                .onCommand(Define.class, (state, d) -> state.defined() ? Effect().none() : Effect().persist(d.defined()))
+                .build();
+    }
+
+    @Override
+    public EventHandler<State, VmEvent> eventHandler() {
+        return newEventHandlerBuilder().forAnyState().onAnyEvent(State::apply);
+    }
+}

@@ -1,0 +1,36 @@
+package io.actorvm.vmm.actors.net;
+
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Extension;
+import org.apache.pekko.actor.typed.ExtensionId;
+import org.apache.pekko.actor.typed.Props;
+
+import java.util.concurrent.ConcurrentHashMap;
+
+/** The virtual switches of one actor system, by name: VMs that name the same switch are on one segment. */
+public final class Switches implements Extension {
+    private static final ExtensionId<Switches> ID = new ExtensionId<>() {
+        @Override
+        public Switches createExtension(ActorSystem<?> system) {
+            return new Switches(system);
+        }
+    };
+
+    private final ActorSystem<?> system;
+    private final ConcurrentHashMap<String, ActorRef<VirtualSwitch.Command>> switches = new ConcurrentHashMap<>();
+
+    private Switches(ActorSystem<?> system) {
+        this.system = system;
+    }
+
+    public static Switches get(ActorSystem<?> system) {
+        return system.registerExtension(ID);
+    }
+
+    /** The switch called {@code name}, created on first use. */
+    public ActorRef<VirtualSwitch.Command> named(String name) {
+        return switches.computeIfAbsent(name, n -> system.systemActorOf(VirtualSwitch.create(n),
+                "switch-" + java.net.URLEncoder.encode(n, java.nio.charset.StandardCharsets.UTF_8), Props.empty()));
+    }
+}

@@ -1,0 +1,163 @@
+package io.actorvm.vmm.actors.snapshot;
+
+import io.actorvm.kvm.CpuidEntry;
+import io.actorvm.kvm.VcpuFd;
+import io.actorvm.kvm.VcpuState;
+import io.actorvm.kvm.VmFd;
+import io.actorvm.mmu.GuestMemory;
+import io.actorvm.persistence.PageStore;
+import io.actorvm.persistence.SnapshotCorruptException;
+import io.actorvm.persistence.SnapshotPages;
+import io.actorvm.persistence.proto.BlobRef;
+import io.actorvm.persistence.proto.PageRef;
+import io.actorvm.persistence.proto.SnapshotKind;
+import io.actorvm.persistence.proto.SnapshotManifest;
+import io.actorvm.persistence.proto.VmEvent;
+
+import java.nio.file.Path;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.IntFunction;
+import java.util.function.LongPredicate;
+
+/**
+ * Capturing a paused VM into a snapshot, and reading one back. Capture: every vCPU's state, the
+ * VM-wide KVM state (irqchips, PIT, kvmclock), and the RAM pages — all of them for a full
+ * snapshot, those KVM's dirty log reports since the parent for an incremental one — into the
+ * content-addressed store, then the manifest, written atomically and last.
+ */
+public final class VmSnapshots {
+    static final DateTimeFormatter ID_TIME = DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC);
+
+    /** Blob names of device states: "device:" and the device's name. */
+    static final String DEVICE_PREFIX = "device:";
+
+    private VmSnapshots() {}
+
+    /** The device states a snapshot kept, by device name. */
+    public static java.util.Map<String, Record> deviceStates(SnapshotStore store, Loaded snapshot) {
+        java.util.Map<String, Record> out = new java.util.LinkedHashMap<>();
+        for (BlobRef b : snapshot.leaf().getDevicesList()) {
+            if (b.getName().startsWith(DEVICE_PREFIX)) {
+                String name = b.getName().substring(DEVICE_PREFIX.length());
+                out.put(name, DeviceStateCodec.decode(name, store.pages().getBlob(b.getSha256())));
+            }
+        }
+        return out;
+    }
+
+    /** What a snapshot wrote. */
+    public record Taken(String id, String parentId, boolean full, long pages, long bytesWritten, Path manifest, long millis) {}
+
+    /** A new snapshot id: sortable by time, unique enough for one data directory. */
+    public static String newId() {
+        return ID_TIME.format(Instant.now()) + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(0x10000, 0x100000));
+    }
+
+    /**
+     * Takes a snapshot of a VM whose vCPUs are all parked outside KVM_RUN. {@code dirtyPages}
+     * gives, per memory region, the pages to store (null: all of them — a full snapshot).
+     */
+    public static Taken take(SnapshotStore store, VmEvent.Defined config, GuestMemory memory, VmFd vm, List<VcpuFd> vcpus,
+                             List<Integer> msrs, List<CpuidEntry> guestCpuid, java.util.Map<String, byte[]> devices,
+                             String parentId, IntFunction<LongPredicate> dirtyPages) {
+        long t0 = System.nanoTime();
+        String id = newId();
+        boolean full = parentId == null;
+        SnapshotManifest.Builder manifest = SnapshotManifest.newBuilder().setSnapshotId(id).setParentId(full ? "" : parentId)
+                .setKind(full ? SnapshotKind.FULL : SnapshotKind.INCREMENTAL).setCreatedMillis(System.currentTimeMillis())
+                .setVmName(config.getName()).setConfig(config).setMemory(SnapshotPages.layoutOf(memory));
+        long pages;
+        long written;
+        try (PageStore.Batch batch = store.pages().batch()) {
+            List<PageRef> refs = new ArrayList<>();
+            int region = 0;
+            for (GuestMemory.Region r : memory.regions()) {
+                // Reading the dirty log also clears it: a full snapshot starts the next increment afresh.
+                LongPredicate dirty = dirtyPages.apply(region);
+                LongPredicate inRegion = full ? gpn -> true : dirty;
+                long first = r.guestAddress() / SnapshotPages.PAGE_SIZE;
+                GuestMemory one = GuestMemory.of(memory.addressMap(), List.of(r));
+                refs.addAll(SnapshotPages.capture(one, batch, gpn -> inRegion.test(gpn - first)));
+                region++;
+            }
+            manifest.addAllPages(refs);
+            pages = refs.size();
+            for (int i = 0; i < vcpus.size(); i++) {
+                byte[] blob = MachineStateCodec.encode(i, vcpus.get(i).captureState(msrs)).toByteArray();
+                manifest.addVcpus(blobRef("vcpu-" + i, batch.putBlob(blob), blob.length));
+            }
+            byte[] vmState = MachineStateCodec.encode(vm.captureState()).toByteArray();
+            manifest.setVmState(blobRef("vm", batch.putBlob(vmState), vmState.length));
+            for (var d : devices.entrySet()) {
+                manifest.addDevices(blobRef(DEVICE_PREFIX + d.getKey(), batch.putBlob(d.getValue()), d.getValue().length));
+            }
+            byte[] features = CpuFeatureCheck.encode(guestCpuid);
+            manifest.addDevices(blobRef(CpuFeatureCheck.BLOB_NAME, batch.putBlob(features), features.length));
+            batch.commit();
+            written = batch.writtenBytes();
+        }
+        Path path = store.manifests().write(manifest.build());
+        return new Taken(id, parentId, full, pages, written, path, (System.nanoTime() - t0) / 1_000_000);
+    }
+
+    private static BlobRef blobRef(String name, String hash, long size) {
+        return BlobRef.newBuilder().setName(name).setSha256(hash).setSize(size).build();
+    }
+
+    /** A snapshot chain read and verified up to its states (pages are verified as they are copied in). */
+    public record Loaded(List<SnapshotManifest> chain, SnapshotManifest leaf) {
+        public VmEvent.Defined config() {
+            return leaf.getConfig();
+        }
+    }
+
+    public static Loaded load(SnapshotStore store, String id) {
+        List<SnapshotManifest> chain = store.manifests().chain(id);
+        return new Loaded(chain, chain.getLast());
+    }
+
+    /**
+     * Refuses to restore on a host that lacks CPU features the snapshot's guest could see (it may
+     * be using them): a one-line {@link io.actorvm.persistence.IncompatibleSnapshotException}.
+     */
+    public static void checkCpuFeatures(SnapshotStore store, Loaded snapshot, List<CpuidEntry> hostGuestCpuid) {
+        for (BlobRef b : snapshot.leaf().getDevicesList()) {
+            if (b.getName().equals(CpuFeatureCheck.BLOB_NAME)) {
+                CpuFeatureCheck.requireSubset(snapshot.leaf().getSnapshotId(), store.pages().getBlob(b.getSha256()), hostGuestCpuid);
+            }
+        }
+    }
+
+    /** Copies the chain's pages into fresh (zeroed) guest memory. */
+    public static long restoreMemory(SnapshotStore store, Loaded snapshot, GuestMemory memory) {
+        return SnapshotPages.restore(memory, store.pages(), snapshot.chain(), true);
+    }
+
+    /** The VM-wide KVM state of the snapshot. */
+    public static io.actorvm.kvm.VmState vmState(SnapshotStore store, Loaded snapshot) {
+        try {
+            return MachineStateCodec.decode(io.actorvm.persistence.proto.VmState.parseFrom(
+                    store.pages().getBlob(snapshot.leaf().getVmState().getSha256())));
+        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+            throw new SnapshotCorruptException("snapshot " + snapshot.leaf().getSnapshotId() + ": VM state does not parse");
+        }
+    }
+
+    /** vCPU {@code index}'s state, with the CPUID this host gives that vCPU. */
+    public static VcpuState vcpuState(SnapshotStore store, Loaded snapshot, int index, List<CpuidEntry> cpuid) {
+        if (index >= snapshot.leaf().getVcpusCount()) {
+            throw new SnapshotCorruptException("snapshot " + snapshot.leaf().getSnapshotId() + " has no state for vCPU " + index);
+        }
+        try {
+            return MachineStateCodec.decode(io.actorvm.persistence.proto.VcpuState.parseFrom(
+                    store.pages().getBlob(snapshot.leaf().getVcpus(index).getSha256())), cpuid, 0);
+        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+            throw new SnapshotCorruptException("snapshot " + snapshot.leaf().getSnapshotId() + ": vCPU " + index + " state does not parse");
+        }
+    }
+}

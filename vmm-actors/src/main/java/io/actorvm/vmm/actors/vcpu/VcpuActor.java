@@ -1,0 +1,205 @@
+package io.actorvm.vmm.actors.vcpu;
+
+import io.actorvm.kvm.VcpuFd;
+import io.actorvm.kvm.VmExit;
+import io.actorvm.vmm.actors.io.ExitRouter;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One vCPU. The actor owns a platform thread that loops on KVM_RUN (FFM downcalls pin their
+ * carrier, so a virtual thread would gain nothing) and turns every exit into a {@link VmExit}
+ * message for the {@link ExitRouter}. Lifecycle commands come to the actor; it steers the thread
+ * through {@link VcpuControl} and kicks it out of KVM_RUN.
+ */
+public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
+
+    public sealed interface Command {}
+
+    /** Start the thread. */
+    public record Run() implements Command {}
+
+    /** Stop entering the guest; the reply comes once the thread is parked outside KVM_RUN. */
+    public record Pause(ActorRef<Done> replyTo) implements Command {}
+
+    public record Resume(ActorRef<Done> replyTo) implements Command {}
+
+    /** Leave the guest for good; the parent hears {@link Stopped}. */
+    public record Stop() implements Command {}
+
+    record LoopPaused() implements Command {}
+
+    record LoopEnded(Outcome outcome) implements Command {}
+
+    /** Why a vCPU stopped running the guest. {@code error} outcomes fail the VM. */
+    public record Outcome(String reason, boolean error, boolean requested) {
+        static Outcome requestedStop() {
+            return new Outcome("stopped", false, true);
+        }
+    }
+
+    /** Sent to the parent when the thread has ended and will touch neither the vCPU nor guest memory again. */
+    public record Stopped(int vcpuId, Outcome outcome) {}
+
+    private final VcpuFd vcpu;
+    private final ExitRouter router;
+    private final ActorRef<Stopped> parent;
+    private final VcpuControl control = new VcpuControl();
+    private final List<ActorRef<Done>> pauseWaiters = new ArrayList<>();
+    private Thread thread;
+    private boolean paused;
+
+    public static Behavior<Command> create(VcpuFd vcpu, ExitRouter router, ActorRef<Stopped> parent) {
+        return Behaviors.setup(ctx -> new VcpuActor(ctx, vcpu, router, parent));
+    }
+
+    private VcpuActor(ActorContext<Command> ctx, VcpuFd vcpu, ExitRouter router, ActorRef<Stopped> parent) {
+        super(ctx);
+        this.vcpu = vcpu;
+        this.router = router;
+        this.parent = parent;
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(Run.class, r -> {
+                    if (thread == null) {
+                        ActorRef<Command> self = getContext().getSelf();
+                        thread = Thread.ofPlatform().name("vcpu-" + vcpu.id()).daemon(true)
+                                .start(() -> loop(self));
+                    }
+                    return this;
+                })
+                .onMessage(Pause.class, p -> {
+                    if (paused) {
+                        p.replyTo().tell(Done.getInstance());
+                    } else {
+                        pauseWaiters.add(p.replyTo());
+                        control.request(VcpuControl.Target.PAUSE);
+                        kick();
+                    }
+                    return this;
+                })
+                .onMessage(LoopPaused.class, p -> {
+                    paused = true;
+                    pauseWaiters.forEach(w -> w.tell(Done.getInstance()));
+                    pauseWaiters.clear();
+                    return this;
+                })
+                .onMessage(Resume.class, r -> {
+                    paused = false;
+                    control.request(VcpuControl.Target.RUN);
+                    r.replyTo().tell(Done.getInstance());
+                    return this;
+                })
+                .onMessage(Stop.class, s -> {
+                    control.request(VcpuControl.Target.STOP);
+                    if (thread == null) {
+                        parent.tell(new Stopped(vcpu.id(), Outcome.requestedStop()));
+                        return Behaviors.stopped();
+                    }
+                    kick();
+                    return this;
+                })
+                .onMessage(LoopEnded.class, e -> {
+                    pauseWaiters.forEach(w -> w.tell(Done.getInstance()));
+                    parent.tell(new Stopped(vcpu.id(), e.outcome()));
+                    return Behaviors.stopped();
+                })
+                .build();
+    }
+
+    private void kick() {
+        router.stats().kicks.increment();
+        vcpu.kick();
+    }
+
+    /** The vCPU thread: KVM_RUN, decode, route, repeat. */
+    private void loop(ActorRef<Command> self) {
+        Outcome outcome = null;
+        try {
+            vcpu.bindToCurrentThread();
+            while (outcome == null) {
+                if (control.pauseRequested()) completePendingInstruction();
+                if (!control.awaitRunnable(() -> self.tell(new LoopPaused()))) {
+                    outcome = Outcome.requestedStop();
+                    break;
+                }
+                VmExit exit = vcpu.run();
+                router.stats().exits.increment();
+                router.drainCoalesced();
+                outcome = handle(exit);
+            }
+        } catch (Throwable t) {
+            outcome = new Outcome("vCPU " + vcpu.id() + " failed: " + t, true, false);
+        } finally {
+            try {
+                vcpu.unbindThread();
+            } finally {
+                self.tell(new LoopEnded(outcome));
+            }
+        }
+    }
+
+    /**
+     * Before parking, lets KVM finish the instruction of the last exit (a port or MMIO read whose
+     * data we supplied completes inside the next KVM_RUN): with immediate_exit set, KVM_RUN does
+     * exactly that and returns. A snapshot taken while parked then never splits an instruction.
+     */
+    private void completePendingInstruction() {
+        vcpu.runPage().setImmediateExit(true);
+        VmExit exit = vcpu.run();
+        vcpu.acknowledgeKick();
+        if (!(exit instanceof VmExit.Interrupted)) {
+            // Not expected with immediate_exit; handle it so nothing is lost.
+            Outcome o = handle(exit);
+            if (o != null) control.request(VcpuControl.Target.STOP);
+        }
+    }
+
+    /** Handles one exit; returns null to keep running, or why this vCPU stops. */
+    private Outcome handle(VmExit exit) {
+        return switch (exit) {
+            case VmExit.PortOut out -> {
+                router.portOut(out);
+                yield null;
+            }
+            case VmExit.PortIn in -> {
+                vcpu.runPage().completePortIn(router.portIn(in));
+                yield null;
+            }
+            case VmExit.MmioWrite w -> {
+                router.mmioWrite(w);
+                yield null;
+            }
+            case VmExit.MmioRead r -> {
+                vcpu.runPage().completeMmioRead(router.mmioRead(r));
+                yield null;
+            }
+            case VmExit.Interrupted i -> {
+                vcpu.acknowledgeKick();
+                yield null;
+            }
+            case VmExit.Halt h -> new Outcome("guest halted", false, false);
+            case VmExit.Shutdown s -> new Outcome("guest triple fault (shutdown exit) on vCPU " + vcpu.id(), true, false);
+            case VmExit.SystemEvent e -> switch (e.type()) {
+                case VmExit.SystemEvent.SHUTDOWN -> new Outcome("guest powered off", false, false);
+                case VmExit.SystemEvent.RESET -> new Outcome("guest reset", false, false);
+                default -> new Outcome("guest " + e, true, false);
+            };
+            case VmExit.InternalError e -> new Outcome("KVM internal error on vCPU " + vcpu.id() + ": " + e, true, false);
+            case VmExit.FailEntry f -> new Outcome("VM entry failed on vCPU " + vcpu.id() + ": " + f, true, false);
+            case VmExit.Debug d -> null;
+            case VmExit.Unhandled u -> new Outcome("unhandled exit reason " + u.reason() + " on vCPU " + vcpu.id(), true, false);
+        };
+    }
+}

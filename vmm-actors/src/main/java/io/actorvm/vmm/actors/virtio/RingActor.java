@@ -1,0 +1,224 @@
+package io.actorvm.vmm.actors.virtio;
+
+import io.actorvm.devices.virtio.QueueHandler;
+import io.actorvm.devices.virtio.VirtioInterrupt;
+import io.actorvm.io.buffering.virtq.DescriptorChain;
+import io.actorvm.io.buffering.virtq.SplitQueue;
+import io.actorvm.mmu.GuestMemory;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+
+/**
+ * One virtqueue, driven by its own actor. A notification (from the poller thread that watches the
+ * queue's ioeventfd) makes it pop available chains and hand each to the device's
+ * {@link QueueHandler} on the blocking-I/O executor, at most {@link #MAX_IN_FLIGHT} at a time (the
+ * rest wait in the guest's ring: back-pressure, no unbounded mailbox). Completions come back as
+ * messages; the actor publishes them in the used ring and raises the interrupt when the guest
+ * wants one. A guest-side violation stops the ring and reports it; nothing escapes the actor.
+ */
+public final class RingActor extends AbstractBehavior<RingActor.Command> {
+    public static final int MAX_IN_FLIGHT = 32;
+
+    public sealed interface Command {}
+
+    /** The guest notified this queue. */
+    public record Notify() implements Command {}
+
+    /** Data from the host for an inbound queue (a received frame). */
+    public record Deliver(byte[] data) implements Command {}
+
+    /** Finish in-flight requests, take no new ones, then reply. */
+    public record Quiesce(ActorRef<Done> replyTo) implements Command {}
+
+    private record Completed(int head, int written, Throwable failure) implements Command {}
+
+    /** The queue's progress for a snapshot; ask after {@link Quiesce}, so nothing is in flight. */
+    public record GetState(ActorRef<SplitQueue.State> replyTo) implements Command {}
+
+    /** Take requests again after a {@link Quiesce} (the snapshot is done). */
+    public record Unquiesce() implements Command {}
+
+    /** Sent to {@code failures} when the guest broke the queue protocol or a request failed unexpectedly. */
+    public record Failed(int queue, String reason) {}
+
+    private final int index;
+    private final SplitQueue queue;
+    private final QueueHandler handler;
+    /** Set instead of {@link #handler} for an inbound queue. */
+    private final io.actorvm.devices.virtio.InboundHandler inbound;
+    private final java.util.ArrayDeque<byte[]> pending = new java.util.ArrayDeque<>();
+    private long dropped;
+    private final GuestMemory memory;
+    private final VirtioInterrupt interrupt;
+    private final Executor io;
+    private final ActorRef<Failed> failures;
+    private final List<ActorRef<Done>> quiesceWaiters = new ArrayList<>();
+    private int inFlight;
+    private boolean quiescing, failed;
+    private long requests;
+
+    /** Data the host delivers while the guest has no buffers waits here, up to this many items; more are dropped. */
+    public static final int MAX_PENDING = 256;
+
+    public static Behavior<Command> create(int index, SplitQueue queue, QueueHandler handler, GuestMemory memory,
+                                           VirtioInterrupt interrupt, Executor io, ActorRef<Failed> failures) {
+        return Behaviors.setup(ctx -> new RingActor(ctx, index, queue, handler, null, memory, interrupt, io, failures));
+    }
+
+    /** A ring the device fills on its own schedule: buffers are used as {@link Deliver}ed data arrives. */
+    public static Behavior<Command> inbound(int index, SplitQueue queue, io.actorvm.devices.virtio.InboundHandler inbound,
+                                            GuestMemory memory, VirtioInterrupt interrupt, ActorRef<Failed> failures) {
+        return Behaviors.setup(ctx -> new RingActor(ctx, index, queue, null, inbound, memory, interrupt, null, failures));
+    }
+
+    private RingActor(ActorContext<Command> ctx, int index, SplitQueue queue, QueueHandler handler,
+                      io.actorvm.devices.virtio.InboundHandler inbound, GuestMemory memory,
+                      VirtioInterrupt interrupt, Executor io, ActorRef<Failed> failures) {
+        super(ctx);
+        this.index = index;
+        this.queue = queue;
+        this.handler = handler;
+        this.inbound = inbound;
+        this.memory = memory;
+        this.interrupt = interrupt;
+        this.io = io;
+        this.failures = failures;
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(Notify.class, n -> {
+                    if (inbound != null) fillPending();
+                    else drain();
+                    return this;
+                })
+                .onMessage(Deliver.class, d -> {
+                    if (inbound == null || failed) return this;
+                    if (pending.size() >= MAX_PENDING) {
+                        dropped++;
+                        pending.pollFirst(); // the oldest goes: a full receive ring drops like a NIC's FIFO
+                    }
+                    pending.addLast(d.data());
+                    fillPending();
+                    return this;
+                })
+                .onMessage(Completed.class, this::onCompleted)
+                .onMessage(GetState.class, g -> {
+                    g.replyTo().tell(queue.state());
+                    return this;
+                })
+                .onMessage(Unquiesce.class, u -> {
+                    quiescing = false;
+                    if (inbound != null) fillPending();
+                    else drain();
+                    return this;
+                })
+                .onMessage(Quiesce.class, q -> {
+                    quiescing = true;
+                    quiesceWaiters.add(q.replyTo());
+                    replyIfQuiet();
+                    return this;
+                })
+                .build();
+    }
+
+    /** Inbound: moves pending data into guest buffers while both exist; one interrupt per batch. */
+    private void fillPending() {
+        boolean used = false;
+        try {
+            while (!failed && !pending.isEmpty()) {
+                Optional<DescriptorChain> next = queue.pop();
+                if (next.isEmpty()) {
+                    if (queue.enableNotificationAndCheck()) continue;
+                    break; // no buffers: wait for the guest's next notification
+                }
+                byte[] data = pending.pollFirst();
+                int written = inbound.fill(data, next.get(), memory);
+                queue.addUsed(next.get().head(), Math.max(written, 0));
+                if (written < 0) dropped++;
+                used = true;
+            }
+            if (used && queue.needsInterrupt()) interrupt.raise(VirtioInterrupt.USED_BUFFER);
+        } catch (RuntimeException e) {
+            fail(e.getMessage() != null ? e.getMessage() : e.toString());
+        }
+    }
+
+    private void drain() {
+        while (!failed && !quiescing && inFlight < MAX_IN_FLIGHT) {
+            Optional<DescriptorChain> next;
+            try {
+                next = queue.pop();
+            } catch (RuntimeException e) { // VirtQueueException, or anything a hostile ring provokes
+                fail(e.getMessage() != null ? e.getMessage() : e.toString());
+                return;
+            }
+            if (next.isEmpty()) {
+                // With EVENT_IDX the driver only notifies when it passes avail_event: publish ours,
+                // then look once more for buffers that raced with that (virtio 1.2, 2.7.10).
+                if (queue.enableNotificationAndCheck()) continue;
+                return;
+            }
+            DescriptorChain chain = next.get();
+            inFlight++;
+            requests++;
+            CompletableFuture<Integer> done = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return handler.process(chain, memory);
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }, io);
+            getContext().pipeToSelf(done, (written, failure) -> new Completed(chain.head(), written == null ? 0 : written,
+                    failure instanceof java.util.concurrent.CompletionException c && c.getCause() != null ? c.getCause() : failure));
+        }
+    }
+
+    private Behavior<Command> onCompleted(Completed c) {
+        inFlight--;
+        if (failed) {
+            replyIfQuiet();
+            return this;
+        }
+        if (c.failure() != null) {
+            fail("request " + c.head() + ": " + c.failure().getMessage());
+            replyIfQuiet();
+            return this;
+        }
+        try {
+            queue.addUsed(c.head(), c.written());
+            if (queue.needsInterrupt()) interrupt.raise(VirtioInterrupt.USED_BUFFER);
+        } catch (RuntimeException e) {
+            fail(e.getMessage() != null ? e.getMessage() : e.toString());
+        }
+        replyIfQuiet();
+        drain();
+        return this;
+    }
+
+    private void fail(String reason) {
+        if (failed) return;
+        failed = true;
+        getContext().getLog().warn("virtqueue {}: {} (device needs reset)", index, reason);
+        failures.tell(new Failed(index, "queue " + index + ": " + reason));
+    }
+
+    private void replyIfQuiet() {
+        if (inFlight == 0 && !quiesceWaiters.isEmpty()) {
+            quiesceWaiters.forEach(w -> w.tell(Done.getInstance()));
+            quiesceWaiters.clear();
+        }
+    }
+}

@@ -1,0 +1,162 @@
+package io.actorvm.vmm.actors.virtio;
+
+import io.actorvm.devices.virtio.VirtioDevice;
+import io.actorvm.devices.virtio.VirtioInterrupt;
+import io.actorvm.devices.virtio.VirtioMmioTransport;
+import io.actorvm.io.buffering.virtq.SplitQueue;
+import io.actorvm.mmu.GuestMemory;
+import io.actorvm.vmm.actors.device.DeviceActor;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+
+/**
+ * The rings of one virtio device: spawns a {@link RingActor} per queue when the driver says
+ * DRIVER_OK, stops them on reset, routes notifications, and turns a ring's failure into
+ * DEVICE_NEEDS_RESET on the transport (through the transport's own actor).
+ */
+public final class VirtioRings extends AbstractBehavior<VirtioRings.Command> {
+
+    public sealed interface Command {}
+
+    public record Activate(List<SplitQueue> queues) implements Command {}
+
+    public record Deactivate() implements Command {}
+
+    public record Notify(int queue) implements Command {}
+
+    /** Host data for inbound queue {@code queue} (dropped while the driver has not activated the device). */
+    public record Inbound(int queue, byte[] data) implements Command {}
+
+    /** Wait for every in-flight request to finish (before guest memory goes away). */
+    public record Quiesce(ActorRef<Done> replyTo) implements Command {}
+
+    private record RingFailed(RingActor.Failed failure) implements Command {}
+
+    /** Quiesces every ring and replies with each queue's progress (null for queues not running). */
+    public record CaptureQueues(ActorRef<List<SplitQueue.State>> replyTo) implements Command {}
+
+    /** Lets the rings take requests again after {@link CaptureQueues}. */
+    public record Unquiesce() implements Command {}
+
+    private final VirtioDevice device;
+    private final VirtioInterrupt interrupt;
+    private final GuestMemory memory;
+    private final ActorRef<DeviceActor.Command> transport;
+    private final Executor io;
+    private final ActorRef<RingActor.Failed> failures;
+    private final List<ActorRef<RingActor.Command>> rings = new ArrayList<>();
+    private int generation;
+
+    public static Behavior<Command> create(VirtioDevice device, VirtioInterrupt interrupt, GuestMemory memory,
+                                           ActorRef<DeviceActor.Command> transport) {
+        return Behaviors.setup(ctx -> new VirtioRings(ctx, device, interrupt, memory, transport));
+    }
+
+    private VirtioRings(ActorContext<Command> ctx, VirtioDevice device, VirtioInterrupt interrupt, GuestMemory memory,
+                        ActorRef<DeviceActor.Command> transport) {
+        super(ctx);
+        this.device = device;
+        this.interrupt = interrupt;
+        this.memory = memory;
+        this.transport = transport;
+        this.io = ctx.getSystem().dispatchers().lookup(DispatcherSelector.blocking());
+        this.failures = ctx.messageAdapter(RingActor.Failed.class, RingFailed::new);
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(Activate.class, a -> {
+                    stopRings();
+                    generation++;
+                    for (int i = 0; i < a.queues().size(); i++) {
+                        SplitQueue q = a.queues().get(i);
+                        Behavior<RingActor.Command> ring = device.isInbound(i)
+                                ? RingActor.inbound(i, q, device.inbound(i), memory, interrupt, failures)
+                                : RingActor.create(i, q, device.handler(i), memory, interrupt, io, failures);
+                        rings.add(q == null ? null : getContext().spawn(ring, "queue-" + i + "-g" + generation));
+                    }
+                    // Buffers the driver made available before DRIVER_OK are served now.
+                    rings.stream().filter(r -> r != null).forEach(r -> r.tell(new RingActor.Notify()));
+                    return this;
+                })
+                .onMessage(Deactivate.class, d -> {
+                    stopRings();
+                    return this;
+                })
+                .onMessage(Notify.class, n -> {
+                    if (n.queue() >= 0 && n.queue() < rings.size() && rings.get(n.queue()) != null) {
+                        rings.get(n.queue()).tell(new RingActor.Notify());
+                    }
+                    return this;
+                })
+                .onMessage(Inbound.class, in -> {
+                    if (in.queue() >= 0 && in.queue() < rings.size() && rings.get(in.queue()) != null) {
+                        rings.get(in.queue()).tell(new RingActor.Deliver(in.data()));
+                    }
+                    return this;
+                })
+                .onMessage(RingFailed.class, f -> {
+                    String reason = f.failure().reason();
+                    transport.tell(new DeviceActor.WithModel(m -> ((VirtioMmioTransport) m).fail(reason)));
+                    return this;
+                })
+                .onMessage(CaptureQueues.class, c -> {
+                    var scheduler = getContext().getSystem().scheduler();
+                    List<ActorRef<RingActor.Command>> current = new ArrayList<>(rings);
+                    CompletableFuture<List<SplitQueue.State>> states = CompletableFuture.completedFuture(new ArrayList<>());
+                    for (var r : current) {
+                        states = states.thenCompose(list -> {
+                            if (r == null) {
+                                list.add(null);
+                                return CompletableFuture.completedFuture(list);
+                            }
+                            return AskPattern.<RingActor.Command, Done>ask(r, RingActor.Quiesce::new, Duration.ofSeconds(30), scheduler)
+                                    .thenCompose(d -> AskPattern.<RingActor.Command, SplitQueue.State>ask(r, RingActor.GetState::new,
+                                            Duration.ofSeconds(30), scheduler))
+                                    .thenApply(s -> {
+                                        list.add(s);
+                                        return list;
+                                    });
+                        });
+                    }
+                    states.whenComplete((list, err) -> c.replyTo().tell(err == null ? list : null));
+                    return this;
+                })
+                .onMessage(Unquiesce.class, u -> {
+                    rings.stream().filter(r -> r != null).forEach(r -> r.tell(new RingActor.Unquiesce()));
+                    return this;
+                })
+                .onMessage(Quiesce.class, q -> {
+                    List<CompletableFuture<Done>> all = new ArrayList<>();
+                    for (var r : rings) {
+                        if (r == null) continue;
+                        all.add(AskPattern.<RingActor.Command, Done>ask(r, RingActor.Quiesce::new, Duration.ofSeconds(30),
+                                getContext().getSystem().scheduler()).toCompletableFuture());
+                    }
+                    CompletableFuture.allOf(all.toArray(CompletableFuture[]::new))
+                            .whenComplete((ok, err) -> q.replyTo().tell(Done.getInstance()));
+                    return this;
+                })
+                .build();
+    }
+
+    /** Stopped rings drop completions still in flight (the driver reset the device). */
+    private void stopRings() {
+        rings.stream().filter(r -> r != null).forEach(r -> getContext().stop(r));
+        rings.clear();
+    }
+}
