@@ -46,6 +46,22 @@ class SnapshotRestoreTest {
         return CliTest.actorvm(args);
     }
 
+    /**
+     * Waits up to {@link #PROCESS_START} for {@code condition} on a CLI process's output; on timeout
+     * the failure shows what the process printed (the end of its stdout, all of its stderr).
+     */
+    static void awaitOutput(Path out, java.util.concurrent.Callable<Boolean> condition) throws IOException {
+        try {
+            await().atMost(PROCESS_START).until(condition);
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            String stdout = Files.exists(out) ? Files.readString(out, StandardCharsets.ISO_8859_1) : "";
+            Path errFile = Path.of(out + ".err");
+            String stderr = Files.exists(errFile) ? Files.readString(errFile, StandardCharsets.ISO_8859_1) : "";
+            throw new AssertionError(e.getMessage() + "\nstdout (end): " + stdout.substring(Math.max(0, stdout.length() - 400))
+                    + "\nstderr: " + stderr, e);
+        }
+    }
+
     static List<Long> counts(Path out) throws IOException {
         List<Long> c = new ArrayList<>();
         Matcher m = COUNT.matcher(Files.readString(out, StandardCharsets.ISO_8859_1));
@@ -73,7 +89,7 @@ class SnapshotRestoreTest {
         Process vmm = start(out1, "run", "--kernel", GuestRun.guest("counter").toString(), "--memory", "16M",
                 "--cmdline", "every=20000", "--api", api, "--data-dir", data.toString(), "--name", "ctr");
         try {
-            await().atMost(PROCESS_START).until(() -> counts(out1).size() >= 3);
+            awaitOutput(out1, () -> counts(out1).size() >= 3);
 
             CliTest.Result full = cli("snapshot", "--api", api);
             assertEquals(0, full.status(), full.err());
@@ -89,7 +105,7 @@ class SnapshotRestoreTest {
             assertTrue(incPages * 20 < fullPages, "incremental (" + incPages + " pages) far smaller than full (" + fullPages + ")");
 
             long atIncremental = counts(out1).getLast();
-            await().atMost(PROCESS_START).until(() -> counts(out1).getLast() > atIncremental + 100000);
+            awaitOutput(out1, () -> counts(out1).getLast() > atIncremental + 100000);
             vmm.destroyForcibly(); // SIGKILL
             vmm.waitFor(30, TimeUnit.SECONDS);
             long atKill = counts(out1).getLast();
@@ -98,7 +114,7 @@ class SnapshotRestoreTest {
             // Recovery as a user does it: no snapshot id, the journal names the newest one (incId).
             Process restored = start(out2, "restore", "--data-dir", data.toString(), "--name", "ctr");
             try {
-                await().atMost(PROCESS_START).until(() -> !counts(out2).isEmpty());
+                awaitOutput(out2, () -> !counts(out2).isEmpty());
                 long first = counts(out2).getFirst();
                 assertTrue(first > beforeSnapshot, "restored count " + first + " continues after " + beforeSnapshot);
                 assertTrue(first < atKill, "restored count " + first + " is from the snapshot, before the kill at " + atKill);
@@ -135,7 +151,7 @@ class SnapshotRestoreTest {
                 "--cmdline", "every=20000", "--api", api, "--data-dir", data.toString(), "--name", "c2");
         String id;
         try {
-            await().atMost(PROCESS_START).until(() -> counts(out).size() >= 2);
+            awaitOutput(out, () -> counts(out).size() >= 2);
             CliTest.Result snap = cli("snapshot", "--api", api);
             assertEquals(0, snap.status(), snap.err());
             id = lastLine(snap.out());
@@ -155,7 +171,7 @@ class SnapshotRestoreTest {
         Path restoredOut = dir.resolve("restore.out");
         Process restored = start(restoredOut, "restore", "--data-dir", data.toString(), "--snapshot", id);
         try {
-            await().atMost(PROCESS_START).until(() -> !counts(restoredOut).isEmpty());
+            awaitOutput(restoredOut, () -> !counts(restoredOut).isEmpty());
         } finally {
             restored.destroyForcibly();
             restored.waitFor(30, TimeUnit.SECONDS);

@@ -101,7 +101,19 @@ public final class Vm {
     private record SnapshotDone(ActorRef<StatusReply<SnapshotInfo>> replyTo, VmSnapshots.Taken taken, Throwable failure,
                                 boolean wasRunning) implements Command {}
 
-    private record Journaled(Runnable then) implements Command {}
+    /** The journal recorded the event a step waited for; {@code failure} is null, or why it could not. */
+    private sealed interface Journaled extends Command {
+        String failure();
+    }
+
+    /** "started" (or "restored") is journaled: the vCPUs may run. */
+    private record StartJournaled(ActorRef<StatusReply<Done>> replyTo, String failure) implements Journaled {}
+
+    /** "snapshot taken" is journaled: the snapshot exists for recovery, the caller may hear of it. */
+    private record SnapshotJournaled(ActorRef<StatusReply<SnapshotInfo>> replyTo, SnapshotInfo info, String failure) implements Journaled {}
+
+    /** "stopped" (or "failed") is journaled: watchers may hear how the VM ended. */
+    private record EndJournaled(String failure) implements Journaled {}
 
     // Internal messages.
     private record VcpuStopped(VcpuActor.Stopped stopped) implements Command {}
@@ -184,21 +196,45 @@ public final class Vm {
         this.lastSnapshotId = restoreFrom;
     }
 
-    /** Persists {@code event}, then runs {@code then} on the actor (at once when there is no journal). */
-    private void journal(VmEvent event, Runnable then) {
+    /** Persists {@code event} and forgets it (a failure is logged by the journal). */
+    private void journal(VmEvent event) {
+        if (journal != null) journal.tell(new VmJournal.Record(event, null));
+    }
+
+    /**
+     * Persists {@code event}, then sends this actor {@code next(failure)}: failure is null once the
+     * event is durable (at once when there is no journal), else why it is not.
+     */
+    private void journal(VmEvent event, java.util.function.Function<String, Journaled> next) {
         if (journal == null) {
-            if (then != null) then.run();
-            return;
-        }
-        if (then == null) {
-            journal.tell(new VmJournal.Record(event, null));
+            ctx.getSelf().tell(next.apply(null));
             return;
         }
         ctx.pipeToSelf(AskPattern.<VmJournal.Command, Done>ask(journal, r -> new VmJournal.Record(event, r), Duration.ofSeconds(30),
-                ctx.getSystem().scheduler()), (ok, failure) -> {
-            if (failure != null) ctx.getLog().error("VM {}: journal write failed: {}", config.name(), failure.getMessage());
-            return new Journaled(then);
-        });
+                ctx.getSystem().scheduler()), (ok, failure) -> next.apply(failure == null ? null
+                : failure.getMessage() != null ? failure.getMessage() : failure.toString()));
+    }
+
+    private Behavior<Command> onJournaled(Journaled j) {
+        if (j.failure() != null) ctx.getLog().error("VM {}: journal write failed: {}", config.name(), j.failure());
+        switch (j) {
+            case StartJournaled s -> {
+                // The guest runs even when its start could not be journaled: the VM's owner asked for it.
+                vcpus.forEach(v -> v.tell(new VcpuActor.Run()));
+                s.replyTo().tell(StatusReply.ack());
+            }
+            case SnapshotJournaled s -> s.replyTo().tell(s.failure() == null ? StatusReply.success(s.info())
+                    : StatusReply.error("snapshot " + s.info().id() + " is stored, but the journal did not record it ("
+                    + s.failure() + "): recovery will not find it"));
+            case EndJournaled e -> {
+                endAnnounced = true;
+                stopWaiters.forEach(w -> w.tell(StatusReply.ack()));
+                stopWaiters.clear();
+                watchers.forEach(w -> w.tell(termination));
+                watchers.clear();
+            }
+        }
+        return Behaviors.same();
     }
 
     private Behavior<Command> created() {
@@ -315,13 +351,11 @@ public final class Vm {
         }
         if (config.dataDir() != null) snapshots = SnapshotStore.open(config.dataDir());
         if (startPaused) vcpus.forEach(v -> v.tell(new VcpuActor.Pause(ctx.getSystem().ignoreRef())));
-        if (startPaused) journal(restoreFrom != null ? VmEvents.restored(restoreFrom) : VmEvents.started(), null);
+        if (startPaused) journal(restoreFrom != null ? VmEvents.restored(restoreFrom) : VmEvents.started());
         // The journal records that the guest runs before it does: a VMM killed at any moment
         // leaves a journal that knows about every guest execution.
-        journal(startPaused ? VmEvents.paused() : restoreFrom != null ? VmEvents.restored(restoreFrom) : VmEvents.started(), () -> {
-            vcpus.forEach(v -> v.tell(new VcpuActor.Run()));
-            startReply.tell(StatusReply.ack());
-        });
+        journal(startPaused ? VmEvents.paused() : restoreFrom != null ? VmEvents.restored(restoreFrom) : VmEvents.started(),
+                failure -> new StartJournaled(startReply, failure));
         return startPaused ? paused() : running();
     }
 
@@ -414,7 +448,7 @@ public final class Vm {
                 .onMessage(GuestReset.class, r -> beginStop(new Terminated(r.reason(), 0, false)))
                 .onMessage(GuestPowerOff.class, r -> beginStop(new Terminated("guest powered off", 0, false)))
                 .onMessage(VcpuStopped.class, this::onVcpuStopped)
-                .onMessage(Journaled.class, j -> { j.then().run(); return Behaviors.same(); });
+                .onMessage(Journaled.class, this::onJournaled);
     }
 
     private Behavior<Command> running() {
@@ -435,7 +469,7 @@ public final class Vm {
                         return Behaviors.same();
                     }
                     d.replyTo().tell(StatusReply.ack());
-                    journal(VmEvents.paused(), null);
+                    journal(VmEvents.paused());
                     return paused();
                 })
                 .onMessage(Resume.class, r -> { r.replyTo().tell(StatusReply.ack()); return Behaviors.same(); })
@@ -450,7 +484,7 @@ public final class Vm {
                 .onMessage(Resume.class, r -> {
                     for (var v : vcpus) v.tell(new VcpuActor.Resume(ctx.getSystem().ignoreRef()));
                     r.replyTo().tell(StatusReply.ack());
-                    journal(VmEvents.resumed(), null);
+                    journal(VmEvents.resumed());
                     return running();
                 })
                 .onMessage(TakeSnapshot.class, t -> startSnapshot(t, false))
@@ -527,7 +561,7 @@ public final class Vm {
                         var info = new SnapshotInfo(tk.id(), tk.parentId(), tk.full(), tk.pages(), tk.bytesWritten(), tk.millis());
                         // The reply waits for the journal: "snapshot taken" is durable once the caller hears of it.
                         journal(VmEvents.snapshotTaken(tk.id(), tk.manifest(), tk.parentId(), tk.full(), tk.pages(), tk.bytesWritten()),
-                                () -> d.replyTo().tell(StatusReply.success(info)));
+                                failure -> new SnapshotJournaled(d.replyTo(), info, failure));
                     }
                     return stash.unstashAll(d.wasRunning() ? running() : paused());
                 })
@@ -567,7 +601,7 @@ public final class Vm {
                     if (runningVcpus.isEmpty()) drainDevices();
                     return Behaviors.same();
                 })
-                .onMessage(Journaled.class, j -> { j.then().run(); return Behaviors.same(); })
+                .onMessage(Journaled.class, this::onJournaled)
                 .onMessage(DevicesDrained.class, d -> {
                     finalDeviceMetrics = d.metrics();
                     devices.forEach(dev -> ctx.stop(dev.ref()));
@@ -578,13 +612,7 @@ public final class Vm {
                     machine = null;
                     // Watchers hear of the end once it is journaled: an embedder may exit the JVM then.
                     journal(termination.error() ? VmEvents.failed(termination.reason())
-                            : VmEvents.stopped(termination.reason(), termination.exitStatus()), () -> {
-                        endAnnounced = true;
-                        stopWaiters.forEach(w -> w.tell(StatusReply.ack()));
-                        stopWaiters.clear();
-                        watchers.forEach(w -> w.tell(termination));
-                        watchers.clear();
-                    });
+                            : VmEvents.stopped(termination.reason(), termination.exitStatus()), EndJournaled::new);
                     return stopped();
                 })
                 .onMessage(Stop.class, s -> { stopWaiters.add(s.replyTo()); return Behaviors.same(); })
@@ -618,7 +646,7 @@ public final class Vm {
 
     private Behavior<Command> stopped() {
         return Behaviors.receive(Command.class)
-                .onMessage(Journaled.class, j -> { j.then().run(); return Behaviors.same(); })
+                .onMessage(Journaled.class, this::onJournaled)
                 .onMessage(GetStatus.class, g -> reply(g, State.STOPPED))
                 .onMessage(WatchTermination.class, w -> {
                     if (endAnnounced) w.replyTo().tell(termination);
