@@ -16,6 +16,6 @@ public interface BusDevice {
     /** A guest write. */
     void write(long offset, int size, long value);
 
-    /** Counters for monitoring, as name/value pairs. */
-    java.util.Map<String, Long> metrics();
+    /** The device's counters, as its own metrics record. */
+    DeviceMetrics metrics();
 }

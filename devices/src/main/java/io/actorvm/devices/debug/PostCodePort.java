@@ -1,10 +1,10 @@
 package io.actorvm.devices.debug;
 
 import io.actorvm.devices.BusDevice;
+import io.actorvm.devices.DeviceMetrics;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 /**
  * Port 0x80, the POST-code port: firmware and kernels write progress codes (and Linux uses it as
@@ -17,6 +17,11 @@ public final class PostCodePort implements BusDevice, io.actorvm.devices.Statefu
     private static final int HISTORY = 64;
 
     public record State(List<Integer> recentCodes, long writes) {}
+
+    /** {@code lastCode}: the newest code, -1 before the first. */
+    public record Metrics(long writes, long lastCode) implements DeviceMetrics {}
+
+    public static final PostCodePortCodec CODEC = new PostCodePortCodec();
 
     private final List<Integer> recent = new ArrayList<>();
     private long writes;
@@ -51,7 +56,12 @@ public final class PostCodePort implements BusDevice, io.actorvm.devices.Statefu
     }
 
     @Override
-    public Map<String, Long> metrics() {
-        return Map.of("writes", writes, "last_code", recent.isEmpty() ? -1L : (long) recent.getLast());
+    public Metrics metrics() {
+        return new Metrics(writes, recent.isEmpty() ? -1L : (long) recent.getLast());
+    }
+
+    @Override
+    public PostCodePortCodec codec() {
+        return CODEC;
     }
 }

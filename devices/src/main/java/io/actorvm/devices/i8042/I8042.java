@@ -1,9 +1,9 @@
 package io.actorvm.devices.i8042;
 
 import io.actorvm.devices.BusDevice;
+import io.actorvm.devices.DeviceMetrics;
 import io.actorvm.devices.VmControl;
 
-import java.util.Map;
 
 /**
  * The PS/2 controller, only as far as guests need it without a keyboard: status reads that say
@@ -24,6 +24,10 @@ public final class I8042 implements BusDevice, io.actorvm.devices.Stateful<I8042
     static final int STATUS_SYSTEM = 0x04, STATUS_UNLOCKED = 0x10, STATUS_OUTPUT_FULL = 0x01;
 
     public record State(int config, int pendingCommand, int output, boolean outputFull, long resets) {}
+
+    public record Metrics(long resetRequests) implements DeviceMetrics {}
+
+    public static final I8042Codec CODEC = new I8042Codec();
 
     private final VmControl vm;
     private int config = 0x44; // translation on, system flag
@@ -95,7 +99,12 @@ public final class I8042 implements BusDevice, io.actorvm.devices.Stateful<I8042
     }
 
     @Override
-    public Map<String, Long> metrics() {
-        return Map.of("reset_requests", resets);
+    public Metrics metrics() {
+        return new Metrics(resets);
+    }
+
+    @Override
+    public I8042Codec codec() {
+        return CODEC;
     }
 }

@@ -1,13 +1,13 @@
 package io.actorvm.devices.rtc;
 
 import io.actorvm.devices.BusDevice;
+import io.actorvm.devices.DeviceMetrics;
 
 import java.time.Clock;
 import java.time.Duration;
 import java.time.LocalDateTime;
 import java.time.ZoneOffset;
 import java.util.Arrays;
-import java.util.Map;
 
 /**
  * The MC146818 CMOS real-time clock and its 128 bytes of NVRAM at ports 0x70 (index; bit 7 is
@@ -22,6 +22,10 @@ public final class CmosRtc implements BusDevice, io.actorvm.devices.Stateful<Cmo
     static final int B_24H = 0x02, B_BINARY = 0x04, B_SET = 0x80, D_VALID = 0x80;
 
     public record State(int index, byte[] nvram, long offsetSeconds) {}
+
+    public record Metrics(long reads, long writes) implements DeviceMetrics {}
+
+    public static final CmosRtcCodec CODEC = new CmosRtcCodec();
 
     private final Clock clock;
     private final byte[] nvram = new byte[128];
@@ -136,7 +140,12 @@ public final class CmosRtc implements BusDevice, io.actorvm.devices.Stateful<Cmo
     }
 
     @Override
-    public Map<String, Long> metrics() {
-        return Map.of("reads", reads, "writes", writes);
+    public Metrics metrics() {
+        return new Metrics(reads, writes);
+    }
+
+    @Override
+    public CmosRtcCodec codec() {
+        return CODEC;
     }
 }

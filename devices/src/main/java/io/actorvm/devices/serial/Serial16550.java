@@ -1,10 +1,10 @@
 package io.actorvm.devices.serial;
 
 import io.actorvm.devices.BusDevice;
+import io.actorvm.devices.DeviceMetrics;
 import io.actorvm.devices.InterruptLine;
 
 import java.util.ArrayDeque;
-import java.util.Map;
 
 /**
  * A 16550A UART: eight registers at offsets 0-7 of its port range (COM1: 0x3F8, IRQ 4).
@@ -30,6 +30,10 @@ public final class Serial16550 implements BusDevice, io.actorvm.devices.Stateful
     /** Register state for snapshots; pending input is part of it. */
     public record State(int ier, int lcr, int mcr, int lsrErrors, int scr, int divisor, boolean fifoEnabled,
                         boolean thrInterrupt, byte[] rx) {}
+
+    public record Metrics(long txBytes, long rxBytes, long overruns, long interrupts) implements DeviceMetrics {}
+
+    public static final Serial16550Codec CODEC = new Serial16550Codec();
 
     private final SerialOutput output;
     private final InterruptLine irq;
@@ -187,7 +191,12 @@ public final class Serial16550 implements BusDevice, io.actorvm.devices.Stateful
     }
 
     @Override
-    public Map<String, Long> metrics() {
-        return Map.of("tx_bytes", txBytes, "rx_bytes", rxBytes, "overruns", overruns, "interrupts", interrupts);
+    public Metrics metrics() {
+        return new Metrics(txBytes, rxBytes, overruns, interrupts);
+    }
+
+    @Override
+    public Serial16550Codec codec() {
+        return CODEC;
     }
 }

@@ -1,14 +1,19 @@
 package io.actorvm.devices.virtio;
 
-import java.util.Map;
+import io.actorvm.devices.DeviceMetrics;
+import io.actorvm.devices.Stateful;
 
 /**
  * The device-type half of a virtio device (block, entropy, network ...): its id, feature bits,
  * config space, queues and their request handlers. The transport ({@link VirtioMmioTransport})
- * does the rest. Every device has the same shape: this model, a host backend, a state record,
- * metrics.
+ * does the rest. Every device has the same shape: this model, a host backend, a state record
+ * with its codec, metrics. A model's state is what the driver negotiated with it
+ * ({@link NegotiatedState}); queue progress lives in the rings, registers in the transport.
  */
-public interface VirtioDevice {
+public interface VirtioDevice extends Stateful<VirtioDevice.NegotiatedState> {
+    /** The state of a virtio device model: the features the driver accepted (0 before FEATURES_OK). */
+    record NegotiatedState(long features) {}
+
     /** VIRTIO_F_VERSION_1: we only speak modern virtio. */
     long F_VERSION_1 = 1L << 32;
     /** VIRTIO_F_RING_EVENT_IDX and VIRTIO_RING_F_INDIRECT_DESC, which {@code SplitQueue} implements. */
@@ -53,7 +58,15 @@ public interface VirtioDevice {
     default void reset() {}
 
     /** The features the driver accepted, once FEATURES_OK is set. */
-    default void negotiated(long features) {}
+    void negotiated(long features);
 
-    Map<String, Long> metrics();
+    DeviceMetrics metrics();
+
+    @Override
+    NegotiatedStateCodec codec();
+
+    @Override
+    default void restore(NegotiatedState s) {
+        negotiated(s.features() & features()); // never more than this model offers
+    }
 }

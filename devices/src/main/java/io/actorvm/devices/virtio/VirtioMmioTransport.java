@@ -1,14 +1,13 @@
 package io.actorvm.devices.virtio;
 
 import io.actorvm.devices.BusDevice;
+import io.actorvm.devices.DeviceMetrics;
 import io.actorvm.io.buffering.virtq.SplitQueue;
 import io.actorvm.io.buffering.virtq.VirtQueueException;
 import io.actorvm.mmu.GuestMemory;
 
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * The virtio-mmio transport, version 2 (virtio 1.2, section 4.2): the register file a driver uses
@@ -43,9 +42,20 @@ public final class VirtioMmioTransport implements BusDevice, io.actorvm.devices.
         }
     }
 
-    /** Everything a snapshot needs to rebuild the transport (the queues' progress lives in the ring actors). */
+    /**
+     * Everything a snapshot needs to rebuild the transport and its device model (the queues'
+     * progress lives in the ring actors). {@code deviceKind} is the model's codec: a state only
+     * restores into the same kind of device.
+     */
     public record State(int status, int deviceFeaturesSel, int driverFeaturesSel, long driverFeatures, int queueSel,
-                        List<QueueConfig> queues, int interruptStatus, int configGeneration, String error) {}
+                        List<QueueConfig> queues, int interruptStatus, int configGeneration, String error,
+                        NegotiatedStateCodec deviceKind, VirtioDevice.NegotiatedState device) {}
+
+    /** {@code device}: the model's counters, flattened into {@link #counters()} beside the transport's. */
+    public record Metrics(DeviceMetrics device, long notificationsByRegister, long resets, long protocolErrors,
+                          boolean needsReset) implements DeviceMetrics {}
+
+    public static final VirtioMmioTransportCodec CODEC = new VirtioMmioTransportCodec();
 
     private final VirtioDevice device;
     private final VirtioHost host;
@@ -243,6 +253,11 @@ public final class VirtioMmioTransport implements BusDevice, io.actorvm.devices.
         error = s.error();
         for (int i = 0; i < Math.min(this.queues.length, s.queues().size()); i++) this.queues[i] = s.queues().get(i);
         if (s.interruptStatus() != 0) interrupt.raise(s.interruptStatus());
+        if (!s.deviceKind().kind().equals(device.codec().kind())) {
+            fail("restored state is a " + s.deviceKind().kind() + " state, not a " + device.codec().kind() + " one");
+            return;
+        }
+        device.restore(s.device());
         if ((status & S_FEATURES_OK) != 0) device.negotiated(driverFeatures);
     }
 
@@ -265,16 +280,16 @@ public final class VirtioMmioTransport implements BusDevice, io.actorvm.devices.
     @Override
     public State state() {
         return new State(status, deviceFeaturesSel, driverFeaturesSel, driverFeatures, queueSel, List.of(queues),
-                interrupt.status(), configGeneration, error);
+                interrupt.status(), configGeneration, error, device.codec(), device.state());
     }
 
     @Override
-    public Map<String, Long> metrics() {
-        Map<String, Long> m = new LinkedHashMap<>(device.metrics());
-        m.put("notifications_by_register", notifications);
-        m.put("resets", resets);
-        m.put("protocol_errors", protocolErrors);
-        m.put("needs_reset", (status & S_NEEDS_RESET) != 0 ? 1L : 0L);
-        return m;
+    public VirtioMmioTransportCodec codec() {
+        return CODEC;
+    }
+
+    @Override
+    public Metrics metrics() {
+        return new Metrics(device.metrics(), notifications, resets, protocolErrors, (status & S_NEEDS_RESET) != 0);
     }
 }

@@ -39,7 +39,7 @@ class DebugExitTest {
         assertEquals(List.of(42), exits);
         assertEquals(List.of(), resets);
         assertEquals(new DebugExit.State(42, 1), dev.state());
-        assertEquals(1L, dev.metrics().get("exit_requests"));
+        assertEquals(1L, dev.metrics().exitRequests());
     }
 
     @Test

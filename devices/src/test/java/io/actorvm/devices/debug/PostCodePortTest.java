@@ -13,8 +13,8 @@ class PostCodePortTest {
     @Test
     void startsEmpty() {
         assertEquals(new PostCodePort.State(List.of(), 0), port.state());
-        assertEquals(-1L, port.metrics().get("last_code"));
-        assertEquals(0L, port.metrics().get("writes"));
+        assertEquals(-1L, port.metrics().lastCode());
+        assertEquals(0L, port.metrics().writes());
         assertEquals(0x80, PostCodePort.PORT);
     }
 
@@ -24,7 +24,7 @@ class PostCodePortTest {
         port.write(0, 1, 0x1AA);
         port.write(0, 1, -1);
         assertEquals(new PostCodePort.State(List.of(0x11, 0xAA, 0xFF), 3), port.state());
-        assertEquals(0xFFL, port.metrics().get("last_code"));
+        assertEquals(0xFFL, port.metrics().lastCode());
     }
 
     @Test
@@ -33,8 +33,8 @@ class PostCodePortTest {
         PostCodePort.State s = port.state();
         assertEquals(100, s.writes());
         assertEquals(IntStream.range(36, 100).boxed().toList(), s.recentCodes());
-        assertEquals(99L, port.metrics().get("last_code"));
-        assertEquals(100L, port.metrics().get("writes"));
+        assertEquals(99L, port.metrics().lastCode());
+        assertEquals(100L, port.metrics().writes());
     }
 
     @Test

@@ -55,7 +55,7 @@ class I8042Test {
         assertEquals(1, resets.size());
         assertTrue(resets.getFirst().contains("0xFE"), resets.getFirst());
         assertEquals(List.of(), exits);
-        assertEquals(1L, kbc.metrics().get("reset_requests"));
+        assertEquals(1L, kbc.metrics().resetRequests());
         assertEquals(1L, kbc.state().resets());
     }
 

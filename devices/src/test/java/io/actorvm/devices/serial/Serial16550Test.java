@@ -42,7 +42,7 @@ class Serial16550Test {
         write(THR, 'i');
         write(THR, 0x1FF); // only the low byte is transmitted
         assertArrayEquals(new byte[] {'h', 'i', (byte) 0xFF}, tx.toByteArray());
-        assertEquals(3L, uart.metrics().get("tx_bytes"));
+        assertEquals(3L, uart.metrics().txBytes());
         assertEquals(List.of(), irq, "no interrupt without IER");
     }
 
@@ -69,7 +69,7 @@ class Serial16550Test {
         assertEquals(0, read(RBR));
         assertEquals(0, read(LSR) & LSR_DR);
         assertEquals(0, read(RBR), "an empty RBR reads 0");
-        assertEquals(7L, uart.metrics().get("rx_bytes"));
+        assertEquals(7L, uart.metrics().rxBytes());
     }
 
     @Test
@@ -78,10 +78,10 @@ class Serial16550Test {
         Arrays.fill(lots, (byte) 'z');
         lots[0] = 'a';
         assertEquals(Serial16550.RX_CAPACITY, uart.receive(lots));
-        assertEquals(10L, uart.metrics().get("overruns"));
+        assertEquals(10L, uart.metrics().overruns());
         assertEquals(0, uart.receive(new byte[] {'q', 'r'}));
-        assertEquals(12L, uart.metrics().get("overruns"));
-        assertEquals((long) Serial16550.RX_CAPACITY, uart.metrics().get("rx_bytes"));
+        assertEquals(12L, uart.metrics().overruns());
+        assertEquals((long) Serial16550.RX_CAPACITY, uart.metrics().rxBytes());
         assertEquals(LSR_THRE | LSR_TEMT | LSR_DR | LSR_OE, read(LSR));
         assertEquals(LSR_THRE | LSR_TEMT | LSR_DR, read(LSR), "OE clears when LSR is read");
         assertEquals('a', read(RBR));
@@ -136,7 +136,7 @@ class Serial16550Test {
         assertEquals(List.of(true, false, true), irq, "level unchanged: no call");
         write(IER, 0x00);
         assertEquals(List.of(true, false, true, false), irq);
-        assertEquals(2L, uart.metrics().get("interrupts"));
+        assertEquals(2L, uart.metrics().interrupts());
     }
 
     @Test
@@ -282,7 +282,7 @@ class Serial16550Test {
         assertEquals(List.of(true, false), irq);
         uart.receive(new byte[] {3});
         assertEquals(List.of(true, false, true), irq);
-        assertEquals(2L, uart.metrics().get("interrupts"));
+        assertEquals(2L, uart.metrics().interrupts());
     }
 
     @Test

@@ -132,9 +132,7 @@ public final class Vm {
 
     private static final int STASH_CAPACITY = 1000;
     /** Placeholder for "this device keeps no state" in the snapshot capture. */
-    private record NoState() {}
-
-    private static final Record NO_STATE = new NoState();
+    private static final byte[] NO_STATE = new byte[0];
 
     public enum State { CREATED, RUNNING, PAUSED, STOPPING, STOPPED }
 
@@ -336,7 +334,7 @@ public final class Vm {
         // A restored VM's devices get their registers back before any vCPU can reach them (FIFO mailboxes).
         for (DeviceRef d : devices) {
             Record state = machine.restoredDeviceStates.get(d.name());
-            if (state instanceof io.actorvm.vmm.actors.snapshot.VirtioDeviceState v) {
+            if (state instanceof io.actorvm.devices.virtio.VirtioDeviceState v) {
                 d.ref().tell(new DeviceActor.WithModel(m -> ((VirtioMmioTransport) m).restore(v.transport(), v.queues())));
             } else if (state != null) {
                 d.ref().tell(new DeviceActor.WithModel(m -> restoreState(m, state)));
@@ -518,7 +516,7 @@ public final class Vm {
         List<DeviceRef> legacy = List.copyOf(devices);
         CompletableFuture<java.util.Map<String, byte[]>> deviceStates = parked.thenCompose(x -> {
             var scheduler = ctx.getSystem().scheduler();
-            List<CompletableFuture<Map.Entry<String, Record>>> all = new ArrayList<>();
+            List<CompletableFuture<Map.Entry<String, byte[]>>> all = new ArrayList<>();
             for (DeviceRef d : legacy) {
                 var rings = ringsByDevice.get(d.name());
                 // A virtio device: its rings finish in-flight requests and report their progress first.
@@ -528,10 +526,11 @@ public final class Vm {
                                 VirtioRings.CaptureQueues::new, Duration.ofSeconds(60), scheduler).toCompletableFuture();
                 all.add(queues.thenCompose(q -> AskPattern.<DeviceActor.Command, DeviceActor.CapturedState>ask(d.ref(),
                         DeviceActor.CaptureState::new, Duration.ofSeconds(10), scheduler).thenApply(c -> {
-                    Record state = c.state();
-                    if (rings != null) {
+                    byte[] state = c.state();
+                    if (rings != null && state != null) {
                         if (q == null) throw new IllegalStateException("virtio device " + d.name() + " did not report its queues");
-                        state = new io.actorvm.vmm.actors.snapshot.VirtioDeviceState((VirtioMmioTransport.State) state, q);
+                        state = io.actorvm.devices.virtio.VirtioDeviceState.CODEC.encode(
+                                new io.actorvm.devices.virtio.VirtioDeviceState(VirtioMmioTransport.CODEC.decode(state), q));
                     }
                     return Map.entry(d.name(), state == null ? NO_STATE : state);
                 })).toCompletableFuture());
@@ -540,8 +539,7 @@ public final class Vm {
                 java.util.Map<String, byte[]> out = new java.util.LinkedHashMap<>();
                 for (var f : all) {
                     var e = f.join();
-                    byte[] bytes = e.getValue() == NO_STATE ? null : io.actorvm.vmm.actors.snapshot.DeviceStateCodec.encode(e.getValue());
-                    if (bytes != null) out.put(e.getKey(), bytes);
+                    if (e.getValue() != NO_STATE) out.put(e.getKey(), e.getValue());
                 }
                 return out;
             });

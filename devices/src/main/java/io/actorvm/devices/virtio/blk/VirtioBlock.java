@@ -1,7 +1,9 @@
 package io.actorvm.devices.virtio.blk;
 
+import io.actorvm.devices.DeviceMetrics;
+import io.actorvm.devices.virtio.AbstractVirtioDevice;
+import io.actorvm.devices.virtio.NegotiatedStateCodec;
 import io.actorvm.devices.virtio.QueueHandler;
-import io.actorvm.devices.virtio.VirtioDevice;
 import io.actorvm.io.buffering.virtq.DescriptorChain;
 import io.actorvm.io.buffering.virtq.VirtQueueException;
 import io.actorvm.mmu.GuestMemory;
@@ -10,7 +12,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import java.util.Map;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -20,7 +21,8 @@ import java.util.concurrent.atomic.LongAdder;
  * writes last. Requests beyond the end of the disk fail with IOERR; requests whose layout is
  * wrong are protocol violations (the device then needs a reset).
  */
-public final class VirtioBlock implements VirtioDevice {
+public final class VirtioBlock extends AbstractVirtioDevice {
+    public static final NegotiatedStateCodec CODEC = new NegotiatedStateCodec("virtio-blk");
     public static final int DEVICE_ID = 2;
     public static final int QUEUE_SIZE = 256;
     static final long F_SEG_MAX = 1L << 2, F_RO = 1L << 5, F_BLK_SIZE = 1L << 6, F_FLUSH = 1L << 9;
@@ -30,16 +32,16 @@ public final class VirtioBlock implements VirtioDevice {
     /** Largest data part of one request we serve (the driver is told via seg_max and size_max-free defaults). */
     static final int MAX_REQUEST_BYTES = 4 << 20;
 
-    /** What a snapshot keeps of the device model (the image path is configuration). */
-    public record State(long features) {}
+    public record Metrics(long reads, long writes, long flushes, long bytesRead, long bytesWritten, long ioErrors,
+                          long unsupported) implements DeviceMetrics {}
 
     private final DiskImage disk;
     private final String id;
     private final LongAdder reads = new LongAdder(), writes = new LongAdder(), flushes = new LongAdder(),
             bytesRead = new LongAdder(), bytesWritten = new LongAdder(), ioErrors = new LongAdder(), unsupported = new LongAdder();
-    private volatile long negotiated;
 
     public VirtioBlock(DiskImage disk, String id) {
+        super(CODEC);
         this.disk = disk;
         this.id = id;
     }
@@ -70,16 +72,6 @@ public final class VirtioBlock implements VirtioDevice {
     }
 
     @Override
-    public void negotiated(long features) {
-        negotiated = features;
-    }
-
-    @Override
-    public void reset() {
-        negotiated = 0;
-    }
-
-    @Override
     public long readConfig(int offset, int size) {
         // struct virtio_blk_config: capacity (u64, sectors) @0, size_max @8, seg_max @12, geometry @16, blk_size @20
         ByteBuffer config = ByteBuffer.allocate(24).order(ByteOrder.LITTLE_ENDIAN);
@@ -95,10 +87,6 @@ public final class VirtioBlock implements VirtioDevice {
     @Override
     public QueueHandler handler(int index) {
         return this::process;
-    }
-
-    State state() {
-        return new State(negotiated);
     }
 
     private int process(DescriptorChain chain, GuestMemory memory) throws IOException {
@@ -168,8 +156,7 @@ public final class VirtioBlock implements VirtioDevice {
     }
 
     @Override
-    public Map<String, Long> metrics() {
-        return Map.of("reads", reads.sum(), "writes", writes.sum(), "flushes", flushes.sum(), "bytes_read", bytesRead.sum(),
-                "bytes_written", bytesWritten.sum(), "io_errors", ioErrors.sum(), "unsupported", unsupported.sum());
+    public Metrics metrics() {
+        return new Metrics(reads.sum(), writes.sum(), flushes.sum(), bytesRead.sum(), bytesWritten.sum(), ioErrors.sum(), unsupported.sum());
     }
 }

@@ -1,12 +1,13 @@
 package io.actorvm.devices.virtio.net;
 
+import io.actorvm.devices.DeviceMetrics;
+import io.actorvm.devices.virtio.AbstractVirtioDevice;
+import io.actorvm.devices.virtio.NegotiatedStateCodec;
 import io.actorvm.devices.virtio.QueueHandler;
-import io.actorvm.devices.virtio.VirtioDevice;
 import io.actorvm.io.buffering.virtq.DescriptorChain;
 import io.actorvm.io.buffering.virtq.VirtQueueException;
 import io.actorvm.mmu.GuestMemory;
 
-import java.util.Map;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -16,7 +17,8 @@ import java.util.concurrent.atomic.LongAdder;
  * Transmit is request-driven (a {@link QueueHandler}); receive is inbound: frames from the backend
  * fill buffers the guest made available, see {@link #receiveFrame}.
  */
-public final class VirtioNet implements VirtioDevice {
+public final class VirtioNet extends AbstractVirtioDevice {
+    public static final NegotiatedStateCodec CODEC = new NegotiatedStateCodec("virtio-net");
     public static final int DEVICE_ID = 1, RX_QUEUE = 0, TX_QUEUE = 1, QUEUE_SIZE = 256;
     public static final int HEADER = 12;
     /** Largest frame we move: an untagged 1500-byte MTU frame plus a VLAN tag, without the FCS. */
@@ -29,7 +31,11 @@ public final class VirtioNet implements VirtioDevice {
     private final LongAdder txFrames = new LongAdder(), txBytes = new LongAdder(), txErrors = new LongAdder(),
             rxFrames = new LongAdder(), rxBytes = new LongAdder(), rxTooBig = new LongAdder();
 
+    public record Metrics(long txFrames, long txBytes, long txErrors, long rxFrames, long rxBytes, long rxTooBig)
+            implements DeviceMetrics {}
+
     public VirtioNet(byte[] mac, NetBackend backend) {
+        super(CODEC);
         if (mac.length != 6) throw new IllegalArgumentException("a MAC address has 6 bytes");
         this.mac = mac.clone();
         this.backend = backend;
@@ -129,8 +135,8 @@ public final class VirtioNet implements VirtioDevice {
     }
 
     @Override
-    public Map<String, Long> metrics() {
-        return Map.of("tx_frames", txFrames.sum(), "tx_bytes", txBytes.sum(), "tx_errors", txErrors.sum(),
-                "rx_frames", rxFrames.sum(), "rx_bytes", rxBytes.sum(), "rx_too_big", rxTooBig.sum());
+    public Metrics metrics() {
+        return new Metrics(txFrames.sum(), txBytes.sum(), txErrors.sum(), rxFrames.sum(), rxBytes.sum(), rxTooBig.sum());
     }
+
 }

@@ -1,26 +1,31 @@
 package io.actorvm.devices.virtio.rng;
 
+import io.actorvm.devices.DeviceMetrics;
+import io.actorvm.devices.virtio.AbstractVirtioDevice;
+import io.actorvm.devices.virtio.NegotiatedStateCodec;
 import io.actorvm.devices.virtio.QueueHandler;
-import io.actorvm.devices.virtio.VirtioDevice;
 import io.actorvm.io.buffering.virtq.DescriptorChain;
 import io.actorvm.mmu.GuestMemory;
 
 import java.security.SecureRandom;
-import java.util.Map;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
  * virtio-rng (virtio 1.2, section 5.4): fills each device-writable buffer the guest offers with
  * bytes from the host's {@link SecureRandom}, up to a cap per request.
  */
-public final class VirtioRng implements VirtioDevice {
+public final class VirtioRng extends AbstractVirtioDevice {
+    public static final NegotiatedStateCodec CODEC = new NegotiatedStateCodec("virtio-rng");
     public static final int DEVICE_ID = 4;
     static final int QUEUE_SIZE = 64, MAX_BYTES_PER_REQUEST = 64 * 1024;
 
     private final SecureRandom random;
     private final LongAdder requests = new LongAdder(), bytes = new LongAdder();
 
+    public record Metrics(long requests, long bytes) implements DeviceMetrics {}
+
     public VirtioRng(SecureRandom random) {
+        super(CODEC);
         this.random = random;
     }
 
@@ -68,7 +73,8 @@ public final class VirtioRng implements VirtioDevice {
     }
 
     @Override
-    public Map<String, Long> metrics() {
-        return Map.of("requests", requests.sum(), "bytes", bytes.sum());
+    public Metrics metrics() {
+        return new Metrics(requests.sum(), bytes.sum());
     }
+
 }

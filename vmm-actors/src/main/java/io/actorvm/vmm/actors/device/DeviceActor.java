@@ -1,6 +1,7 @@
 package io.actorvm.vmm.actors.device;
 
 import io.actorvm.devices.BusDevice;
+import io.actorvm.devices.DeviceMetrics;
 import io.actorvm.io.buffering.BufferedWrite;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -45,9 +46,16 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     /** The model's registers for a snapshot ({@code state} null for a device that keeps none). */
     public record CaptureState(ActorRef<CapturedState> replyTo) implements Command {}
 
-    public record CapturedState(String device, Record state) {}
+    /** The model's state through its own codec ({@code state} null for a device that keeps none). */
+    public record CapturedState(String device, byte[] state) {}
 
-    public record Metrics(String device, Map<String, Long> counters, long failures, long batches, long batchedWrites) {}
+    /** The model's own metrics, and what the actor counts around it. */
+    public record Metrics(String device, DeviceMetrics model, long failures, long batches, long batchedWrites) {
+        /** The model's counters by name (see {@link DeviceMetrics#counters()}). */
+        public Map<String, Long> counters() {
+            return model.counters();
+        }
+    }
 
     private final BusDevice model;
     private final AtomicLong failures;
@@ -85,7 +93,7 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
                 })
                 .onMessage(CaptureState.class, c -> {
                     c.replyTo().tell(new CapturedState(model.name(),
-                            model instanceof io.actorvm.devices.Stateful<?> s ? s.state() : null));
+                            model instanceof io.actorvm.devices.Stateful<?> s ? s.encodedState() : null));
                     return this;
                 })
                 .onMessage(GetMetrics.class, m -> {

@@ -44,7 +44,11 @@ public final class VmSnapshots {
         for (BlobRef b : snapshot.leaf().getDevicesList()) {
             if (b.getName().startsWith(DEVICE_PREFIX)) {
                 String name = b.getName().substring(DEVICE_PREFIX.length());
-                out.put(name, DeviceStateCodec.decode(name, store.pages().getBlob(b.getSha256())));
+                try {
+                    out.put(name, io.actorvm.devices.DeviceStates.decode(store.pages().getBlob(b.getSha256())));
+                } catch (io.actorvm.devices.DeviceStateException e) {
+                    throw new SnapshotCorruptException("snapshot " + snapshot.leaf().getSnapshotId() + ", device " + name + ": " + e.getMessage());
+                }
             }
         }
         return out;

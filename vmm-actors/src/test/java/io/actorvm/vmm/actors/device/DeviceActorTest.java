@@ -1,6 +1,7 @@
 package io.actorvm.vmm.actors.device;
 
 import io.actorvm.devices.BusDevice;
+import io.actorvm.devices.DeviceMetrics;
 import io.actorvm.io.buffering.BufferedWrite;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
@@ -8,7 +9,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
-import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -41,9 +41,11 @@ class DeviceActorTest {
             regs[(int) offset] = value;
         }
 
+        record Metrics() implements DeviceMetrics {}
+
         @Override
-        public Map<String, Long> metrics() {
-            return Map.of();
+        public Metrics metrics() {
+            return new Metrics();
         }
     }
 
