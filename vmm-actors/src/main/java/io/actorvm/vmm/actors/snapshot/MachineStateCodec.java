@@ -11,6 +11,8 @@ import io.actorvm.kvm.VcpuState;
 import io.actorvm.kvm.VmState;
 import io.actorvm.kvm.Xcr;
 import io.actorvm.persistence.SnapshotCorruptException;
+import io.actorvm.persistence.proto.StoredVcpuState;
+import io.actorvm.persistence.proto.StoredVmState;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -29,8 +31,8 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 final class MachineStateCodec {
     private MachineStateCodec() {}
 
-    static io.actorvm.persistence.proto.VcpuState encode(int index, VcpuState s) {
-        var b = io.actorvm.persistence.proto.VcpuState.newBuilder().setIndex(index);
+    static StoredVcpuState encode(int index, VcpuState s) {
+        var b = StoredVcpuState.newBuilder().setIndex(index);
         Regs r = s.regs();
         for (long v : new long[] {r.rax(), r.rbx(), r.rcx(), r.rdx(), r.rsi(), r.rdi(), r.rsp(), r.rbp(), r.r8(), r.r9(),
                 r.r10(), r.r11(), r.r12(), r.r13(), r.r14(), r.r15(), r.rip(), r.rflags()}) {
@@ -46,11 +48,11 @@ final class MachineStateCodec {
         b.setFpu(ByteString.copyFrom(s.fpu())).setXsave(bytes(s.xsave())).setXcrs(ByteString.copyFrom(xcrs.array()))
                 .setLapic(ByteString.copyFrom(s.lapic())).setEvents(bytes(s.vcpuEvents())).setDebugregs(bytes(s.debugRegs()))
                 .setMpState(s.mpState());
-        for (MsrEntry m : s.msrs()) b.addMsrs(io.actorvm.persistence.proto.VcpuState.Msr.newBuilder().setIndex(m.index()).setData(m.data()));
+        for (MsrEntry m : s.msrs()) b.addMsrs(StoredVcpuState.Msr.newBuilder().setIndex(m.index()).setData(m.data()));
         return b.build();
     }
 
-    static VcpuState decode(io.actorvm.persistence.proto.VcpuState p, List<CpuidEntry> cpuid, int tscKhz) {
+    static VcpuState decode(StoredVcpuState p, List<CpuidEntry> cpuid, int tscKhz) {
         if (p.getRegsCount() != 18) throw new SnapshotCorruptException("vCPU " + p.getIndex() + " state has " + p.getRegsCount() + " registers, not 18");
         long[] v = p.getRegsList().stream().mapToLong(Long::longValue).toArray();
         Regs regs = new Regs(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15], v[16], v[17]);
@@ -69,17 +71,17 @@ final class MachineStateCodec {
                 p.getLapic().toByteArray(), msrs, orNull(p.getEvents()), orNull(p.getDebugregs()), tscKhz);
     }
 
-    static io.actorvm.persistence.proto.VmState encode(VmState s) {
+    static StoredVmState encode(VmState s) {
         ClockData c = s.clock();
         ByteBuffer clock = ByteBuffer.allocate(28).order(ByteOrder.LITTLE_ENDIAN)
                 .putLong(c.clock()).putInt(c.flags()).putLong(c.realtime()).putLong(c.hostTsc());
-        return io.actorvm.persistence.proto.VmState.newBuilder()
+        return StoredVmState.newBuilder()
                 .setIrqchipPicMaster(ByteString.copyFrom(s.irqchip(0))).setIrqchipPicSlave(ByteString.copyFrom(s.irqchip(1)))
                 .setIrqchipIoapic(ByteString.copyFrom(s.irqchip(2))).setPit(ByteString.copyFrom(s.pit()))
                 .setClock(ByteString.copyFrom(clock.array())).build();
     }
 
-    static VmState decode(io.actorvm.persistence.proto.VmState p) {
+    static VmState decode(StoredVmState p) {
         ByteBuffer c = ByteBuffer.wrap(p.getClock().toByteArray()).order(ByteOrder.LITTLE_ENDIAN);
         if (c.remaining() != 28) throw new SnapshotCorruptException("VM state: kvmclock has a bad size");
         ClockData clock = new ClockData(c.getLong(), c.getInt(), c.getLong(), c.getLong());

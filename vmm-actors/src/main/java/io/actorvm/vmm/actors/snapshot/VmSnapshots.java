@@ -4,6 +4,7 @@ import io.actorvm.kvm.CpuidEntry;
 import io.actorvm.kvm.VcpuFd;
 import io.actorvm.kvm.VcpuState;
 import io.actorvm.kvm.VmFd;
+import io.actorvm.kvm.VmState;
 import io.actorvm.mmu.GuestMemory;
 import io.actorvm.persistence.PageStore;
 import io.actorvm.persistence.SnapshotCorruptException;
@@ -12,6 +13,8 @@ import io.actorvm.persistence.proto.BlobRef;
 import io.actorvm.persistence.proto.PageRef;
 import io.actorvm.persistence.proto.SnapshotKind;
 import io.actorvm.persistence.proto.SnapshotManifest;
+import io.actorvm.persistence.proto.StoredVcpuState;
+import io.actorvm.persistence.proto.StoredVmState;
 import io.actorvm.persistence.proto.VmEvent;
 
 import java.nio.file.Path;
@@ -143,9 +146,9 @@ public final class VmSnapshots {
     }
 
     /** The VM-wide KVM state of the snapshot. */
-    public static io.actorvm.kvm.VmState vmState(SnapshotStore store, Loaded snapshot) {
+    public static VmState vmState(SnapshotStore store, Loaded snapshot) {
         try {
-            return MachineStateCodec.decode(io.actorvm.persistence.proto.VmState.parseFrom(
+            return MachineStateCodec.decode(StoredVmState.parseFrom(
                     store.pages().getBlob(snapshot.leaf().getVmState().getSha256())));
         } catch (com.google.protobuf.InvalidProtocolBufferException e) {
             throw new SnapshotCorruptException("snapshot " + snapshot.leaf().getSnapshotId() + ": VM state does not parse");
@@ -158,7 +161,7 @@ public final class VmSnapshots {
             throw new SnapshotCorruptException("snapshot " + snapshot.leaf().getSnapshotId() + " has no state for vCPU " + index);
         }
         try {
-            return MachineStateCodec.decode(io.actorvm.persistence.proto.VcpuState.parseFrom(
+            return MachineStateCodec.decode(StoredVcpuState.parseFrom(
                     store.pages().getBlob(snapshot.leaf().getVcpus(index).getSha256())), cpuid, 0);
         } catch (com.google.protobuf.InvalidProtocolBufferException e) {
             throw new SnapshotCorruptException("snapshot " + snapshot.leaf().getSnapshotId() + ": vCPU " + index + " state does not parse");
