@@ -23,7 +23,7 @@ import java.util.concurrent.TimeoutException;
  * {@code tell}s (the vCPU resumes at once), reads are asks that block only the vCPU that made
  * them. Accesses nobody claims behave as on a PC: reads see all ones, writes vanish; both are counted.
  */
-public final class ExitRouter {
+public final class ExitRouter implements ExitHandler {
     /** A device that does not answer a read in this time is treated as absent for that read. */
     public static final Duration READ_TIMEOUT = Duration.ofSeconds(5);
 
@@ -46,6 +46,7 @@ public final class ExitRouter {
         this.stats = stats;
     }
 
+    @Override
     public IoStats stats() {
         return stats;
     }
@@ -55,6 +56,7 @@ public final class ExitRouter {
      * Called at every exit before the exit itself is handled, so buffered writes reach a device
      * before any read of it that follows. The ring is per VM: draining is serialised across vCPUs.
      */
+    @Override
     public void drainCoalesced() {
         if (ring == null) return;
         List<CoalescedRing.Entry> entries;
@@ -78,6 +80,7 @@ public final class ExitRouter {
         byDevice.forEach((dev, writes) -> dev.ref().tell(new DeviceActor.WriteBatch(writes)));
     }
 
+    @Override
     public void portOut(VmExit.PortOut out) {
         stats.portWrites.increment();
         var target = ports.lookup(out.port(), out.size());
@@ -91,7 +94,7 @@ public final class ExitRouter {
         }
     }
 
-    /** Returns the size*count bytes the guest reads. */
+    @Override
     public byte[] portIn(VmExit.PortIn in) {
         stats.portReads.increment();
         byte[] data = new byte[in.size() * in.count()];
@@ -108,6 +111,7 @@ public final class ExitRouter {
         return data;
     }
 
+    @Override
     public void mmioWrite(VmExit.MmioWrite w) {
         stats.mmioWrites.increment();
         var target = mmio.lookup(w.address(), w.data().length);
@@ -119,6 +123,7 @@ public final class ExitRouter {
         target.get().owner().ref().tell(new DeviceActor.Write(target.get().offset(), w.data().length, w.value()));
     }
 
+    @Override
     public byte[] mmioRead(VmExit.MmioRead r) {
         stats.mmioReads.increment();
         byte[] data = new byte[r.length()];

@@ -2,7 +2,7 @@ package io.actorvm.vmm.actors.vcpu;
 
 import io.actorvm.kvm.VcpuFd;
 import io.actorvm.kvm.VmExit;
-import io.actorvm.vmm.actors.io.ExitRouter;
+import io.actorvm.vmm.actors.io.ExitHandler;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -17,7 +17,7 @@ import java.util.List;
 /**
  * One vCPU. The actor owns a platform thread that loops on KVM_RUN (FFM downcalls pin their
  * carrier, so a virtual thread would gain nothing) and turns every exit into a {@link VmExit}
- * message for the {@link ExitRouter}. Lifecycle commands come to the actor; it steers the thread
+ * message for the {@link ExitHandler}. Lifecycle commands come to the actor; it steers the thread
  * through {@link VcpuControl} and kicks it out of KVM_RUN.
  */
 public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
@@ -50,21 +50,21 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
     public record Stopped(int vcpuId, Outcome outcome) {}
 
     private final VcpuFd vcpu;
-    private final ExitRouter router;
+    private final ExitHandler exits;
     private final ActorRef<Stopped> parent;
     private final VcpuControl control = new VcpuControl();
     private final List<ActorRef<Done>> pauseWaiters = new ArrayList<>();
     private Thread thread;
     private boolean paused;
 
-    public static Behavior<Command> create(VcpuFd vcpu, ExitRouter router, ActorRef<Stopped> parent) {
-        return Behaviors.setup(ctx -> new VcpuActor(ctx, vcpu, router, parent));
+    public static Behavior<Command> create(VcpuFd vcpu, ExitHandler exits, ActorRef<Stopped> parent) {
+        return Behaviors.setup(ctx -> new VcpuActor(ctx, vcpu, exits, parent));
     }
 
-    private VcpuActor(ActorContext<Command> ctx, VcpuFd vcpu, ExitRouter router, ActorRef<Stopped> parent) {
+    private VcpuActor(ActorContext<Command> ctx, VcpuFd vcpu, ExitHandler exits, ActorRef<Stopped> parent) {
         super(ctx);
         this.vcpu = vcpu;
-        this.router = router;
+        this.exits = exits;
         this.parent = parent;
     }
 
@@ -119,7 +119,7 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
     }
 
     private void kick() {
-        router.stats().kicks.increment();
+        exits.stats().kicks.increment();
         vcpu.kick();
     }
 
@@ -135,8 +135,8 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
                     break;
                 }
                 VmExit exit = vcpu.run();
-                router.stats().exits.increment();
-                router.drainCoalesced();
+                exits.stats().exits.increment();
+                exits.drainCoalesced();
                 outcome = handle(exit);
             }
         } catch (Throwable t) {
@@ -170,19 +170,19 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
     private Outcome handle(VmExit exit) {
         return switch (exit) {
             case VmExit.PortOut out -> {
-                router.portOut(out);
+                exits.portOut(out);
                 yield null;
             }
             case VmExit.PortIn in -> {
-                vcpu.runPage().completePortIn(router.portIn(in));
+                vcpu.runPage().completePortIn(exits.portIn(in));
                 yield null;
             }
             case VmExit.MmioWrite w -> {
-                router.mmioWrite(w);
+                exits.mmioWrite(w);
                 yield null;
             }
             case VmExit.MmioRead r -> {
-                vcpu.runPage().completeMmioRead(router.mmioRead(r));
+                vcpu.runPage().completeMmioRead(exits.mmioRead(r));
                 yield null;
             }
             case VmExit.Interrupted i -> {
