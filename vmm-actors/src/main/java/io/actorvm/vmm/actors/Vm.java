@@ -1,36 +1,12 @@
 package io.actorvm.vmm.actors;
 
-import io.actorvm.devices.BusDevice;
 import io.actorvm.devices.VmControl;
-import io.actorvm.devices.acpi.AcpiSleepControl;
-import io.actorvm.devices.debug.DebugExit;
-import io.actorvm.devices.debug.PostCodePort;
-import io.actorvm.devices.i8042.I8042;
-import io.actorvm.devices.rtc.CmosRtc;
-import io.actorvm.devices.serial.Serial16550;
-import io.actorvm.devices.virtio.VirtioDevice;
-import io.actorvm.devices.virtio.VirtioInterrupt;
-import io.actorvm.devices.virtio.VirtioMmioTransport;
-import io.actorvm.devices.virtio.blk.VirtioBlock;
-import io.actorvm.devices.virtio.net.NetBackend;
-import io.actorvm.devices.virtio.net.VirtioNet;
-import io.actorvm.vmm.actors.net.SwitchPort;
-import io.actorvm.vmm.actors.net.Switches;
-import io.actorvm.devices.virtio.rng.VirtioRng;
-import io.actorvm.kvm.IoEventPoller;
-import io.actorvm.vmm.actors.virtio.VirtioHostAdapter;
-import io.actorvm.vmm.actors.virtio.VirtioRings;
-import io.actorvm.vmm.actors.virtio.VirtioSlots;
-import io.actorvm.io.buffering.IoBus;
-import io.actorvm.io.buffering.IoRange;
 import io.actorvm.persistence.proto.VmEvent;
-import io.actorvm.boot.acpi.AcpiTables;
 import io.actorvm.vmm.actors.journal.VmEvents;
 import io.actorvm.vmm.actors.journal.VmJournal;
 import io.actorvm.vmm.actors.snapshot.SnapshotStore;
 import io.actorvm.vmm.actors.snapshot.VmSnapshots;
 import io.actorvm.vmm.actors.device.DeviceActor;
-import io.actorvm.vmm.actors.io.DeviceRef;
 import io.actorvm.vmm.actors.io.ExitRouter;
 import io.actorvm.vmm.actors.io.IoStats;
 import io.actorvm.vmm.actors.vcpu.VcpuActor;
@@ -164,16 +140,13 @@ public final class Vm {
     private final IoStats stats = new IoStats();
     private final List<ActorRef<Terminated>> watchers = new ArrayList<>();
     private final List<ActorRef<StatusReply<Done>>> stopWaiters = new ArrayList<>();
-    private final List<DeviceRef> devices = new ArrayList<>();
     private final List<ActorRef<VcpuActor.Command>> vcpus = new ArrayList<>();
     private final Set<Integer> runningVcpus = new HashSet<>();
-    private final List<ActorRef<VirtioRings.Command>> virtioRings = new ArrayList<>();
-    private final Map<String, ActorRef<VirtioRings.Command>> ringsByDevice = new java.util.HashMap<>();
-    private final List<SwitchPort> switchPorts = new ArrayList<>();
     private Machine machine;
     /** Cleared before the VM fd is closed: a late interrupt from a device must not reach a reused fd number. */
     private final java.util.concurrent.atomic.AtomicBoolean irqchipOpen = new java.util.concurrent.atomic.AtomicBoolean(true);
-    private DeviceRef serial;
+    /** The VM's devices once the machine is built. */
+    private VmDevices devices;
     private Terminated termination;
     private List<DeviceActor.Metrics> finalDeviceMetrics = List.of();
 
@@ -294,8 +267,6 @@ public final class Vm {
         }
         machine = built.machine();
         ActorRef<StatusReply<Done>> startReply = built.replyTo();
-        IoBus<DeviceRef> ports = new IoBus<>();
-        IoBus<DeviceRef> mmio = new IoBus<>();
         VmControl control = new VmControl() {
             @Override
             public void requestReset(String reason) {
@@ -312,35 +283,9 @@ public final class Vm {
                 ctx.getSelf().tell(new GuestPowerOff());
             }
         };
-        var vmFd = machine.vm;
-        var irqchipOpen = this.irqchipOpen;
-        // The UART's backend writes to a host file descriptor (the terminal): blocking I/O, so its
-        // actor runs on the blocking dispatcher, not the default one.
-        serial = attach(ports, new IoRange(Serial16550.COM1_PORT, Serial16550.PORT_COUNT),
-                new Serial16550(config.console(), level -> {
-                    if (irqchipOpen.get()) vmFd.irqLine(Serial16550.COM1_IRQ, level);
-                }), DispatcherSelector.blocking());
-        attach(ports, new IoRange(I8042.BASE_PORT, I8042.PORT_COUNT), new I8042(control));
-        attach(ports, new IoRange(DebugExit.DEFAULT_PORT, 1), new DebugExit(control));
-        attach(ports, new IoRange(PostCodePort.PORT, 1), new PostCodePort());
-        attach(ports, new IoRange(CmosRtc.BASE_PORT, CmosRtc.PORT_COUNT), new CmosRtc(java.time.Clock.systemUTC()));
-        attach(ports, new IoRange(AcpiTables.SLEEP_CONTROL_PORT, 1),
-                new AcpiSleepControl(control, AcpiTables.S5_SLEEP_TYPE, AcpiTables.RESET_VALUE));
-        if (machine.canCoalescePio()) {
-            // POST codes need no immediate effect: let KVM queue them in the ring instead of exiting.
-            machine.vm.registerCoalesced(PostCodePort.PORT, 1, true);
-        }
-        attachVirtio(mmio);
-        // A restored VM's devices get their registers back before any vCPU can reach them (FIFO mailboxes).
-        for (DeviceRef d : devices) {
-            Record state = machine.restoredDeviceStates.get(d.name());
-            if (state instanceof io.actorvm.devices.virtio.VirtioDeviceState v) {
-                d.ref().tell(new DeviceActor.WithModel(m -> ((VirtioMmioTransport) m).restore(v.transport(), v.queues())));
-            } else if (state != null) {
-                d.ref().tell(new DeviceActor.WithModel(m -> restoreState(m, state)));
-            }
-        }
-        ExitRouter router = new ExitRouter(ports, mmio, machine.ring, ctx.getSystem().scheduler(), stats);
+        devices = VmDevices.attach(ctx, config, machine, control, irqchipOpen);
+        devices.restore(machine.restoredDeviceStates);
+        ExitRouter router = new ExitRouter(devices.ports, devices.mmio, machine.ring, ctx.getSystem().scheduler(), stats);
         ActorRef<VcpuActor.Stopped> stoppedAdapter = ctx.messageAdapter(VcpuActor.Stopped.class, VcpuStopped::new);
         for (var fd : machine.vcpus) {
             var ref = ctx.spawn(VcpuActor.create(fd, router, stoppedAdapter), "vcpu-" + fd.id());
@@ -357,80 +302,13 @@ public final class Vm {
         return startPaused ? paused() : running();
     }
 
-    /**
-     * One virtio-mmio device per disk, then the entropy device, in the slots the DSDT names. Each
-     * queue's QueueNotify is an ioeventfd (datamatch: the queue index) watched by the VM's poller;
-     * the interrupt is an irqfd on the slot's GSI.
-     */
-    private void attachVirtio(IoBus<DeviceRef> mmio) {
-        List<VirtioDevice> models = new ArrayList<>();
-        for (int i = 0; i < machine.disks.size(); i++) models.add(new VirtioBlock(machine.disks.get(i), "actorvm-disk" + i));
-        for (int i = 0; i < config.nets().size(); i++) {
-            NetConfig net = config.nets().get(i);
-            NetBackend backend = net.kind() == NetConfig.Kind.TAP ? machine.taps.get(i)
-                    : new SwitchPort(Switches.get(ctx.getSystem()).named(net.name()));
-            if (backend instanceof SwitchPort port) switchPorts.add(port);
-            models.add(new VirtioNet(net.macFor(config.name(), i), backend));
-        }
-        if (config.rng()) models.add(new VirtioRng(new java.security.SecureRandom()));
-        if (models.isEmpty()) return;
-        machine.poller = new IoEventPoller("virtio-notify-" + config.name());
-        List<VirtioSlots.Slot> slots = VirtioSlots.first(models.size());
-        for (int i = 0; i < models.size(); i++) {
-            VirtioDevice model = models.get(i);
-            VirtioSlots.Slot slot = slots.get(i);
-            var irq = machine.eventFd();
-            machine.vm.irqfd(irq.fd(), slot.gsi());
-            VirtioInterrupt interrupt = new VirtioInterrupt(irq::signal);
-            VirtioHostAdapter host = new VirtioHostAdapter();
-            VirtioMmioTransport transport = new VirtioMmioTransport(model, host, interrupt, machine.memory);
-            String name = model.name() + "-" + i;
-            var transportRef = ctx.spawn(DeviceActor.create(transport), name);
-            var rings = ctx.spawn(VirtioRings.create(model, interrupt, machine.memory, transportRef), name + "-rings");
-            host.bind(rings);
-            DeviceRef dev = new DeviceRef(name, transportRef);
-            mmio.register(new IoRange(slot.base(), VirtioSlots.WINDOW), dev);
-            devices.add(dev);
-            virtioRings.add(rings);
-            ringsByDevice.put(name, rings);
-            if (model instanceof VirtioNet net) {
-                // Received frames go to the receive ring through the device's rings actor.
-                net.backend().start(frame -> rings.tell(new VirtioRings.Inbound(VirtioNet.RX_QUEUE, frame)));
-            }
-            for (int q = 0; q < model.queueCount(); q++) {
-                var notify = machine.eventFd();
-                machine.vm.ioeventfd(notify.fd(), slot.base() + VirtioMmioTransport.QUEUE_NOTIFY, 4, false, (long) q);
-                int queue = q;
-                machine.poller.add(notify, () -> rings.tell(new VirtioRings.Notify(queue)));
-            }
-        }
-    }
-
-    @SuppressWarnings({"unchecked", "rawtypes"})
-    private static void restoreState(BusDevice model, Record state) {
-        if (model instanceof io.actorvm.devices.Stateful s) s.restore(state);
-    }
-
-    private DeviceRef attach(IoBus<DeviceRef> bus, IoRange range, BusDevice model) {
-        return attach(bus, range, model, DispatcherSelector.defaultDispatcher());
-    }
-
-    private DeviceRef attach(IoBus<DeviceRef> bus, IoRange range, BusDevice model, DispatcherSelector dispatcher) {
-        var ref = ctx.spawn(DeviceActor.create(model), model.name(), dispatcher);
-        DeviceRef dev = new DeviceRef(model.name(), ref);
-        bus.register(range, dev);
-        devices.add(dev);
-        return dev;
-    }
-
     /** Messages every live state handles the same way. */
     private org.apache.pekko.actor.typed.javadsl.BehaviorBuilder<Command> live(State state) {
         return Behaviors.receive(Command.class)
                 .onMessage(GetStatus.class, g -> reply(g, state))
                 .onMessage(WatchTermination.class, w -> { watchers.add(w.replyTo()); return Behaviors.same(); })
                 .onMessage(ConsoleInput.class, i -> {
-                    byte[] data = i.data().clone();
-                    serial.ref().tell(new DeviceActor.WithModel(m -> ((Serial16550) m).receive(data)));
+                    devices.consoleInput(i.data().clone());
                     return Behaviors.same();
                 })
                 .onMessage(GetStats.class, g -> {
@@ -513,42 +391,14 @@ public final class Vm {
         String parent = t.full() ? null : lastSnapshotId;
         var definition = VmEvents.definition(config);
         // Devices are asked for their registers once the vCPUs are parked: nothing changes them then.
-        List<DeviceRef> legacy = List.copyOf(devices);
-        CompletableFuture<java.util.Map<String, byte[]>> deviceStates = parked.thenCompose(x -> {
-            var scheduler = ctx.getSystem().scheduler();
-            List<CompletableFuture<Map.Entry<String, byte[]>>> all = new ArrayList<>();
-            for (DeviceRef d : legacy) {
-                var rings = ringsByDevice.get(d.name());
-                // A virtio device: its rings finish in-flight requests and report their progress first.
-                CompletableFuture<List<io.actorvm.io.buffering.virtq.SplitQueue.State>> queues = rings == null
-                        ? CompletableFuture.completedFuture(null)
-                        : AskPattern.<VirtioRings.Command, List<io.actorvm.io.buffering.virtq.SplitQueue.State>>ask(rings,
-                                VirtioRings.CaptureQueues::new, Duration.ofSeconds(60), scheduler).toCompletableFuture();
-                all.add(queues.thenCompose(q -> AskPattern.<DeviceActor.Command, DeviceActor.CapturedState>ask(d.ref(),
-                        DeviceActor.CaptureState::new, Duration.ofSeconds(10), scheduler).thenApply(c -> {
-                    byte[] state = c.state();
-                    if (rings != null && state != null) {
-                        if (q == null) throw new IllegalStateException("virtio device " + d.name() + " did not report its queues");
-                        state = io.actorvm.devices.virtio.VirtioDeviceState.CODEC.encode(
-                                new io.actorvm.devices.virtio.VirtioDeviceState(VirtioMmioTransport.CODEC.decode(state), q));
-                    }
-                    return Map.entry(d.name(), state == null ? NO_STATE : state);
-                })).toCompletableFuture());
-            }
-            return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).thenApply(y -> {
-                java.util.Map<String, byte[]> out = new java.util.LinkedHashMap<>();
-                for (var f : all) {
-                    var e = f.join();
-                    if (e.getValue() != NO_STATE) out.put(e.getKey(), e.getValue());
-                }
-                return out;
-            });
-        });
+        VmDevices attached = devices;
+        var scheduler = ctx.getSystem().scheduler();
+        CompletableFuture<Map<String, byte[]>> deviceStates = parked.thenCompose(x -> attached.captureStates(scheduler));
         ctx.pipeToSelf(deviceStates.thenApplyAsync(states -> VmSnapshots.take(store, definition, m.memory, m.vm, m.vcpus, m.snapshotMsrs,
                 m.guestCpuid, states, parent, m::dirtyPages), blocking), (taken, failure) -> new SnapshotDone(t.replyTo(), taken, failure, wasRunning));
         return Behaviors.withStash(STASH_CAPACITY, stash -> Behaviors.receive(Command.class)
                 .onMessage(SnapshotDone.class, d -> {
-                    virtioRings.forEach(r -> r.tell(new VirtioRings.Unquiesce()));
+                    devices.resumeRings();
                     if (d.wasRunning()) vcpus.forEach(v -> v.tell(new VcpuActor.Resume(ctx.getSystem().ignoreRef())));
                     if (d.failure() != null) {
                         Throwable e = d.failure() instanceof java.util.concurrent.CompletionException c && c.getCause() != null ? c.getCause() : d.failure();
@@ -602,9 +452,7 @@ public final class Vm {
                 .onMessage(Journaled.class, this::onJournaled)
                 .onMessage(DevicesDrained.class, d -> {
                     finalDeviceMetrics = d.metrics();
-                    devices.forEach(dev -> ctx.stop(dev.ref()));
-                    virtioRings.forEach(ctx::stop);
-                    switchPorts.forEach(SwitchPort::close);
+                    devices.stop();
                     irqchipOpen.set(false);
                     machine.close();
                     machine = null;
@@ -626,20 +474,7 @@ public final class Vm {
     }
 
     private void drainDevices() {
-        List<CompletableFuture<DeviceActor.Metrics>> all = new ArrayList<>();
-        for (DeviceRef d : devices) {
-            all.add(AskPattern.<DeviceActor.Command, DeviceActor.Metrics>ask(d.ref(), DeviceActor.GetMetrics::new,
-                    Duration.ofSeconds(10), ctx.getSystem().scheduler()).toCompletableFuture());
-        }
-        // In-flight virtio requests still read and write guest memory: they finish before it goes away.
-        List<CompletableFuture<Done>> rings = new ArrayList<>();
-        for (var r : virtioRings) {
-            rings.add(AskPattern.<VirtioRings.Command, Done>ask(r, VirtioRings.Quiesce::new, Duration.ofSeconds(60),
-                    ctx.getSystem().scheduler()).toCompletableFuture());
-        }
-        CompletableFuture<Void> quiet = CompletableFuture.allOf(rings.toArray(CompletableFuture[]::new)).exceptionally(x -> null);
-        ctx.pipeToSelf(CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).thenCombine(quiet, (a, b) -> a),
-                (ok, failure) -> new DevicesDrained(all.stream().filter(f -> !f.isCompletedExceptionally()).map(CompletableFuture::join).toList()));
+        ctx.pipeToSelf(devices.drain(ctx.getSystem().scheduler()), (metrics, failure) -> new DevicesDrained(metrics == null ? List.of() : metrics));
     }
 
     private Behavior<Command> stopped() {
@@ -661,14 +496,8 @@ public final class Vm {
     }
 
     private void statsWithDevices(ActorRef<Stats> replyTo) {
-        List<CompletableFuture<DeviceActor.Metrics>> all = new ArrayList<>();
-        for (DeviceRef d : devices) {
-            all.add(AskPattern.<DeviceActor.Command, DeviceActor.Metrics>ask(d.ref(), DeviceActor.GetMetrics::new,
-                    Duration.ofSeconds(5), ctx.getSystem().scheduler()).toCompletableFuture());
-        }
         Map<String, Long> io = stats.snapshot();
-        CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).whenComplete((ok, failure) ->
-                replyTo.tell(new Stats(io, all.stream().filter(f -> !f.isCompletedExceptionally()).map(CompletableFuture::join).toList())));
+        devices.metrics(ctx.getSystem().scheduler()).thenAccept(metrics -> replyTo.tell(new Stats(io, metrics)));
     }
 
     private Behavior<Command> reply(GetStatus g, State state) {

@@ -1,0 +1,250 @@
+package io.actorvm.vmm.actors;
+
+import io.actorvm.boot.acpi.AcpiTables;
+import io.actorvm.devices.BusDevice;
+import io.actorvm.devices.VmControl;
+import io.actorvm.devices.acpi.AcpiSleepControl;
+import io.actorvm.devices.debug.DebugExit;
+import io.actorvm.devices.debug.PostCodePort;
+import io.actorvm.devices.i8042.I8042;
+import io.actorvm.devices.rtc.CmosRtc;
+import io.actorvm.devices.serial.Serial16550;
+import io.actorvm.devices.virtio.VirtioDevice;
+import io.actorvm.devices.virtio.VirtioDeviceState;
+import io.actorvm.devices.virtio.VirtioInterrupt;
+import io.actorvm.devices.virtio.VirtioMmioTransport;
+import io.actorvm.devices.virtio.blk.VirtioBlock;
+import io.actorvm.devices.virtio.net.NetBackend;
+import io.actorvm.devices.virtio.net.VirtioNet;
+import io.actorvm.devices.virtio.rng.VirtioRng;
+import io.actorvm.io.buffering.IoBus;
+import io.actorvm.io.buffering.IoRange;
+import io.actorvm.io.buffering.virtq.SplitQueue;
+import io.actorvm.kvm.IoEventPoller;
+import io.actorvm.vmm.actors.device.DeviceActor;
+import io.actorvm.vmm.actors.io.DeviceRef;
+import io.actorvm.vmm.actors.net.SwitchPort;
+import io.actorvm.vmm.actors.net.Switches;
+import io.actorvm.vmm.actors.virtio.VirtioHostAdapter;
+import io.actorvm.vmm.actors.virtio.VirtioRings;
+import io.actorvm.vmm.actors.virtio.VirtioSlots;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.Scheduler;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * The devices of one VM as actors: builds every model, spawns its {@link DeviceActor} (and, for a
+ * virtio device, its {@link VirtioRings}) as children of the VM, registers them on the port and
+ * MMIO buses and wires eventfds; then captures, restores, queries and stops them as a group. The
+ * VM actor decides when; this class knows how.
+ */
+final class VmDevices {
+    private static final Duration ASK = Duration.ofSeconds(10), RINGS = Duration.ofSeconds(60);
+
+    final IoBus<DeviceRef> ports = new IoBus<>(), mmio = new IoBus<>();
+    private final ActorContext<?> ctx;
+    private final List<DeviceRef> devices = new ArrayList<>();
+    private final List<ActorRef<VirtioRings.Command>> virtioRings = new ArrayList<>();
+    private final Map<String, ActorRef<VirtioRings.Command>> ringsByDevice = new HashMap<>();
+    private final List<SwitchPort> switchPorts = new ArrayList<>();
+    private DeviceRef serial;
+
+    private VmDevices(ActorContext<?> ctx) {
+        this.ctx = ctx;
+    }
+
+    /**
+     * Every device of {@code config} on {@code machine}. {@code irqchipOpen} is cleared before the
+     * VM fd closes, so a late UART interrupt never reaches a reused fd number.
+     */
+    static VmDevices attach(ActorContext<?> ctx, VmConfig config, Machine machine, VmControl control, AtomicBoolean irqchipOpen) {
+        VmDevices d = new VmDevices(ctx);
+        var vmFd = machine.vm;
+        // The UART's backend writes to a host file descriptor (the terminal): blocking I/O, so its
+        // actor runs on the blocking dispatcher, not the default one.
+        d.serial = d.attach(d.ports, new IoRange(Serial16550.COM1_PORT, Serial16550.PORT_COUNT),
+                new Serial16550(config.console(), level -> {
+                    if (irqchipOpen.get()) vmFd.irqLine(Serial16550.COM1_IRQ, level);
+                }), DispatcherSelector.blocking());
+        d.attach(d.ports, new IoRange(I8042.BASE_PORT, I8042.PORT_COUNT), new I8042(control));
+        d.attach(d.ports, new IoRange(DebugExit.DEFAULT_PORT, 1), new DebugExit(control));
+        d.attach(d.ports, new IoRange(PostCodePort.PORT, 1), new PostCodePort());
+        d.attach(d.ports, new IoRange(CmosRtc.BASE_PORT, CmosRtc.PORT_COUNT), new CmosRtc(java.time.Clock.systemUTC()));
+        d.attach(d.ports, new IoRange(AcpiTables.SLEEP_CONTROL_PORT, 1),
+                new AcpiSleepControl(control, AcpiTables.S5_SLEEP_TYPE, AcpiTables.RESET_VALUE));
+        if (machine.canCoalescePio()) {
+            // POST codes need no immediate effect: let KVM queue them in the ring instead of exiting.
+            machine.vm.registerCoalesced(PostCodePort.PORT, 1, true);
+        }
+        d.attachVirtio(config, machine);
+        return d;
+    }
+
+    private DeviceRef attach(IoBus<DeviceRef> bus, IoRange range, BusDevice model) {
+        return attach(bus, range, model, DispatcherSelector.defaultDispatcher());
+    }
+
+    private DeviceRef attach(IoBus<DeviceRef> bus, IoRange range, BusDevice model, DispatcherSelector dispatcher) {
+        var ref = ctx.spawn(DeviceActor.create(model), model.name(), dispatcher);
+        DeviceRef dev = new DeviceRef(model.name(), ref);
+        bus.register(range, dev);
+        devices.add(dev);
+        return dev;
+    }
+
+    /**
+     * One virtio-mmio device per disk, then the network devices and the entropy device, in the
+     * slots the DSDT names. Each queue's QueueNotify is an ioeventfd (datamatch: the queue index)
+     * watched by the VM's poller; the interrupt is an irqfd on the slot's GSI.
+     */
+    private void attachVirtio(VmConfig config, Machine machine) {
+        List<VirtioDevice> models = new ArrayList<>();
+        for (int i = 0; i < machine.disks.size(); i++) models.add(new VirtioBlock(machine.disks.get(i), "actorvm-disk" + i));
+        for (int i = 0; i < config.nets().size(); i++) {
+            NetConfig net = config.nets().get(i);
+            NetBackend backend = net.kind() == NetConfig.Kind.TAP ? machine.taps.get(i)
+                    : new SwitchPort(Switches.get(ctx.getSystem()).named(net.name()));
+            if (backend instanceof SwitchPort port) switchPorts.add(port);
+            models.add(new VirtioNet(net.macFor(config.name(), i), backend));
+        }
+        if (config.rng()) models.add(new VirtioRng(new java.security.SecureRandom()));
+        if (models.isEmpty()) return;
+        machine.poller = new IoEventPoller("virtio-notify-" + config.name());
+        List<VirtioSlots.Slot> slots = VirtioSlots.first(models.size());
+        for (int i = 0; i < models.size(); i++) {
+            VirtioDevice model = models.get(i);
+            VirtioSlots.Slot slot = slots.get(i);
+            var irq = machine.eventFd();
+            machine.vm.irqfd(irq.fd(), slot.gsi());
+            VirtioInterrupt interrupt = new VirtioInterrupt(irq::signal);
+            VirtioHostAdapter host = new VirtioHostAdapter();
+            VirtioMmioTransport transport = new VirtioMmioTransport(model, host, interrupt, machine.memory);
+            String name = model.name() + "-" + i;
+            var transportRef = ctx.spawn(DeviceActor.create(transport), name);
+            var rings = ctx.spawn(VirtioRings.create(model, interrupt, machine.memory, transportRef), name + "-rings");
+            host.bind(rings);
+            DeviceRef dev = new DeviceRef(name, transportRef);
+            mmio.register(new IoRange(slot.base(), VirtioSlots.WINDOW), dev);
+            devices.add(dev);
+            virtioRings.add(rings);
+            ringsByDevice.put(name, rings);
+            if (model instanceof VirtioNet net) {
+                // Received frames go to the receive ring through the device's rings actor.
+                net.backend().start(frame -> rings.tell(new VirtioRings.Inbound(VirtioNet.RX_QUEUE, frame)));
+            }
+            for (int q = 0; q < model.queueCount(); q++) {
+                var notify = machine.eventFd();
+                machine.vm.ioeventfd(notify.fd(), slot.base() + VirtioMmioTransport.QUEUE_NOTIFY, 4, false, (long) q);
+                int queue = q;
+                machine.poller.add(notify, () -> rings.tell(new VirtioRings.Notify(queue)));
+            }
+        }
+    }
+
+    /** A restored VM's devices get their state back before any vCPU can reach them (FIFO mailboxes). */
+    void restore(Map<String, Record> states) {
+        for (DeviceRef d : devices) {
+            Record state = states.get(d.name());
+            if (state instanceof VirtioDeviceState v) {
+                d.ref().tell(new DeviceActor.WithModel(m -> ((VirtioMmioTransport) m).restore(v.transport(), v.queues())));
+            } else if (state != null) {
+                d.ref().tell(new DeviceActor.WithModel(m -> restoreState(m, state)));
+            }
+        }
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private static void restoreState(BusDevice model, Record state) {
+        if (model instanceof io.actorvm.devices.Stateful s) s.restore(state);
+    }
+
+    /** Host input for the guest's UART. */
+    void consoleInput(byte[] data) {
+        serial.ref().tell(new DeviceActor.WithModel(m -> ((Serial16550) m).receive(data)));
+    }
+
+    /**
+     * Every device's state through its codec, by device name (devices that keep none are left
+     * out). Ask only while the vCPUs are parked: nothing changes device registers then. Virtio
+     * rings finish their in-flight requests and report their progress first, and stay quiet until
+     * {@link #resumeRings()}.
+     */
+    CompletableFuture<Map<String, byte[]>> captureStates(Scheduler scheduler) {
+        List<CompletableFuture<Map.Entry<String, byte[]>>> all = new ArrayList<>();
+        for (DeviceRef d : devices) {
+            var rings = ringsByDevice.get(d.name());
+            CompletableFuture<List<SplitQueue.State>> queues = rings == null ? CompletableFuture.completedFuture(null)
+                    : AskPattern.<VirtioRings.Command, List<SplitQueue.State>>ask(rings, VirtioRings.CaptureQueues::new, RINGS, scheduler)
+                    .toCompletableFuture();
+            all.add(queues.thenCompose(q -> AskPattern.<DeviceActor.Command, DeviceActor.CapturedState>ask(d.ref(),
+                    DeviceActor.CaptureState::new, ASK, scheduler).thenApply(c -> {
+                byte[] state = c.state();
+                if (rings != null && state != null) {
+                    if (q == null) throw new IllegalStateException("virtio device " + d.name() + " did not report its queues");
+                    state = VirtioDeviceState.CODEC.encode(new VirtioDeviceState(VirtioMmioTransport.CODEC.decode(state), q));
+                }
+                return Map.entry(d.name(), state == null ? NO_STATE : state);
+            })).toCompletableFuture());
+        }
+        return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).thenApply(y -> {
+            Map<String, byte[]> out = new LinkedHashMap<>();
+            for (var f : all) {
+                var e = f.join();
+                if (e.getValue() != NO_STATE) out.put(e.getKey(), e.getValue());
+            }
+            return out;
+        });
+    }
+
+    /** Placeholder for "this device keeps no state" while capturing. */
+    private static final byte[] NO_STATE = new byte[0];
+
+    /** The rings take requests again after {@link #captureStates}. */
+    void resumeRings() {
+        virtioRings.forEach(r -> r.tell(new VirtioRings.Unquiesce()));
+    }
+
+    /** Every device's metrics (those that answer in time). */
+    CompletableFuture<List<DeviceActor.Metrics>> metrics(Scheduler scheduler) {
+        List<CompletableFuture<DeviceActor.Metrics>> all = new ArrayList<>();
+        for (DeviceRef d : devices) {
+            all.add(AskPattern.<DeviceActor.Command, DeviceActor.Metrics>ask(d.ref(), DeviceActor.GetMetrics::new, ASK, scheduler)
+                    .toCompletableFuture());
+        }
+        return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).handle((ok, failure) ->
+                all.stream().filter(f -> !f.isCompletedExceptionally()).map(CompletableFuture::join).toList());
+    }
+
+    /**
+     * Once the vCPUs have stopped: every device has handled its mailbox (guest output is not
+     * lost) and every in-flight virtio request has finished (they read and write guest memory,
+     * which goes away next). Completes with the devices' final metrics.
+     */
+    CompletableFuture<List<DeviceActor.Metrics>> drain(Scheduler scheduler) {
+        List<CompletableFuture<Done>> rings = new ArrayList<>();
+        for (var r : virtioRings) {
+            rings.add(AskPattern.<VirtioRings.Command, Done>ask(r, VirtioRings.Quiesce::new, RINGS, scheduler).toCompletableFuture());
+        }
+        CompletableFuture<Void> quiet = CompletableFuture.allOf(rings.toArray(CompletableFuture[]::new)).exceptionally(x -> null);
+        return metrics(scheduler).thenCombine(quiet, (metrics, q) -> metrics);
+    }
+
+    /** Stops every device and ring actor and closes switch ports. */
+    void stop() {
+        devices.forEach(dev -> ctx.stop(dev.ref()));
+        virtioRings.forEach(ctx::stop);
+        switchPorts.forEach(SwitchPort::close);
+    }
+}
