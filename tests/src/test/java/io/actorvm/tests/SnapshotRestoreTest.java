@@ -54,12 +54,17 @@ class SnapshotRestoreTest {
         try {
             await().atMost(PROCESS_START).until(condition);
         } catch (org.awaitility.core.ConditionTimeoutException e) {
-            String stdout = Files.exists(out) ? Files.readString(out, StandardCharsets.ISO_8859_1) : "";
-            Path errFile = Path.of(out + ".err");
-            String stderr = Files.exists(errFile) ? Files.readString(errFile, StandardCharsets.ISO_8859_1) : "";
-            throw new AssertionError(e.getMessage() + "\nstdout (end): " + stdout.substring(Math.max(0, stdout.length() - 400))
-                    + "\nstderr: " + stderr, e);
+            throw new AssertionError(e.getMessage() + processOutput(out), e);
         }
+    }
+
+    /** What a CLI process started with {@link #start} printed: the end of its stdout, all of its stderr. */
+    static String processOutput(Path out) throws IOException {
+        String stdout = Files.exists(out) ? Files.readString(out, StandardCharsets.ISO_8859_1) : "";
+        Path errFile = Path.of(out + ".err");
+        String stderr = Files.exists(errFile) ? Files.readString(errFile, StandardCharsets.ISO_8859_1) : "";
+        return "\n" + out.getFileName() + " stdout (end): " + stdout.substring(Math.max(0, stdout.length() - 400))
+                + "\n" + out.getFileName() + " stderr: " + stderr;
     }
 
     static List<Long> counts(Path out) throws IOException {
@@ -92,13 +97,13 @@ class SnapshotRestoreTest {
             awaitOutput(out1, () -> counts(out1).size() >= 3);
 
             CliTest.Result full = cli("snapshot", "--api", api);
-            assertEquals(0, full.status(), full.err());
+            assertEquals(0, full.status(), full.err() + processOutput(out1));
             long beforeSnapshot = counts(out1).getLast(); // printed before the reply, so before or at the snapshot
             String fullId = lastLine(full.out());
             assertTrue(full.out().startsWith("full snapshot: "), full.out());
 
             CliTest.Result incremental = cli("snapshot", "--api", api);
-            assertEquals(0, incremental.status(), incremental.err());
+            assertEquals(0, incremental.status(), incremental.err() + processOutput(out1));
             String incId = lastLine(incremental.out());
             long fullPages = pages(full.out()), incPages = pages(incremental.out());
             assertTrue(incremental.out().startsWith("incremental snapshot: "), incremental.out());
@@ -153,7 +158,7 @@ class SnapshotRestoreTest {
         try {
             awaitOutput(out, () -> counts(out).size() >= 2);
             CliTest.Result snap = cli("snapshot", "--api", api);
-            assertEquals(0, snap.status(), snap.err());
+            assertEquals(0, snap.status(), snap.err() + processOutput(out));
             id = lastLine(snap.out());
             // SIGKILL in the middle of another full snapshot: whatever phase it hits, the previous
             // snapshot stays restorable and the journal stays readable.

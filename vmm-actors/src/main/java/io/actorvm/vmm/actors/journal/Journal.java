@@ -76,6 +76,12 @@ public record Journal(Dialect dialect, String url, String user, String password)
                 jdbc-snapshot-store.use-shared-db = "actorvm"
                 jdbc-read-journal.use-shared-db = "actorvm"
                 jdbc-durable-state-store.use-shared-db = "actorvm"
+                # Pekko's defaults (recovery 30 s, writes 10 s) fail the journal, which then stops,
+                # on a host whose JVM runs slowly (the emulated KVM host, a loaded machine) while the
+                # database starts; a VM's journal is written rarely, so waiting longer costs nothing.
+                jdbc-journal.recovery-event-timeout = 120s
+                jdbc-journal.circuit-breaker.call-timeout = 60s
+                jdbc-snapshot-store.circuit-breaker.call-timeout = 60s
                 """.formatted(db));
     }
 

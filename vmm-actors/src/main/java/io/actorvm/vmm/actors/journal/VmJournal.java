@@ -4,10 +4,13 @@ import io.actorvm.persistence.proto.VmEvent;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.persistence.typed.PersistenceId;
 import org.apache.pekko.persistence.typed.javadsl.CommandHandler;
 import org.apache.pekko.persistence.typed.javadsl.EventHandler;
 import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehavior;
+
+import java.time.Duration;
 
 /**
  * The journal of one VM: an event-sourced entity that records what happened to it (defined,
@@ -44,7 +47,10 @@ public final class VmJournal extends EventSourcedBehavior<VmJournal.Command, VmE
     }
 
     private VmJournal(PersistenceId id) {
-        super(id);
+        // A failed write or recovery (the database was slow or away) restarts the journal, which
+        // recovers and takes events again, instead of stopping it for the rest of the VM's life.
+        // The event that failed is not retried: whoever waited for it hears of the failure.
+        super(id, SupervisorStrategy.restartWithBackoff(Duration.ofSeconds(1), Duration.ofSeconds(30), 0.2));
     }
 
     @Override
