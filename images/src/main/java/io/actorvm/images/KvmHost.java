@@ -183,18 +183,18 @@ public final class KvmHost {
         vars.putIfAbsent("ACTORVM_JVM_OPTS", EMULATED_JVM_OPTS);
         vars.putIfAbsent("MAVEN_OPTS", EMULATED_JVM_OPTS);
         for (Map.Entry<String, String> v : vars.entrySet()) {
-            if (ENV_NAME.matcher(v.getKey()).matches()) e.append("export ").append(v.getKey()).append('=').append(quote(v.getValue())).append('\n');
+            if (ENV_NAME.matcher(v.getKey()).matches()) e.append("export ").append(v.getKey()).append('=').append(ShellWord.quote(v.getValue())).append('\n');
         }
         Files.writeString(ctl.resolve("env.sh"), e, StandardCharsets.UTF_8);
 
         StringBuilder c = new StringBuilder("# the command, written by actorvm kvm-host\n");
-        c.append("cd ").append(quote(cwd.toString())).append(" || exit 125\n");
+        c.append("cd ").append(ShellWord.quote(cwd.toString())).append(" || exit 125\n");
         List<String> argv = new ArrayList<>(command);
         List<Long> ids = uidGid();
         long uid = ids.getFirst(), gid = ids.getLast();
         if (uid != 0) argv.addAll(0, List.of("setpriv", "--reuid=" + uid, "--regid=" + gid, "--init-groups"));
         c.append("exec");
-        for (String arg : argv) c.append(' ').append(quote(arg));
+        for (String arg : argv) c.append(' ').append(ShellWord.quote(arg));
         c.append('\n');
         Files.writeString(ctl.resolve("command.sh"), c, StandardCharsets.UTF_8);
 
@@ -213,9 +213,6 @@ public final class KvmHost {
         }
     }
 
-    static String quote(String s) {
-        return "'" + s.replace("'", "'\\''") + "'";
-    }
 
     private static Optional<Integer> readStatus(Path ctl) {
         try {

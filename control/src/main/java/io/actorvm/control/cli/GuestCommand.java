@@ -3,6 +3,7 @@ package io.actorvm.control.cli;
 import io.actorvm.boot.KernelFormatException;
 import io.actorvm.images.GuestBuildException;
 import io.actorvm.images.GuestImage;
+import io.actorvm.images.ShellWord;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -12,7 +13,6 @@ import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.Optional;
 import java.util.concurrent.Callable;
-import java.util.regex.Pattern;
 
 /** {@code actorvm guest}: Linux guest images. */
 @Command(name = "guest", mixinStandardHelpOptions = true, description = "Linux guest images.",
@@ -63,9 +63,9 @@ final class GuestCommand implements Runnable {
             System.out.println("vmlinux:    " + guest.vmlinux());
             System.out.println("initramfs:  " + guest.initramfs());
             System.out.println("properties: " + guest.properties());
-            System.out.println("run with:   " + launcher() + " run --kernel " + shellQuote(guest.vmlinux().toString())
-                    + " --initrd " + shellQuote(guest.initramfs().toString())
-                    + " --cmdline " + shellQuote(GuestImage.CMDLINE) + " --memory 256M");
+            System.out.println("run with:   " + launcher() + " run --kernel " + ShellWord.quote(guest.vmlinux().toString())
+                    + " --initrd " + ShellWord.quote(guest.initramfs().toString())
+                    + " --cmdline " + ShellWord.quote(GuestImage.CMDLINE) + " --memory 256M");
             System.out.println("            (append ' -- COMMAND ARGS' inside --cmdline to run a command instead of a shell)");
             return 0;
         }
@@ -74,13 +74,8 @@ final class GuestCommand implements Runnable {
             String home = System.getProperty("actorvm.home");
             if (home == null) return "actorvm";
             Path h = Path.of(home).toAbsolutePath().normalize();
-            return h.equals(Path.of("").toAbsolutePath().normalize()) ? "./actorvm" : shellQuote(h.resolve("actorvm").toString());
+            return h.equals(Path.of("").toAbsolutePath().normalize()) ? "./actorvm" : ShellWord.quote(h.resolve("actorvm").toString());
         }
     }
 
-    private static final Pattern SHELL_SAFE = Pattern.compile("[A-Za-z0-9_./%+:=@,-]+");
-
-    static String shellQuote(String s) {
-        return SHELL_SAFE.matcher(s).matches() ? s : "'" + s.replace("'", "'\\''") + "'";
-    }
 }
