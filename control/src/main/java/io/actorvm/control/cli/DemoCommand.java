@@ -7,7 +7,6 @@ import io.actorvm.images.KvmHost;
 import picocli.CommandLine.Command;
 
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;

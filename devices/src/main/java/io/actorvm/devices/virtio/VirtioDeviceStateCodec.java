@@ -1,7 +1,5 @@
 package io.actorvm.devices.virtio;
 
-import com.google.protobuf.InvalidProtocolBufferException;
-import io.actorvm.devices.DeviceStateException;
 import io.actorvm.devices.StateCodec;
 import io.actorvm.devices.proto.QueueProgress;
 import io.actorvm.devices.proto.VirtioDeviceSnapshot;

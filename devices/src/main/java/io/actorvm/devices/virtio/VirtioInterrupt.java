@@ -32,7 +32,12 @@ public final class VirtioInterrupt {
 
     public void raise(int cause) {
         int c = cause & STATUS;
-        state.getAndUpdate(s -> s | c | c << UNREAD_SHIFT);
+        // A plain CAS loop, not getAndUpdate with a capturing lambda: this runs per completion and
+        // per guest register access, where nothing should be allocated.
+        int s;
+        do {
+            s = state.get();
+        } while (!state.compareAndSet(s, s | c | c << UNREAD_SHIFT));
         trigger.run();
     }
 
@@ -48,7 +53,10 @@ public final class VirtioInterrupt {
 
     /** The guest's InterruptACK: clears {@code bits}, except causes raised after its last read. */
     public void acknowledge(int bits) {
-        state.getAndUpdate(s -> s & ~(bits & STATUS & ~(s >>> UNREAD_SHIFT)));
+        int s;
+        do {
+            s = state.get();
+        } while (!state.compareAndSet(s, s & ~(bits & STATUS & ~(s >>> UNREAD_SHIFT))));
     }
 
     void clear() {
