@@ -100,11 +100,23 @@ public final class KvmHost {
                 running.destroyForcibly();
             });
             Runtime.getRuntime().addShutdownHook(hook);
-            if (!qemuProcess.waitFor(options.timeout().toMillis(), TimeUnit.MILLISECONDS)) {
-                log.accept("timed out after " + options.timeout() + "; stopping QEMU. L1 console: " + ctl.resolve("console.log"));
-                kill(qemuProcess);
-                keepConsole(ctl, log);
-                return TIMED_OUT;
+            switch (watch(qemuProcess, ctl.resolve("console.log"), options.timeout())) {
+                case EXITED -> { }
+                case TIMED_OUT -> {
+                    log.accept("timed out after " + options.timeout() + "; stopping QEMU. L1 console: " + ctl.resolve("console.log"));
+                    showCpus(ctl, log);
+                    kill(qemuProcess);
+                    keepConsole(ctl, log);
+                    return TIMED_OUT;
+                }
+                case STALLED -> {
+                    log.accept("the emulated host stopped answering: no console output for " + STALL.toMinutes()
+                            + " min (it prints a heartbeat every minute); stopping QEMU");
+                    showCpus(ctl, log);
+                    kill(qemuProcess);
+                    keepConsole(ctl, log);
+                    return HOST_FAILURE;
+                }
             }
             out.join(2000);
             err.join(2000);
@@ -123,6 +135,54 @@ public final class KvmHost {
             if (hook != null) removeHook(hook);
             GuestImage.deleteTree(ctl);
         }
+    }
+
+    /** How long the L1 console may stay silent before the host counts as hung (L1's heartbeat: 60 s). */
+    static final Duration STALL = Duration.ofMinutes(10);
+
+    private enum Watch { EXITED, TIMED_OUT, STALLED }
+
+    /**
+     * Waits for QEMU to exit, for the timeout, or for the L1 console to stay silent for {@link #STALL}:
+     * L1's init prints a heartbeat every minute, so silence means the emulated CPU is stuck (seen
+     * once in CI: an L1 with one vCPU went silent for an hour), and waiting on would only burn the
+     * rest of the timeout.
+     */
+    private static Watch watch(Process qemu, Path console, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        long lastSize = -1, lastGrowth = System.nanoTime();
+        while (true) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) return Watch.TIMED_OUT;
+            if (qemu.waitFor(Math.min(TimeUnit.NANOSECONDS.toMillis(left), 15_000), TimeUnit.MILLISECONDS)) return Watch.EXITED;
+            long size = console.toFile().length();
+            if (size != lastSize) {
+                lastSize = size;
+                lastGrowth = System.nanoTime();
+            } else if (System.nanoTime() - lastGrowth > STALL.toNanos()) {
+                return Watch.STALLED;
+            }
+        }
+    }
+
+    private static final Pattern VECTOR_REGISTERS = Pattern.compile("(FCW|FPR|[XYZ]MM|Opmask)");
+
+    /** Prints what QEMU's monitor says of the emulated CPUs (where each one is, whether in a nested guest). */
+    private static void showCpus(Path ctl, Consumer<String> log) throws InterruptedException {
+        Thread ask = Thread.ofPlatform().daemon().name("kvm-host qmp").start(() -> {
+            try (QemuMonitor m = QemuMonitor.connect(ctl.resolve("qmp.sock"))) {
+                for (String command : List.of("info cpus", "info registers -a")) {
+                    log.accept("QEMU monitor, " + command + ":");
+                    // General and control registers say where the CPU is; FPU and vector state would bury them.
+                    m.human(command).lines().filter(l -> !l.isBlank() && !VECTOR_REGISTERS.matcher(l).lookingAt())
+                            .forEach(l -> log.accept("  | " + l));
+                }
+            } catch (IOException e) {
+                log.accept("QEMU's monitor did not answer: " + e.getMessage());
+            }
+        });
+        ask.join(Duration.ofSeconds(20));
+        if (ask.isAlive()) log.accept("QEMU's monitor did not answer within 20 s");
     }
 
     /** A daemon thread copying a FIFO to {@code to} until its writer (QEMU) exits. */
@@ -149,6 +209,7 @@ public final class KvmHost {
                 "-kernel", image.vmlinuz().toString(), "-initrd", image.initramfs().toString(),
                 "-append", "console=ttyS0 panic=-1 quiet loglevel=4 mitigations=off tsc=reliable",
                 "-serial", "file:" + ctl.resolve("console.log"),
+                "-qmp", "unix:" + ctl.resolve("qmp.sock") + ",server=on,wait=off",
                 "-device", "virtio-rng-pci",
                 "-device", "virtio-serial-pci",
                 "-chardev", "pipe,id=out,path=" + ctl.resolve("stdout"),

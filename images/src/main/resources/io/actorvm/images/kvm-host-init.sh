@@ -10,6 +10,8 @@ export PATH=/sbin:/bin
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t sysfs sysfs /sys
 /bin/busybox mount -t devtmpfs devtmpfs /dev
+# busybox links its applets into /bin, /sbin, /usr/bin and /usr/sbin; the last two must exist.
+/bin/busybox mkdir -p /usr/bin /usr/sbin
 /bin/busybox --install -s
 
 say() { echo "kvm-host: $*"; }
@@ -61,6 +63,14 @@ done
 chmod 0666 /newroot/dev/kvm
 ip link set lo up
 hostname kvm-host
+
+# A heartbeat on the console: the tool that started this host counts ten silent minutes as a hang
+# (and the last one before a failure shows the load and the memory left).
+(
+    while sleep 60; do
+        say "alive: up $(cut -d' ' -f1 /proc/uptime) s, load $(cut -d' ' -f1-3 /proc/loadavg), $(grep MemAvailable /proc/meminfo | tr -s ' ')"
+    done
+) &
 
 say "running the command"
 chroot /newroot /usr/bin/env -i /bin/sh -c '. /run/kvm-host/env.sh; . /run/kvm-host/command.sh' \
