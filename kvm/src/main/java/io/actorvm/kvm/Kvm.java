@@ -17,7 +17,6 @@ public final class Kvm implements AutoCloseable {
     public static final Path DEVICE = Path.of("/dev/kvm");
     /** The only stable KVM API version there has ever been. */
     public static final int API_VERSION = 12;
-    private static final int MAX_CPUID_ENTRIES = 256;
     static final int E2BIG = 7;
 
     private final int fd;
@@ -67,14 +66,9 @@ public final class Kvm implements AutoCloseable {
     /** KVM_GET_SUPPORTED_CPUID: the CPUID leaves this host's KVM can give a guest. */
     public List<CpuidEntry> supportedCpuid() {
         try (Arena arena = Arena.ofConfined()) {
-            long entry = Structs.CPUID_ENTRY2.byteSize();
-            MemorySegment buf = arena.allocate(Structs.CPUID2.byteSize() + entry * MAX_CPUID_ENTRIES, 8);
-            buf.set(JAVA_INT, 0, MAX_CPUID_ENTRIES);
+            MemorySegment buf = CpuidEntry.kvmCpuid2(arena);
             Libc.ioctl(fd, Ioctls.KVM_GET_SUPPORTED_CPUID, buf, "KVM_GET_SUPPORTED_CPUID");
-            int n = buf.get(JAVA_INT, 0);
-            List<CpuidEntry> out = new ArrayList<>(n);
-            for (int i = 0; i < n; i++) out.add(CpuidEntry.read(buf, Structs.CPUID2.byteSize() + i * entry));
-            return out;
+            return CpuidEntry.fromKvmCpuid2(buf, buf.get(JAVA_INT, 0));
         }
     }
 

@@ -10,7 +10,6 @@ import java.util.List;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * A vCPU handle. {@link #run()} and the register ioctls belong to the vCPU's own thread (KVM
@@ -27,7 +26,6 @@ public final class VcpuFd implements AutoCloseable {
             MP_SIPI_RECEIVED = 4;
     /** KVM_MAX_XCRS. */
     public static final int XCRS_MAX = 16;
-    private static final int MAX_CPUID_ENTRIES = 256;
 
     private final int id;
     private final int fd;
@@ -143,7 +141,7 @@ public final class VcpuFd implements AutoCloseable {
     /** KVM_SET_MSRS; every entry must be accepted. */
     public void setMsrs(List<MsrEntry> msrs) {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment s = msrBuffer(arena, msrs);
+            MemorySegment s = MsrEntry.toKvmMsrs(arena, msrs);
             int done = Libc.ioctl(fd, Ioctls.KVM_SET_MSRS, s, "KVM_SET_MSRS");
             if (done != msrs.size()) {
                 throw new IllegalStateException("KVM_SET_MSRS accepted " + done + " of " + msrs.size()
@@ -155,36 +153,15 @@ public final class VcpuFd implements AutoCloseable {
     /** KVM_GET_MSRS for the given indices; returns the entries KVM could read, in order. */
     public List<MsrEntry> getMsrs(List<Integer> indices) {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment s = msrBuffer(arena, indices.stream().map(i -> new MsrEntry(i, 0)).toList());
-            int done = Libc.ioctl(fd, Ioctls.KVM_GET_MSRS, s, "KVM_GET_MSRS");
-            List<MsrEntry> out = new ArrayList<>(done);
-            for (int i = 0; i < done; i++) {
-                long off = 8 + i * 16L;
-                out.add(new MsrEntry(s.get(JAVA_INT, off), s.get(JAVA_LONG, off + 8)));
-            }
-            return out;
+            MemorySegment s = MsrEntry.toKvmMsrs(arena, indices.stream().map(i -> new MsrEntry(i, 0)).toList());
+            return MsrEntry.fromKvmMsrs(s, Libc.ioctl(fd, Ioctls.KVM_GET_MSRS, s, "KVM_GET_MSRS"));
         }
-    }
-
-    private static MemorySegment msrBuffer(Arena arena, List<MsrEntry> msrs) {
-        MemorySegment s = arena.allocate(8 + 16L * msrs.size(), 8);
-        s.set(JAVA_INT, 0, msrs.size());
-        for (int i = 0; i < msrs.size(); i++) {
-            long off = 8 + i * 16L;
-            s.set(JAVA_INT, off, msrs.get(i).index());
-            s.set(JAVA_LONG, off + 8, msrs.get(i).data());
-        }
-        return s;
     }
 
     /** KVM_SET_CPUID2: the CPUID leaves the guest will see on this vCPU. */
     public void setCpuid(List<CpuidEntry> entries) {
         try (Arena arena = Arena.ofConfined()) {
-            long entry = Structs.CPUID_ENTRY2.byteSize();
-            MemorySegment s = arena.allocate(8 + entry * entries.size(), 8);
-            s.set(JAVA_INT, 0, entries.size());
-            for (int i = 0; i < entries.size(); i++) entries.get(i).write(s, 8 + i * entry);
-            Libc.ioctl(fd, Ioctls.KVM_SET_CPUID2, s, "KVM_SET_CPUID2");
+            Libc.ioctl(fd, Ioctls.KVM_SET_CPUID2, CpuidEntry.toKvmCpuid2(arena, entries), "KVM_SET_CPUID2");
         }
     }
 
@@ -197,16 +174,12 @@ public final class VcpuFd implements AutoCloseable {
      */
     public List<CpuidEntry> getCpuid() {
         try (Arena arena = Arena.ofConfined()) {
-            long entry = Structs.CPUID_ENTRY2.byteSize();
-            MemorySegment s = arena.allocate(Structs.CPUID2.byteSize() + entry * MAX_CPUID_ENTRIES, 8); // zeroed
-            s.set(JAVA_INT, 0, MAX_CPUID_ENTRIES);
+            MemorySegment s = CpuidEntry.kvmCpuid2(arena);
             Libc.ioctl(fd, Ioctls.KVM_GET_CPUID2, s, "KVM_GET_CPUID2");
-            int n = Math.min(MAX_CPUID_ENTRIES, Math.max(0, s.get(JAVA_INT, 0)));
-            while (n > 0 && s.asSlice(Structs.CPUID2.byteSize() + (n - 1) * entry, entry).mismatch(
-                    MemorySegment.ofArray(new byte[(int) entry])) == -1) n--;
-            List<CpuidEntry> out = new ArrayList<>(n);
-            for (int i = 0; i < n; i++) out.add(CpuidEntry.read(s, Structs.CPUID2.byteSize() + i * entry));
-            return out;
+            List<CpuidEntry> leaves = new ArrayList<>(CpuidEntry.fromKvmCpuid2(s, s.get(JAVA_INT, 0)));
+            CpuidEntry none = new CpuidEntry(0, 0, 0, 0, 0, 0, 0);
+            while (!leaves.isEmpty() && leaves.getLast().equals(none)) leaves.removeLast();
+            return leaves;
         }
     }
 
@@ -276,11 +249,7 @@ public final class VcpuFd implements AutoCloseable {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = arena.allocate(Structs.XCRS);
             Libc.ioctl(fd, Ioctls.KVM_GET_XCRS, s, "KVM_GET_XCRS");
-            int n = s.get(JAVA_INT, 0);
-            List<Xcr> out = new ArrayList<>(n);
-            long entry = Structs.XCR.byteSize();
-            for (int i = 0; i < n; i++) out.add(new Xcr(s.get(JAVA_INT, 8 + i * entry), s.get(JAVA_LONG, 16 + i * entry)));
-            return out;
+            return Xcr.fromKvmXcrs(s);
         }
     }
 
@@ -289,12 +258,7 @@ public final class VcpuFd implements AutoCloseable {
         if (xcrs.size() > XCRS_MAX) throw new IllegalArgumentException(xcrs.size() + " XCRs, KVM takes " + XCRS_MAX);
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = arena.allocate(Structs.XCRS);
-            s.set(JAVA_INT, 0, xcrs.size());
-            long entry = Structs.XCR.byteSize();
-            for (int i = 0; i < xcrs.size(); i++) {
-                s.set(JAVA_INT, 8 + i * entry, xcrs.get(i).index());
-                s.set(JAVA_LONG, 16 + i * entry, xcrs.get(i).value());
-            }
+            Xcr.toKvmXcrs(s, xcrs);
             Libc.ioctl(fd, Ioctls.KVM_SET_XCRS, s, "KVM_SET_XCRS");
         }
     }
@@ -354,79 +318,24 @@ public final class VcpuFd implements AutoCloseable {
 
     /**
      * Reads the whole vCPU state, on the vCPU's thread, with the vCPU out of KVM_RUN and every other
-     * vCPU of the VM stopped too (KVM_GET_VCPU_EVENTS is unsafe while they run).
-     *
-     * <p>After a KVM_EXIT_IO or KVM_EXIT_MMIO exit the instruction is only finished by the next
-     * KVM_RUN (api.rst): re-enter once with {@code immediate_exit} set (KVM_RUN then returns EINTR
-     * without running guest code) before capturing, or the state is the one before the instruction
-     * (on hardware KVM, RIP still points at an OUT until that KVM_RUN; kvm_pvm advances it at the exit).
-     *
-     * <p>Order, as Firecracker reads it: MP state first (KVM_GET_MP_STATE accepts pending INIT/SIPI
-     * and may change LAPIC and register state), then regs, sregs, FPU/XSAVE, XCRs, debug registers,
-     * LAPIC, TSC frequency, CPUID, MSRs, and the vCPU events last.
+     * vCPU of the VM stopped too; see {@link VcpuStateSequence#capture} for the order and its rules.
      *
      * @param msrIndices the MSRs to save; every one must be readable (see {@link #readableMsrs})
      * @throws IllegalStateException if KVM refuses one of {@code msrIndices}
      */
     public VcpuState captureState(List<Integer> msrIndices) {
-        int mpState = getMpState();
-        Regs regs = getRegs();
-        Sregs sregs = getSregs();
-        byte[] fpu = getFpu();
-        byte[] xsave = features.xsaveSize() > 0 ? getXsave() : null;
-        List<Xcr> xcrs = features.xcrs() ? getXcrs() : List.of();
-        byte[] debugRegs = features.debugRegs() ? getDebugRegs() : null;
-        byte[] lapic = getLapic();
-        int tscKhz = features.getTscKhz() ? getTscKhz() : 0;
-        List<CpuidEntry> cpuid = getCpuid();
-        List<MsrEntry> msrs = getMsrs(msrIndices);
-        if (msrs.size() != msrIndices.size()) {
-            throw new IllegalStateException("KVM_GET_MSRS read " + msrs.size() + " of " + msrIndices.size()
-                    + " MSRs on vCPU " + id + "; first refused: 0x" + Integer.toHexString(msrIndices.get(msrs.size())));
-        }
-        byte[] events = features.vcpuEvents() ? getVcpuEvents() : null;
-        return new VcpuState(cpuid, mpState, regs, sregs, fpu, xsave, xcrs, lapic, msrs, events, debugRegs, tscKhz);
+        return VcpuStateSequence.capture(this, features, msrIndices);
     }
 
     /**
      * Writes a captured state into this vCPU (normally a fresh one of a fresh VM with the same
-     * memory layout and in-kernel devices), on its thread, before its first KVM_RUN. Order:
-     * <ol>
-     * <li>CPUID, when the state has one: KVM checks XCR0, CR4 bits, the x2APIC bit of the APIC base
-     *     and several MSRs against it (KVM_SET_CPUID2 is refused after the first KVM_RUN unless it is
-     *     identical).</li>
-     * <li>TSC frequency, if it differs and KVM_CAP_TSC_CONTROL allows setting it (otherwise the
-     *     host's rate stays: compare {@link VcpuState#tscKhz()} with {@link #getTscKhz()} to warn).
-     *     Before the MSRs, so IA32_TSC is written at the final rate.</li>
-     * <li>sregs: control registers, EFER and the APIC base (the LAPIC's mode).</li>
-     * <li>regs.</li>
-     * <li>XSAVE (or the FPU image when there is no XSAVE), then XCRs.</li>
-     * <li>LAPIC: after sregs, which set the APIC base.</li>
-     * <li>MSRs: after the LAPIC, or IA32_TSC_DEADLINE is lost.</li>
-     * <li>vCPU events: after regs (which clear a pending exception) and sregs (whose interrupt
-     *     bitmap they override).</li>
-     * <li>MP state: after sregs (KVM_SET_SREGS makes a BSP at the reset vector runnable) and after
-     *     the events, as QEMU does.</li>
-     * <li>debug registers.</li>
-     * </ol>
+     * memory layout and in-kernel devices), on its thread, before its first KVM_RUN; see
+     * {@link VcpuStateSequence#restore} for the order.
      *
      * @throws IllegalStateException if KVM refuses one of the MSRs
      */
     public void restoreState(VcpuState state) {
-        if (!state.cpuid().isEmpty()) setCpuid(state.cpuid());
-        if (state.tscKhz() != 0 && features.tscControl() && features.getTscKhz() && getTscKhz() != state.tscKhz()) {
-            setTscKhz(state.tscKhz());
-        }
-        setSregs(state.sregs());
-        setRegs(state.regs());
-        if (state.xsave() != null) setXsave(state.xsave());
-        else setFpu(state.fpu());
-        if (!state.xcrs().isEmpty()) setXcrs(state.xcrs());
-        setLapic(state.lapic());
-        if (!state.msrs().isEmpty()) setMsrs(state.msrs());
-        if (state.vcpuEvents() != null) setVcpuEvents(state.vcpuEvents());
-        setMpState(state.mpState());
-        if (state.debugRegs() != null) setDebugRegs(state.debugRegs());
+        VcpuStateSequence.restore(this, features, state);
     }
 
     private byte[] getRaw(long request, long size, String what) {

@@ -2,6 +2,8 @@ package io.actorvm.mmu;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -10,6 +12,11 @@ import java.util.List;
  * Guest RAM: the regions of an {@link AddressMap}, each backed by host memory. Every access goes
  * through a bounds check against the regions, so a guest-supplied address can never reach host
  * memory outside guest RAM; anything else is a {@link GuestMemoryException}.
+ *
+ * <p>It also knows which pages the VMM wrote (device DMA, used rings, boot tables), which KVM's
+ * dirty log does not see: every write method marks its pages, and {@link #takeWritten} hands them
+ * to an incremental snapshot. Nobody marks pages by hand; code that writes guest memory through a
+ * view it keeps ({@link #deviceArea}) declares the area once.
  */
 public final class GuestMemory implements AutoCloseable {
 
@@ -33,48 +40,65 @@ public final class GuestMemory implements AutoCloseable {
     private final List<Region> regions;
     private final List<AnonymousMapping> mappings;
     /**
-     * Pages the VMM itself wrote (device DMA: virtqueue buffers and used rings), one bit per page
-     * and region. KVM's dirty log only sees the guest's own writes; an incremental snapshot needs both.
+     * Pages the VMM wrote since the last {@link #takeWritten}, one bit per page and region. KVM's
+     * dirty log only sees the guest's own writes; an incremental snapshot needs both.
      */
-    private final java.util.concurrent.atomic.AtomicLongArray[] written;
+    private final long[][] written;
+    /**
+     * Pages of {@link #deviceArea}s: the VMM writes them in place at any time (a used ring on every
+     * completion), so they count as written at every take. A bitmap, not a list of areas, so a
+     * guest that resets its devices over and over cannot grow it.
+     */
+    private final long[][] alwaysWritten;
+    /** Atomic bit operations on the bitmaps' words: device actors and I/O threads write concurrently. */
+    private static final VarHandle WORD = MethodHandles.arrayElementVarHandle(long[].class);
 
     private GuestMemory(AddressMap map, List<Region> regions, List<AnonymousMapping> mappings) {
         this.map = map;
         this.regions = Collections.unmodifiableList(regions);
         this.mappings = mappings;
-        this.written = new java.util.concurrent.atomic.AtomicLongArray[regions.size()];
+        this.written = new long[regions.size()][];
+        this.alwaysWritten = new long[regions.size()][];
         for (int i = 0; i < regions.size(); i++) {
-            written[i] = new java.util.concurrent.atomic.AtomicLongArray((int) ((regions.get(i).size() / PAGE + 63) / 64));
+            written[i] = new long[(int) ((regions.get(i).size() / PAGE + 63) / 64)];
+            alwaysWritten[i] = new long[written[i].length];
         }
     }
 
     static final long PAGE = 4096;
 
-    /**
-     * Records that the VMM wrote [address, address+length) of guest RAM (call after the write).
-     * Thread-safe and lock-free: device actors and I/O threads write concurrently.
-     */
-    public void markWritten(long address, long length) {
+    /** Sets the bits of the pages of [address, address+length) in {@code bitmaps}; RAM outside one region is ignored. */
+    private void mark(long[][] bitmaps, long address, long length) {
         if (length <= 0) return;
         for (int i = 0; i < regions.size(); i++) {
             Region r = regions.get(i);
             if (!r.contains(address, length)) continue;
             long first = (address - r.guestAddress()) / PAGE, last = (address - r.guestAddress() + length - 1) / PAGE;
-            for (long p = first; p <= last; p++) {
-                int word = (int) (p >>> 6);
-                long bit = 1L << (p & 63);
-                written[i].getAndUpdate(word, v -> v | bit);
-            }
+            for (long p = first; p <= last; p++) WORD.getAndBitwiseOr(bitmaps[i], (int) (p >>> 6), 1L << (p & 63));
             return;
         }
     }
 
-    /** Pages of region {@code index} the VMM wrote since the last call, as a bitmap; clears it. */
+    /**
+     * Pages of region {@code index} the VMM wrote since the last call (and every page of a device
+     * area), as a bitmap; clears the former.
+     */
     public long[] takeWritten(int index) {
-        var bits = written[index];
-        long[] out = new long[bits.length()];
-        for (int w = 0; w < out.length; w++) out[w] = bits.getAndSet(w, 0);
+        long[] bits = written[index], always = alwaysWritten[index];
+        long[] out = new long[bits.length];
+        for (int w = 0; w < out.length; w++) out[w] = (long) WORD.getAndSet(bits, w, 0L) | (long) WORD.getVolatile(always, w);
         return out;
+    }
+
+    /**
+     * A view of guest RAM at [address, address+length) that the VMM keeps and writes in place for
+     * as long as the guest uses it (a virtqueue's used ring): from now on its pages count as written
+     * at every {@link #takeWritten}, whenever the writes happen. Throws if any byte is not RAM.
+     */
+    public MemorySegment deviceArea(long address, long length) {
+        MemorySegment view = slice(address, length);
+        mark(alwaysWritten, address, length);
+        return view;
     }
 
     /** Anonymous, lazily allocated RAM for {@code map}. */
@@ -112,7 +136,11 @@ public final class GuestMemory implements AutoCloseable {
         return find(address, length) != null;
     }
 
-    /** A view of guest RAM at [address, address+length); throws if any byte of it is not RAM. */
+    /**
+     * A view of guest RAM at [address, address+length) for reading; throws if any byte of it is not
+     * RAM. Writes go through the write methods, {@link #copyIn} or a {@link #deviceArea}, which
+     * record the pages for incremental snapshots.
+     */
     public MemorySegment slice(long address, long length) {
         Region r = find(address, length);
         if (r == null) throw new GuestMemoryException(address, length);
@@ -127,7 +155,13 @@ public final class GuestMemory implements AutoCloseable {
     }
 
     public void write(long address, byte[] data) {
-        MemorySegment.copy(MemorySegment.ofArray(data), 0, slice(address, data.length), 0, data.length);
+        copyIn(address, MemorySegment.ofArray(data), 0, data.length);
+    }
+
+    /** Copies {@code length} bytes of {@code source} from {@code sourceOffset} into guest RAM at {@code address} (device DMA). */
+    public void copyIn(long address, MemorySegment source, long sourceOffset, long length) {
+        MemorySegment.copy(source, sourceOffset, slice(address, length), 0, length);
+        mark(written, address, length);
     }
 
     public byte[] read(long address, int length) {
@@ -140,6 +174,7 @@ public final class GuestMemory implements AutoCloseable {
 
     public void writeLong(long address, long value) {
         slice(address, 8).set(ValueLayout.JAVA_LONG_UNALIGNED, 0, value);
+        mark(written, address, 8);
     }
 
     public int readInt(long address) {
@@ -148,6 +183,7 @@ public final class GuestMemory implements AutoCloseable {
 
     public void writeInt(long address, int value) {
         slice(address, 4).set(ValueLayout.JAVA_INT_UNALIGNED, 0, value);
+        mark(written, address, 4);
     }
 
     @Override

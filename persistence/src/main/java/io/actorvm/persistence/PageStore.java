@@ -15,18 +15,8 @@ import java.nio.file.attribute.FileTime;
 import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
-import java.util.Collection;
-import java.util.HashSet;
-import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.atomic.LongAdder;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * A content-addressed store of guest memory pages and state blobs under one root directory:
@@ -61,10 +51,11 @@ public final class PageStore {
     public static final Duration STALE_TEMPORARY_AGE = Duration.ofMinutes(1);
 
     private final Path root;
-    private final Area pages;
-    private final Area blobs;
+    final Area pages;
+    final Area blobs;
 
-    private static final class Area {
+    /** Where one kind of content lives (pages, blobs), and which fan-out directories exist there. */
+    static final class Area {
         final String noun;
         final Path dir;
         final Set<Path> knownFanOut = ConcurrentHashMap.newKeySet();
@@ -155,190 +146,13 @@ public final class PageStore {
     /** Threads a batch fsyncs with: concurrent fsyncs share journal commits (ext4, XFS). */
     public static final int SYNC_THREADS = 32;
 
-    /** A batch of puts made durable together, for storing many pages at once (see {@link Batch}). */
-    public Batch batch() {
-        return new Batch(SYNC_THREADS, BATCH_FLUSH_PAGES);
+    /** A batch of puts made durable together, for storing many pages at once (see {@link PageBatch}). */
+    public PageBatch batch() {
+        return new PageBatch(this, SYNC_THREADS, BATCH_FLUSH_PAGES);
     }
 
-    Batch batch(int syncThreads, int flushThreshold) {
-        return new Batch(syncThreads, flushThreshold);
-    }
-
-    /**
-     * Puts made durable together. A put writes new content to a temporary file without forcing it;
-     * {@link #commit()} forces the temporary files from {@value PageStore#SYNC_THREADS} threads at once, renames
-     * each to its hash once it is on disk, then fsyncs each touched directory once. So a file under
-     * a hash name is always complete and durable, as with a single put, at a fraction of the cost:
-     * one fsync at a time costs a journal commit each, concurrent ones share them. A batch also
-     * commits by itself every {@value PageStore#BATCH_FLUSH_PAGES} new files, bounding what it holds.
-     *
-     * <p>Content put into the batch is visible to {@link #get} only after the commit; the manifest
-     * naming the pages must be written after {@link #commit()} (or {@link #close()}) returns. Puts may
-     * come from several threads at once. Counts what it wrote and what it found already present.
-     */
-    public final class Batch implements AutoCloseable {
-        private record Pending(Area area, Path temporary, Path target) {
-        }
-
-        private final int syncThreads;
-        private final int flushThreshold;
-        private final ConcurrentHashMap<String, Pending> pending = new ConcurrentHashMap<>();
-        private final Set<Path> dirtyAreas = ConcurrentHashMap.newKeySet();
-        private final ReentrantReadWriteLock commitLock = new ReentrantReadWriteLock();
-        private final LongAdder written = new LongAdder();
-        private final LongAdder writtenBytes = new LongAdder();
-        private final LongAdder present = new LongAdder();
-        private volatile boolean closed;
-
-        private Batch(int syncThreads, int flushThreshold) {
-            this.syncThreads = syncThreads;
-            this.flushThreshold = flushThreshold;
-        }
-
-        public String put(byte[] page) {
-            return Sha256.toHex(putDigest(ByteBuffer.wrap(page), pages));
-        }
-
-        public String put(MemorySegment page) {
-            return Sha256.toHex(putDigest(page.asByteBuffer(), pages));
-        }
-
-        /** As {@link #put(MemorySegment)}, returning the 32 raw digest bytes (what a manifest stores). */
-        public byte[] putDigest(MemorySegment page) {
-            return putDigest(page.asByteBuffer(), pages);
-        }
-
-        public String putBlob(byte[] blob) {
-            return Sha256.toHex(putDigest(ByteBuffer.wrap(blob), blobs));
-        }
-
-        private byte[] putDigest(ByteBuffer content, Area area) {
-            if (closed) throw new IllegalStateException("this page store batch is closed");
-            byte[] digest = Sha256.digest(content);
-            String hash = Sha256.toHex(digest);
-            Path target = pathOf(area, hash);
-            long size = content.remaining();
-            if (isStored(target, size)) {
-                present.increment();
-                return digest;
-            }
-            String key = area.noun + hash;
-            commitLock.readLock().lock();
-            try {
-                // Again under the lock: a commit may have published this content since the check above.
-                if (pending.containsKey(key) || isStored(target, size)) {
-                    present.increment();
-                    return digest;
-                }
-                if (ensureDirectory(area, target.getParent())) dirtyAreas.add(area.dir);
-                Path tmp = AtomicFiles.writeTemporary(target, content, false);
-                if (pending.putIfAbsent(key, new Pending(area, tmp, target)) != null) {
-                    Files.deleteIfExists(tmp); // another thread put the same content meanwhile
-                    present.increment();
-                    return digest;
-                }
-                written.increment();
-                writtenBytes.add(size);
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot store " + area.noun + " " + hash + " in " + area.dir + ": " + e.getMessage(), e);
-            } finally {
-                commitLock.readLock().unlock();
-            }
-            if (pending.size() >= flushThreshold) commit();
-            return digest;
-        }
-
-        /** Pages and blobs this batch wrote (new content). */
-        public long written() {
-            return written.sum();
-        }
-
-        /** Bytes of new content this batch wrote. */
-        public long writtenBytes() {
-            return writtenBytes.sum();
-        }
-
-        /** Puts whose content was already stored or already in this batch (nothing written). */
-        public long deduplicated() {
-            return present.sum();
-        }
-
-        /**
-         * Makes everything put so far durable and visible: forces the temporary files, renames them
-         * to their hashes, fsyncs their directories. On failure the uncommitted files are deleted
-         * and the exception says which; nothing may then refer to pages of this batch.
-         */
-        public void commit() {
-            commitLock.writeLock().lock();
-            try {
-                if (pending.isEmpty() && dirtyAreas.isEmpty()) return;
-                List<Pending> files = List.copyOf(pending.values());
-                Set<Path> dirs = new HashSet<>();
-                for (Pending p : files) dirs.add(p.target().getParent());
-                try {
-                    inParallel(files, p -> {
-                        AtomicFiles.force(p.temporary());
-                        AtomicFiles.publish(p.temporary(), p.target());
-                    });
-                    pending.clear();
-                    inParallel(dirs, AtomicFiles::fsyncDirectory);
-                    inParallel(dirtyAreas, AtomicFiles::fsyncDirectory);
-                    dirtyAreas.clear();
-                } catch (IOException e) {
-                    for (Pending p : pending.values()) AtomicFiles.deleteQuietly(p.temporary(), e);
-                    pending.clear();
-                    throw new UncheckedIOException("cannot commit to the page store in " + root + ": " + e.getMessage(), e);
-                }
-            } finally {
-                commitLock.writeLock().unlock();
-            }
-        }
-
-        /** Commits; the batch takes no more puts. */
-        @Override
-        public void close() {
-            closed = true;
-            commit();
-        }
-
-        private interface IoAction<T> {
-            void run(T item) throws IOException;
-        }
-
-        private <T> void inParallel(Collection<T> items, IoAction<T> action) throws IOException {
-            if (items.isEmpty()) return;
-            int threads = Math.min(syncThreads, items.size());
-            if (threads <= 1) {
-                for (T item : items) action.run(item);
-                return;
-            }
-            List<Future<?>> results = new ArrayList<>(items.size());
-            try (ExecutorService pool = Executors.newFixedThreadPool(threads, Thread.ofPlatform().daemon().name("page-store-sync-", 0).factory())) {
-                for (T item : items) results.add(pool.submit(() -> {
-                    action.run(item);
-                    return null;
-                }));
-            }
-            IOException failure = null;
-            for (Future<?> r : results) {
-                try {
-                    r.get();
-                } catch (ExecutionException e) {
-                    Throwable cause = e.getCause();
-                    if (cause instanceof IOException io) {
-                        if (failure == null) failure = io; else failure.addSuppressed(io);
-                    } else if (cause instanceof RuntimeException re) {
-                        throw re;
-                    } else {
-                        throw new IllegalStateException(cause);
-                    }
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new IOException("interrupted while syncing", e);
-                }
-            }
-            if (failure != null) throw failure;
-        }
+    PageBatch batch(int syncThreads, int flushThreshold) {
+        return new PageBatch(this, syncThreads, flushThreshold);
     }
 
     // ---- maintenance ------------------------------------------------------------------------
@@ -381,7 +195,7 @@ public final class PageStore {
         return pathOf(blobs, hash);
     }
 
-    private static Path pathOf(Area area, String hash) {
+    static Path pathOf(Area area, String hash) {
         return area.dir.resolve(hash.substring(0, 2)).resolve(hash.substring(2));
     }
 
@@ -408,13 +222,13 @@ public final class PageStore {
      * absent path. A file of another size is damaged (a crash cannot leave one: files are published
      * complete) and is then replaced by the put.
      */
-    private static boolean isStored(Path file, long size) {
+    static boolean isStored(Path file, long size) {
         File f = file.toFile();
         return f.length() == size && (size > 0 || f.exists());
     }
 
     /** Creates a fan-out directory if needed; true when this call created it. */
-    private static boolean ensureDirectory(Area area, Path dir) throws IOException {
+    static boolean ensureDirectory(Area area, Path dir) throws IOException {
         if (area.knownFanOut.contains(dir)) return false;
         boolean created = !Files.isDirectory(dir);
         Files.createDirectories(dir);

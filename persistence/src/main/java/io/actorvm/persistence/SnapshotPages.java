@@ -42,10 +42,10 @@ public final class SnapshotPages {
     /**
      * Stores every RAM page whose guest page number {@code include} accepts (all of them for a full
      * snapshot, the dirty ones for an incremental one) through {@code batch}, and returns the page
-     * references for the manifest, in guest-address order. Call {@link PageStore.Batch#commit()}
+     * references for the manifest, in guest-address order. Call {@link PageBatch#commit()}
      * before writing the manifest.
      */
-    public static List<PageRef> capture(GuestMemory memory, PageStore.Batch batch, LongPredicate include) {
+    public static List<PageRef> capture(GuestMemory memory, PageBatch batch, LongPredicate include) {
         List<PageRef> refs = new ArrayList<>();
         for (GuestMemory.Region r : memory.regions()) {
             capture(r, 0, r.size() / PAGE_SIZE, batch, include, refs);
@@ -54,12 +54,12 @@ public final class SnapshotPages {
     }
 
     /**
-     * As {@link #capture(GuestMemory, PageStore.Batch, LongPredicate)}, hashing and writing from
+     * As {@link #capture(GuestMemory, PageBatch, LongPredicate)}, hashing and writing from
      * {@code threads} threads (each takes a contiguous share of RAM; {@code include} must be
      * thread-safe). Hashing and creating the files are what the writers share; on this project's
      * 2-CPU hosts the virtual disk is the limit and 4 writers measured no better than one.
      */
-    public static List<PageRef> capture(GuestMemory memory, PageStore.Batch batch, LongPredicate include, int threads) {
+    public static List<PageRef> capture(GuestMemory memory, PageBatch batch, LongPredicate include, int threads) {
         if (threads <= 1) return capture(memory, batch, include);
         final long chunkPages = 4096; // 16 MiB per task
         List<Callable<List<PageRef>>> tasks = new ArrayList<>();
@@ -88,7 +88,7 @@ public final class SnapshotPages {
         return refs;
     }
 
-    private static void capture(GuestMemory.Region r, long fromPage, long toPage, PageStore.Batch batch, LongPredicate include,
+    private static void capture(GuestMemory.Region r, long fromPage, long toPage, PageBatch batch, LongPredicate include,
                                 List<PageRef> refs) {
         long firstGpn = r.guestAddress() / PAGE_SIZE;
         MemorySegment host = r.host();

@@ -55,7 +55,7 @@ class PageStoreMeasurementTest {
             long written;
             long writtenBytes;
             long t1 = System.nanoTime();
-            try (PageStore.Batch batch = store.batch()) {
+            try (PageBatch batch = store.batch()) {
                 refs = SnapshotPages.capture(vm, batch, gpn -> true, CAPTURE_THREADS);
                 batch.commit();
                 written = batch.written();
@@ -66,7 +66,7 @@ class PageStoreMeasurementTest {
             assertEquals(PAGES, written);
 
             long t2 = System.nanoTime();
-            try (PageStore.Batch batch = store.batch()) {
+            try (PageBatch batch = store.batch()) {
                 SnapshotPages.capture(vm, batch, gpn -> true);
                 assertEquals(PAGES, batch.deduplicated());
                 assertEquals(0, batch.written());

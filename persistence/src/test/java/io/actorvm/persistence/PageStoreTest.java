@@ -59,7 +59,7 @@ class PageStoreTest {
     void samePageTwiceIsStoredOnce() throws IOException {
         PageStore store = PageStore.open(root);
         String a = store.put(page(7));
-        try (PageStore.Batch batch = store.batch()) {
+        try (PageBatch batch = store.batch()) {
             assertEquals(a, batch.put(page(7)));
             assertEquals(a, batch.put(page(7)));
             batch.put(page(8));
@@ -73,7 +73,7 @@ class PageStoreTest {
     @Test
     void aBatchPublishesItsPagesAtCommit() throws IOException {
         PageStore store = PageStore.open(root);
-        PageStore.Batch batch = store.batch();
+        PageBatch batch = store.batch();
         String h = batch.put(page(10));
         assertEquals(h, batch.put(page(10)));
         assertEquals(1, batch.written());
@@ -92,7 +92,7 @@ class PageStoreTest {
     void aBatchFromSeveralThreadsWithSmallFlushes() throws Exception {
         PageStore store = PageStore.open(root);
         int threads = 4, perThread = 300, distinct = 500;
-        try (PageStore.Batch batch = store.batch(8, 64); var pool = java.util.concurrent.Executors.newFixedThreadPool(threads)) {
+        try (PageBatch batch = store.batch(8, 64); var pool = java.util.concurrent.Executors.newFixedThreadPool(threads)) {
             var results = new java.util.ArrayList<java.util.concurrent.Future<?>>();
             for (int t = 0; t < threads; t++) {
                 int first = t * (distinct - perThread) / (threads - 1); // overlapping ranges
@@ -212,7 +212,7 @@ class PageStoreTest {
     @Test
     void aClosedBatchRefusesPuts() {
         PageStore store = PageStore.open(root);
-        PageStore.Batch batch = store.batch();
+        PageBatch batch = store.batch();
         batch.close();
         assertThrows(IllegalStateException.class, () -> batch.put(page(1)));
     }

@@ -41,7 +41,7 @@ class SnapshotPagesTest {
             for (int page = 0; page < 100; page++) vm.writeLong(page * 4096L + 8, page + 1); // pages 100.. stay zero
 
             List<PageRef> fullPages;
-            try (PageStore.Batch batch = store.batch()) {
+            try (PageBatch batch = store.batch()) {
                 fullPages = SnapshotPages.capture(vm, batch, gpn -> true);
                 assertEquals(512, fullPages.size());
                 assertEquals(101, batch.written()); // 100 distinct pages and the zero page
@@ -54,7 +54,7 @@ class SnapshotPagesTest {
             vm.writeLong(3 * 4096L, 0xdeadbeefL);
             vm.writeLong(300 * 4096L, 42);
             List<PageRef> dirty;
-            try (PageStore.Batch batch = store.batch()) {
+            try (PageBatch batch = store.batch()) {
                 dirty = SnapshotPages.capture(vm, batch, gpn -> gpn == 3 || gpn == 300);
             }
             assertEquals(List.of(3L, 300L), dirty.stream().map(PageRef::getGuestPageNumber).toList());
@@ -83,10 +83,10 @@ class SnapshotPagesTest {
             for (long page = 0; page < (24L << 20) / 4096; page += 3) vm.writeLong(page * 4096, page);
             List<PageRef> sequential;
             List<PageRef> parallel;
-            try (PageStore.Batch batch = store.batch()) {
+            try (PageBatch batch = store.batch()) {
                 sequential = SnapshotPages.capture(vm, batch, gpn -> gpn % 5 != 0);
             }
-            try (PageStore.Batch batch = store.batch()) {
+            try (PageBatch batch = store.batch()) {
                 parallel = SnapshotPages.capture(vm, batch, gpn -> gpn % 5 != 0, 4);
                 assertEquals(0, batch.written());
             }
@@ -101,7 +101,7 @@ class SnapshotPagesTest {
         try (Arena arena = Arena.ofConfined()) {
             GuestMemory vm = memory(arena);
             vm.writeLong(5 * 4096L, 5);
-            try (PageStore.Batch batch = store.batch()) {
+            try (PageBatch batch = store.batch()) {
                 manifests.write(SnapshotManifest.newBuilder().setSnapshotId("s").setKind(SnapshotKind.FULL)
                         .setMemory(SnapshotPages.layoutOf(vm)).addAllPages(SnapshotPages.capture(vm, batch, gpn -> true)).build());
             }

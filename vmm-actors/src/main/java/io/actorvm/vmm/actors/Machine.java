@@ -74,6 +74,13 @@ final class Machine implements AutoCloseable {
         return create(config, null, null);
     }
 
+    /** A machine booting {@code config}'s kernel, or rebuilt from snapshot {@code restoreFrom} of its data directory. */
+    static Machine create(VmConfig config, String restoreFrom) {
+        if (restoreFrom == null) return create(config);
+        SnapshotStore store = SnapshotStore.open(config.dataDir());
+        return create(config, store, VmSnapshots.load(store, restoreFrom));
+    }
+
     /**
      * A machine booting {@code config}'s kernel, or — when {@code snapshot} is given — one rebuilt
      * from that snapshot: same layout and devices, memory and KVM state from the snapshot store.

@@ -1,13 +1,9 @@
 package io.actorvm.vmm.actors;
 
-import io.actorvm.devices.VmControl;
-import io.actorvm.persistence.proto.VmEvent;
+import io.actorvm.vmm.actors.journal.JournalWriter;
 import io.actorvm.vmm.actors.journal.VmEvents;
-import io.actorvm.vmm.actors.journal.VmJournal;
-import io.actorvm.vmm.actors.snapshot.SnapshotStore;
 import io.actorvm.vmm.actors.snapshot.VmSnapshots;
 import io.actorvm.vmm.actors.device.DeviceActor;
-import io.actorvm.vmm.actors.io.ExitRouter;
 import io.actorvm.vmm.actors.io.IoStats;
 import io.actorvm.vmm.actors.vcpu.VcpuActor;
 import org.apache.pekko.Done;
@@ -15,17 +11,15 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.actor.typed.javadsl.BehaviorBuilder;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.pattern.StatusReply;
 
-import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 
 /**
  * A virtual machine as an actor: the public entry point for embedding. Spawn {@link #create} in
@@ -91,14 +85,10 @@ public final class Vm {
     /** "stopped" (or "failed") is journaled: watchers may hear how the VM ended. */
     private record EndJournaled(String failure) implements Journaled {}
 
-    // Internal messages.
     private record VcpuStopped(VcpuActor.Stopped stopped) implements Command {}
 
-    private record GuestExit(int status) implements Command {}
-
-    private record GuestReset(String reason) implements Command {}
-
-    private record GuestPowerOff() implements Command {}
+    /** The guest ended the machine: a reset, a debug exit or an ACPI power-off. */
+    record GuestEnded(Terminated how) implements Command {}
 
     private record DevicesDrained(List<DeviceActor.Metrics> metrics) implements Command {}
 
@@ -107,8 +97,6 @@ public final class Vm {
     private record PauseDone(ActorRef<StatusReply<Done>> replyTo, Throwable failure) implements Command {}
 
     private static final int STASH_CAPACITY = 1000;
-    /** Placeholder for "this device keeps no state" in the snapshot capture. */
-    private static final byte[] NO_STATE = new byte[0];
 
     public enum State { CREATED, RUNNING, PAUSED, STOPPING, STOPPED }
 
@@ -140,22 +128,17 @@ public final class Vm {
     private final IoStats stats = new IoStats();
     private final List<ActorRef<Terminated>> watchers = new ArrayList<>();
     private final List<ActorRef<StatusReply<Done>>> stopWaiters = new ArrayList<>();
-    private final List<ActorRef<VcpuActor.Command>> vcpus = new ArrayList<>();
-    private final Set<Integer> runningVcpus = new HashSet<>();
-    private Machine machine;
-    /** Cleared before the VM fd is closed: a late interrupt from a device must not reach a reused fd number. */
-    private final java.util.concurrent.atomic.AtomicBoolean irqchipOpen = new java.util.concurrent.atomic.AtomicBoolean(true);
-    /** The VM's devices once the machine is built. */
-    private VmDevices devices;
+    /** The machine, devices and vCPUs once started; null before and after. */
+    private VmRuntime runtime;
     private Terminated termination;
     private List<DeviceActor.Metrics> finalDeviceMetrics = List.of();
 
     private final String restoreFrom;
     private final boolean startPaused;
-    /** The VM's journal (an event-sourced child), when it has a data directory. */
-    private ActorRef<VmJournal.Command> journal;
-    private SnapshotStore snapshots;
-    private String lastSnapshotId;
+    /** The VM's journal (an event-sourced child when it has a data directory); set on {@link Start}. */
+    private JournalWriter<Command> journal;
+    /** Takes the VM's snapshots; null when it has no data directory. */
+    private VmSnapshotter snapshots;
     /** Watchers have been told how the VM ended (after the journal recorded it). */
     private boolean endAnnounced;
 
@@ -164,26 +147,6 @@ public final class Vm {
         this.config = config;
         this.restoreFrom = restoreFrom;
         this.startPaused = startPaused;
-        this.lastSnapshotId = restoreFrom;
-    }
-
-    /** Persists {@code event} and forgets it (a failure is logged by the journal). */
-    private void journal(VmEvent event) {
-        if (journal != null) journal.tell(new VmJournal.Record(event, null));
-    }
-
-    /**
-     * Persists {@code event}, then sends this actor {@code next(failure)}: failure is null once the
-     * event is durable (at once when there is no journal), else why it is not.
-     */
-    private void journal(VmEvent event, java.util.function.Function<String, Journaled> next) {
-        if (journal == null) {
-            ctx.getSelf().tell(next.apply(null));
-            return;
-        }
-        ctx.pipeToSelf(AskPattern.<VmJournal.Command, Done>ask(journal, r -> new VmJournal.Record(event, r), Duration.ofSeconds(30),
-                ctx.getSystem().scheduler()), (ok, failure) -> next.apply(failure == null ? null
-                : failure.getMessage() != null ? failure.getMessage() : failure.toString()));
     }
 
     private Behavior<Command> onJournaled(Journaled j) {
@@ -191,39 +154,28 @@ public final class Vm {
         switch (j) {
             case StartJournaled s -> {
                 // The guest runs even when its start could not be journaled: the VM's owner asked for it.
-                vcpus.forEach(v -> v.tell(new VcpuActor.Run()));
+                runtime.vcpus.runAll();
                 s.replyTo().tell(StatusReply.ack());
             }
             case SnapshotJournaled s -> s.replyTo().tell(s.failure() == null ? StatusReply.success(s.info())
                     : StatusReply.error("snapshot " + s.info().id() + " is stored, but the journal did not record it ("
                     + s.failure() + "): recovery will not find it"));
-            case EndJournaled e -> {
-                endAnnounced = true;
-                stopWaiters.forEach(w -> w.tell(StatusReply.ack()));
-                stopWaiters.clear();
-                watchers.forEach(w -> w.tell(termination));
-                watchers.clear();
-            }
+            case EndJournaled e -> announceEnd();
         }
         return Behaviors.same();
     }
 
     private Behavior<Command> created() {
-        return Behaviors.receive(Command.class)
+        return notLive(State.CREATED, Behaviors.receive(Command.class)
                 .onMessage(Start.class, this::onStart)
                 .onMessage(Stop.class, s -> {
                     termination = new Terminated(s.reason(), 0, false);
-                    s.replyTo().tell(StatusReply.ack());
-                    endAnnounced = true;
+                    stopWaiters.add(s.replyTo());
+                    announceEnd();
                     return stopped();
                 })
-                .onMessage(GetStatus.class, g -> reply(g, State.CREATED))
                 .onMessage(WatchTermination.class, w -> { watchers.add(w.replyTo()); return Behaviors.same(); })
-                .onMessage(GetStats.class, g -> { g.replyTo().tell(new Stats(stats.snapshot(), List.of())); return Behaviors.same(); })
-                .onMessage(Pause.class, p -> notNow(p.replyTo(), State.CREATED))
-                .onMessage(Resume.class, r -> notNow(r.replyTo(), State.CREATED))
-                .onMessage(ConsoleInput.class, i -> Behaviors.same())
-                .build();
+                .onMessage(GetStats.class, g -> { g.replyTo().tell(new Stats(stats.snapshot(), List.of())); return Behaviors.same(); }));
     }
 
     /**
@@ -231,16 +183,9 @@ public final class Vm {
      * blocking work, so it runs on Pekko's blocking dispatcher while the VM stashes other commands.
      */
     private Behavior<Command> onStart(Start start) {
-        var blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.blocking());
-        if (config.dataDir() != null) {
-            journal = ctx.spawn(VmJournal.create(config.name()), "journal");
-            journal.tell(new VmJournal.Define(VmEvents.defined(config)));
-        }
-        ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> {
-                    if (restoreFrom == null) return Machine.create(config);
-                    SnapshotStore store = SnapshotStore.open(config.dataDir());
-                    return Machine.create(config, store, VmSnapshots.load(store, restoreFrom));
-                }, blocking),
+        journal = JournalWriter.of(ctx, config);
+        ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> Machine.create(config, restoreFrom),
+                        ctx.getSystem().dispatchers().lookup(DispatcherSelector.blocking())),
                 (built, failure) -> new MachineBuilt(start.replyTo(), built, failure));
         return Behaviors.withStash(STASH_CAPACITY, stash -> Behaviors.receive(Command.class)
                 .onMessage(MachineBuilt.class, b -> stash.unstashAll(onMachineBuilt(b)))
@@ -255,74 +200,49 @@ public final class Vm {
 
     private Behavior<Command> onMachineBuilt(MachineBuilt built) {
         if (built.failure() != null) {
-            Throwable e = built.failure() instanceof java.util.concurrent.CompletionException c && c.getCause() != null
-                    ? c.getCause() : built.failure();
-            String reason = e.getMessage() != null ? e.getMessage() : e.toString();
+            String reason = reason(built.failure());
             built.replyTo().tell(StatusReply.error(reason));
             termination = new Terminated("failed to start: " + reason, 1, true);
-            watchers.forEach(w -> w.tell(termination));
-            watchers.clear();
-            endAnnounced = true;
+            announceEnd();
             return stopped();
         }
-        machine = built.machine();
-        ActorRef<StatusReply<Done>> startReply = built.replyTo();
-        VmControl control = new VmControl() {
-            @Override
-            public void requestReset(String reason) {
-                ctx.getSelf().tell(new GuestReset(reason));
-            }
-
-            @Override
-            public void requestExit(int status) {
-                ctx.getSelf().tell(new GuestExit(status));
-            }
-
-            @Override
-            public void requestPowerOff() {
-                ctx.getSelf().tell(new GuestPowerOff());
-            }
-        };
-        devices = VmDevices.attach(ctx, config, machine, control, irqchipOpen);
-        devices.restore(machine.restoredDeviceStates);
-        ExitRouter router = new ExitRouter(devices.ports, devices.mmio, machine.ring, ctx.getSystem().scheduler(), stats);
-        ActorRef<VcpuActor.Stopped> stoppedAdapter = ctx.messageAdapter(VcpuActor.Stopped.class, VcpuStopped::new);
-        for (var fd : machine.vcpus) {
-            var ref = ctx.spawn(VcpuActor.create(fd, router, stoppedAdapter), "vcpu-" + fd.id());
-            vcpus.add(ref);
-            runningVcpus.add(fd.id());
-        }
-        if (config.dataDir() != null) snapshots = SnapshotStore.open(config.dataDir());
-        if (startPaused) vcpus.forEach(v -> v.tell(new VcpuActor.Pause(ctx.getSystem().ignoreRef())));
-        if (startPaused) journal(restoreFrom != null ? VmEvents.restored(restoreFrom) : VmEvents.started());
+        runtime = VmRuntime.wire(ctx, config, built.machine(), new GuestRequests(ctx.getSelf()), stats,
+                ctx.messageAdapter(VcpuActor.Stopped.class, VcpuStopped::new));
+        snapshots = VmSnapshotter.of(config, restoreFrom);
+        if (startPaused) runtime.vcpus.startPaused();
+        if (startPaused) journal.record(restoreFrom != null ? VmEvents.restored(restoreFrom) : VmEvents.started());
         // The journal records that the guest runs before it does: a VMM killed at any moment
         // leaves a journal that knows about every guest execution.
-        journal(startPaused ? VmEvents.paused() : restoreFrom != null ? VmEvents.restored(restoreFrom) : VmEvents.started(),
-                failure -> new StartJournaled(startReply, failure));
+        journal.record(startPaused ? VmEvents.paused() : restoreFrom != null ? VmEvents.restored(restoreFrom) : VmEvents.started(),
+                failure -> new StartJournaled(built.replyTo(), failure));
         return startPaused ? paused() : running();
     }
 
+    /**
+     * A state without a running guest (created, stopping, stopped): after the state's {@code own}
+     * handlers (handlers match in the order they are added), it answers status, refuses start,
+     * pause, resume and snapshots, and drops guest requests and console input that arrive late.
+     */
+    private Behavior<Command> notLive(State state, BehaviorBuilder<Command> own) {
+        return own.onMessage(GetStatus.class, g -> reply(g, state))
+                .onMessage(Start.class, s -> notNow(s.replyTo(), state))
+                .onMessage(Pause.class, p -> notNow(p.replyTo(), state))
+                .onMessage(Resume.class, r -> notNow(r.replyTo(), state))
+                .onMessage(TakeSnapshot.class, t -> notNow(t.replyTo(), state))
+                .onAnyMessage(m -> Behaviors.same())
+                .build();
+    }
+
     /** Messages every live state handles the same way. */
-    private org.apache.pekko.actor.typed.javadsl.BehaviorBuilder<Command> live(State state) {
+    private BehaviorBuilder<Command> live(State state) {
         return Behaviors.receive(Command.class)
                 .onMessage(GetStatus.class, g -> reply(g, state))
                 .onMessage(WatchTermination.class, w -> { watchers.add(w.replyTo()); return Behaviors.same(); })
-                .onMessage(ConsoleInput.class, i -> {
-                    devices.consoleInput(i.data().clone());
-                    return Behaviors.same();
-                })
-                .onMessage(GetStats.class, g -> {
-                    statsWithDevices(g.replyTo());
-                    return Behaviors.same();
-                })
+                .onMessage(ConsoleInput.class, i -> { runtime.devices.consoleInput(i.data().clone()); return Behaviors.same(); })
+                .onMessage(GetStats.class, g -> { statsWithDevices(g.replyTo()); return Behaviors.same(); })
                 .onMessage(Start.class, s -> notNow(s.replyTo(), state))
-                .onMessage(Stop.class, s -> {
-                    stopWaiters.add(s.replyTo());
-                    return beginStop(new Terminated(s.reason(), 0, false));
-                })
-                .onMessage(GuestExit.class, e -> beginStop(new Terminated("guest exited with status " + e.status(), e.status(), false)))
-                .onMessage(GuestReset.class, r -> beginStop(new Terminated(r.reason(), 0, false)))
-                .onMessage(GuestPowerOff.class, r -> beginStop(new Terminated("guest powered off", 0, false)))
+                .onMessage(Stop.class, s -> { stopWaiters.add(s.replyTo()); return beginStop(new Terminated(s.reason(), 0, false)); })
+                .onMessage(GuestEnded.class, e -> beginStop(e.how()))
                 .onMessage(VcpuStopped.class, this::onVcpuStopped)
                 .onMessage(Journaled.class, this::onJournaled);
     }
@@ -330,22 +250,16 @@ public final class Vm {
     private Behavior<Command> running() {
         return live(State.RUNNING)
                 .onMessage(Pause.class, p -> {
-                    List<CompletableFuture<Done>> acks = new ArrayList<>();
-                    for (var v : vcpus) {
-                        acks.add(AskPattern.<VcpuActor.Command, Done>ask(v, VcpuActor.Pause::new, Duration.ofSeconds(10),
-                                ctx.getSystem().scheduler()).toCompletableFuture());
-                    }
-                    ctx.pipeToSelf(CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new)),
-                            (ok, failure) -> new PauseDone(p.replyTo(), failure));
+                    ctx.pipeToSelf(runtime.vcpus.pauseAll(), (ok, e) -> new PauseDone(p.replyTo(), e));
                     return Behaviors.same();
                 })
                 .onMessage(PauseDone.class, d -> {
                     if (d.failure() != null) {
-                        d.replyTo().tell(StatusReply.error("pause failed: " + d.failure().getMessage()));
+                        d.replyTo().tell(StatusReply.error("pause failed: " + reason(d.failure())));
                         return Behaviors.same();
                     }
                     d.replyTo().tell(StatusReply.ack());
-                    journal(VmEvents.paused());
+                    journal.record(VmEvents.paused());
                     return paused();
                 })
                 .onMessage(Resume.class, r -> { r.replyTo().tell(StatusReply.ack()); return Behaviors.same(); })
@@ -358,77 +272,49 @@ public final class Vm {
                 .onMessage(Pause.class, p -> { p.replyTo().tell(StatusReply.ack()); return Behaviors.same(); })
                 .onMessage(PauseDone.class, d -> { d.replyTo().tell(StatusReply.ack()); return Behaviors.same(); })
                 .onMessage(Resume.class, r -> {
-                    for (var v : vcpus) v.tell(new VcpuActor.Resume(ctx.getSystem().ignoreRef()));
+                    runtime.vcpus.resumeAll();
                     r.replyTo().tell(StatusReply.ack());
-                    journal(VmEvents.resumed());
+                    journal.record(VmEvents.resumed());
                     return running();
                 })
                 .onMessage(TakeSnapshot.class, t -> startSnapshot(t, false))
                 .build();
     }
 
-    /**
-     * Snapshot order: vCPUs parked (each finishes its last instruction first), then KVM state and
-     * memory are captured off the actor, on the blocking dispatcher; other commands wait in a stash.
-     */
+    /** Takes a snapshot ({@link VmSnapshotter}) while other commands wait in a stash. */
     private Behavior<Command> startSnapshot(TakeSnapshot t, boolean wasRunning) {
         if (snapshots == null) {
             t.replyTo().tell(StatusReply.error("VM " + config.name() + " has no data directory: snapshots need one"));
             return Behaviors.same();
         }
-        CompletableFuture<Void> parked = CompletableFuture.completedFuture(null);
-        if (wasRunning) {
-            List<CompletableFuture<Done>> acks = new ArrayList<>();
-            for (var v : vcpus) {
-                acks.add(AskPattern.<VcpuActor.Command, Done>ask(v, VcpuActor.Pause::new, Duration.ofSeconds(10),
-                        ctx.getSystem().scheduler()).toCompletableFuture());
-            }
-            parked = CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new));
-        }
-        var blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.blocking());
-        Machine m = machine;
-        SnapshotStore store = snapshots;
-        String parent = t.full() ? null : lastSnapshotId;
-        var definition = VmEvents.definition(config);
-        // Devices are asked for their registers once the vCPUs are parked: nothing changes them then.
-        VmDevices attached = devices;
-        var scheduler = ctx.getSystem().scheduler();
-        CompletableFuture<Map<String, byte[]>> deviceStates = parked.thenCompose(x -> attached.captureStates(scheduler));
-        ctx.pipeToSelf(deviceStates.thenApplyAsync(states -> VmSnapshots.take(store, definition, m.memory, m.vm, m.vcpus, m.snapshotMsrs,
-                m.guestCpuid, states, parent, m::dirtyPages), blocking), (taken, failure) -> new SnapshotDone(t.replyTo(), taken, failure, wasRunning));
+        ctx.pipeToSelf(snapshots.take(runtime, t.full(), wasRunning, ctx.getSystem()),
+                (taken, failure) -> new SnapshotDone(t.replyTo(), taken, failure, wasRunning));
         return Behaviors.withStash(STASH_CAPACITY, stash -> Behaviors.receive(Command.class)
                 .onMessage(SnapshotDone.class, d -> {
-                    devices.resumeRings();
-                    if (d.wasRunning()) vcpus.forEach(v -> v.tell(new VcpuActor.Resume(ctx.getSystem().ignoreRef())));
+                    VmSnapshotter.release(runtime, d.wasRunning());
                     if (d.failure() != null) {
-                        Throwable e = d.failure() instanceof java.util.concurrent.CompletionException c && c.getCause() != null ? c.getCause() : d.failure();
-                        d.replyTo().tell(StatusReply.error("snapshot failed: " + e.getMessage()));
+                        d.replyTo().tell(StatusReply.error("snapshot failed: " + reason(d.failure())));
                     } else {
-                        VmSnapshots.Taken tk = d.taken();
-                        lastSnapshotId = tk.id();
-                        var info = new SnapshotInfo(tk.id(), tk.parentId(), tk.full(), tk.pages(), tk.bytesWritten(), tk.millis());
+                        SnapshotInfo info = snapshots.taken(d.taken());
                         // The reply waits for the journal: "snapshot taken" is durable once the caller hears of it.
-                        journal(VmEvents.snapshotTaken(tk.id(), tk.manifest(), tk.parentId(), tk.full(), tk.pages(), tk.bytesWritten()),
-                                failure -> new SnapshotJournaled(d.replyTo(), info, failure));
+                        journal.record(VmSnapshotter.event(d.taken()), failure -> new SnapshotJournaled(d.replyTo(), info, failure));
                     }
                     return stash.unstashAll(d.wasRunning() ? running() : paused());
                 })
                 .onMessage(GetStatus.class, g -> reply(g, State.PAUSED))
                 .onAnyMessage(msg -> {
-                    if (!stash.isFull()) stash.stash(msg);
+                    if (stash.isFull()) ctx.getLog().warn("VM {} is taking a snapshot; dropped {}", config.name(), msg);
+                    else stash.stash(msg);
                     return Behaviors.same();
                 })
                 .build());
     }
 
     private Behavior<Command> onVcpuStopped(VcpuStopped m) {
-        runningVcpus.remove(m.stopped().vcpuId());
+        runtime.vcpus.stopped(m.stopped().vcpuId());
         VcpuActor.Outcome o = m.stopped().outcome();
-        if (!o.requested()) {
-            // The guest (or KVM) ended this vCPU on its own: that ends the VM.
-            return beginStop(new Terminated(o.reason(), o.error() ? 1 : 0, o.error()));
-        }
-        return Behaviors.same();
+        // A vCPU the guest (or KVM) ended on its own ends the VM.
+        return o.requested() ? Behaviors.same() : beginStop(new Terminated(o.reason(), o.error() ? 1 : 0, o.error()));
     }
 
     /**
@@ -437,67 +323,61 @@ public final class Vm {
      */
     private Behavior<Command> beginStop(Terminated why) {
         if (termination == null) termination = why;
-        vcpus.forEach(v -> v.tell(new VcpuActor.Stop()));
+        runtime.vcpus.stopAll();
         return stopping();
     }
 
     private Behavior<Command> stopping() {
-        if (runningVcpus.isEmpty()) drainDevices();
-        return Behaviors.receive(Command.class)
+        if (runtime.vcpus.allStopped()) drainDevices();
+        return notLive(State.STOPPING, Behaviors.receive(Command.class)
                 .onMessage(VcpuStopped.class, m -> {
-                    runningVcpus.remove(m.stopped().vcpuId());
-                    if (runningVcpus.isEmpty()) drainDevices();
+                    runtime.vcpus.stopped(m.stopped().vcpuId());
+                    if (runtime.vcpus.allStopped()) drainDevices();
                     return Behaviors.same();
                 })
                 .onMessage(Journaled.class, this::onJournaled)
                 .onMessage(DevicesDrained.class, d -> {
                     finalDeviceMetrics = d.metrics();
-                    devices.stop();
-                    irqchipOpen.set(false);
-                    machine.close();
-                    machine = null;
+                    runtime.release();
                     // Watchers hear of the end once it is journaled: an embedder may exit the JVM then.
-                    journal(termination.error() ? VmEvents.failed(termination.reason())
+                    journal.record(termination.error() ? VmEvents.failed(termination.reason())
                             : VmEvents.stopped(termination.reason(), termination.exitStatus()), EndJournaled::new);
                     return stopped();
                 })
                 .onMessage(Stop.class, s -> { stopWaiters.add(s.replyTo()); return Behaviors.same(); })
-                .onMessage(GetStatus.class, g -> reply(g, State.STOPPING))
                 .onMessage(WatchTermination.class, w -> { watchers.add(w.replyTo()); return Behaviors.same(); })
                 .onMessage(GetStats.class, g -> { statsWithDevices(g.replyTo()); return Behaviors.same(); })
-                .onMessage(Start.class, s -> notNow(s.replyTo(), State.STOPPING))
-                .onMessage(Pause.class, p -> notNow(p.replyTo(), State.STOPPING))
-                .onMessage(Resume.class, r -> notNow(r.replyTo(), State.STOPPING))
-                .onMessage(PauseDone.class, d -> notNow(d.replyTo(), State.STOPPING))
-                .onAnyMessage(m -> Behaviors.same()) // guest exits, resets and input after the stop began
-                .build();
+                .onMessage(PauseDone.class, d -> notNow(d.replyTo(), State.STOPPING)));
     }
 
     private void drainDevices() {
-        ctx.pipeToSelf(devices.drain(ctx.getSystem().scheduler()), (metrics, failure) -> new DevicesDrained(metrics == null ? List.of() : metrics));
+        ctx.pipeToSelf(runtime.devices.drain(ctx.getSystem().scheduler()), (metrics, failure) -> new DevicesDrained(metrics == null ? List.of() : metrics));
     }
 
     private Behavior<Command> stopped() {
-        return Behaviors.receive(Command.class)
+        return notLive(State.STOPPED, Behaviors.receive(Command.class)
                 .onMessage(Journaled.class, this::onJournaled)
-                .onMessage(GetStatus.class, g -> reply(g, State.STOPPED))
                 .onMessage(WatchTermination.class, w -> {
                     if (endAnnounced) w.replyTo().tell(termination);
                     else watchers.add(w.replyTo()); // the end is still being journaled
                     return Behaviors.same();
                 })
                 .onMessage(GetStats.class, g -> { g.replyTo().tell(new Stats(stats.snapshot(), finalDeviceMetrics)); return Behaviors.same(); })
-                .onMessage(Stop.class, s -> { s.replyTo().tell(StatusReply.ack()); return Behaviors.same(); })
-                .onMessage(Start.class, s -> notNow(s.replyTo(), State.STOPPED))
-                .onMessage(Pause.class, p -> notNow(p.replyTo(), State.STOPPED))
-                .onMessage(Resume.class, r -> notNow(r.replyTo(), State.STOPPED))
-                .onAnyMessage(m -> Behaviors.same())
-                .build();
+                .onMessage(Stop.class, s -> { s.replyTo().tell(StatusReply.ack()); return Behaviors.same(); }));
+    }
+
+    /** Stop waiters and watchers hear how the VM ended; later watchers hear it at once. */
+    private void announceEnd() {
+        endAnnounced = true;
+        stopWaiters.forEach(w -> w.tell(StatusReply.ack()));
+        stopWaiters.clear();
+        watchers.forEach(w -> w.tell(termination));
+        watchers.clear();
     }
 
     private void statsWithDevices(ActorRef<Stats> replyTo) {
         Map<String, Long> io = stats.snapshot();
-        devices.metrics(ctx.getSystem().scheduler()).thenAccept(metrics -> replyTo.tell(new Stats(io, metrics)));
+        runtime.devices.metrics(ctx.getSystem().scheduler()).thenAccept(metrics -> replyTo.tell(new Stats(io, metrics)));
     }
 
     private Behavior<Command> reply(GetStatus g, State state) {
@@ -505,7 +385,13 @@ public final class Vm {
         return Behaviors.same();
     }
 
-    private Behavior<Command> notNow(ActorRef<StatusReply<Done>> replyTo, State state) {
+    /** What a failed future says, without the CompletionException wrapper. */
+    private static String reason(Throwable failure) {
+        Throwable e = failure instanceof CompletionException c && c.getCause() != null ? c.getCause() : failure;
+        return e.getMessage() != null ? e.getMessage() : e.toString();
+    }
+
+    private <T> Behavior<Command> notNow(ActorRef<StatusReply<T>> replyTo, State state) {
         replyTo.tell(StatusReply.error("VM " + config.name() + " is " + state.name().toLowerCase()));
         return Behaviors.same();
     }

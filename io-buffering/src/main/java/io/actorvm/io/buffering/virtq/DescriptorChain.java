@@ -83,8 +83,7 @@ public record DescriptorChain(int head, List<Segment> segments) {
                 continue;
             }
             long n = Math.min(s.length() - skip, total - done);
-            MemorySegment.copy(data, done, memory.slice(s.address() + skip, n), 0, n);
-            memory.markWritten(s.address() + skip, n); // device DMA: incremental snapshots must see it
+            memory.copyIn(s.address() + skip, data, done, n);
             done += n;
             skip = 0;
         }

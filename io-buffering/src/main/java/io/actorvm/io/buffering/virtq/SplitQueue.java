@@ -127,7 +127,8 @@ public final class SplitQueue {
         this.maxChainBytes = maxChainBytes;
         this.desc = memory.slice(descTable, descBytes);
         this.avail = memory.slice(availRing, availBytes);
-        this.used = memory.slice(usedRing, usedBytes);
+        // The used ring is written in place on every completion: a device area of guest memory.
+        this.used = memory.deviceArea(usedRing, usedBytes);
         // The ordered idx accesses need host alignment too. Guest-aligned rings in page-aligned
         // mmap'd RAM always have it; memory built over heap byte arrays (alignment 1) does not, and
         // would otherwise fail later, inside pop(), with a misaligned-access error.
@@ -179,7 +180,6 @@ public final class SplitQueue {
         long elem = RING + USED_ELEM * (usedIdx & (size - 1));
         used.set(U32, elem, head);
         used.set(U32, elem + 4, writtenLength);
-        memory.markWritten(usedRing, used.byteSize()); // the used ring is device-written guest memory
         usedIdx = (usedIdx + 1) & 0xFFFF;
         // Release: the element above (and the buffer contents before it) become visible to the
         // driver no later than the idx that exposes them (spec: "set len prior to updating idx").
@@ -219,7 +219,6 @@ public final class SplitQueue {
         } else {
             IDX.setRelease(used, FLAGS, (short) (enabled ? 0 : VIRTQ_USED_F_NO_NOTIFY));
         }
-        memory.markWritten(usedRing, used.byteSize());
     }
 
     /**

@@ -6,7 +6,7 @@ import io.actorvm.kvm.VcpuState;
 import io.actorvm.kvm.VmFd;
 import io.actorvm.kvm.VmState;
 import io.actorvm.mmu.GuestMemory;
-import io.actorvm.persistence.PageStore;
+import io.actorvm.persistence.PageBatch;
 import io.actorvm.persistence.SnapshotCorruptException;
 import io.actorvm.persistence.SnapshotPages;
 import io.actorvm.persistence.proto.BlobRef;
@@ -80,7 +80,7 @@ public final class VmSnapshots {
                 .setVmName(config.getName()).setConfig(config).setMemory(SnapshotPages.layoutOf(memory));
         long pages;
         long written;
-        try (PageStore.Batch batch = store.pages().batch()) {
+        try (PageBatch batch = store.pages().batch()) {
             List<PageRef> refs = new ArrayList<>();
             int region = 0;
             for (GuestMemory.Region r : memory.regions()) {
