@@ -52,4 +52,20 @@ public final class DeviceStates {
     public static Record decode(byte[] bytes) {
         return codecOf(bytes).decode(bytes);
     }
+
+    /**
+     * Puts a stored state back into {@code model} (freshly built, before the guest runs): a virtio
+     * transport takes its queues with it, any other stateful device its own record. A
+     * {@link DeviceStateException} if the state is damaged or belongs to another kind of device.
+     */
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    public static void restore(BusDevice model, byte[] bytes) {
+        Record state = decode(bytes);
+        switch (model) {
+            case VirtioMmioTransport t when state instanceof VirtioDeviceState v -> t.restore(v.transport(), v.queues());
+            case Stateful s when s.codec().kind().equals(codecOf(bytes).kind()) -> s.restore(state);
+            default -> throw new DeviceStateException("device " + model.name() + " cannot take a "
+                    + codecOf(bytes).kind() + " state");
+        }
+    }
 }

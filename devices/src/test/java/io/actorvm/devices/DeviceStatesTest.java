@@ -64,7 +64,7 @@ class DeviceStatesTest {
         @Override public void close() {}
     };
     static final VirtioHost NO_RINGS = new VirtioHost() {
-        @Override public void activate(List<SplitQueue> queues) {}
+        @Override public void activate(List<SplitQueue.State> queues) {}
         @Override public void deactivate() {}
         @Override public void notifyQueue(int index) {}
     };

@@ -13,7 +13,7 @@ import java.util.ArrayDeque;
  * only when the line's level changes. Enough of the chip for Linux's 8250 driver to detect a
  * 16550A (scratch register, FIFO bits in IIR, loopback MSR test).
  */
-public final class Serial16550 implements BusDevice, io.actorvm.devices.Stateful<Serial16550.State> {
+public final class Serial16550 implements BusDevice, io.actorvm.devices.HostInput, io.actorvm.devices.Stateful<Serial16550.State> {
     public static final int COM1_PORT = 0x3F8, COM1_IRQ = 4, PORT_COUNT = 8;
     /** Received bytes the host may queue ahead of the guest before they count as overruns. */
     public static final int RX_CAPACITY = 4096;
@@ -57,6 +57,7 @@ public final class Serial16550 implements BusDevice, io.actorvm.devices.Stateful
     }
 
     /** Host input: bytes for the guest to read. Returns how many fit; the rest count as overruns. */
+    @Override
     public int receive(byte[] data) {
         int accepted = 0;
         for (byte b : data) {

@@ -10,10 +10,10 @@ import java.util.List;
  */
 public interface VirtioHost {
     /**
-     * The driver set DRIVER_OK: run these queues. Called on the transport's thread; the queues
-     * are already validated.
+     * The driver set DRIVER_OK: run these queues (null for a queue the driver did not make ready).
+     * Called on the transport's thread; the states are already validated against guest memory.
      */
-    void activate(List<SplitQueue> queues);
+    void activate(List<SplitQueue.State> queues);
 
     /** The driver reset the device (or it failed): stop the rings; in-flight completions are dropped. */
     void deactivate();

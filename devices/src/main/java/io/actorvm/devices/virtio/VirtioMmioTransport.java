@@ -16,7 +16,7 @@ import java.util.List;
  * puts the device in DEVICE_NEEDS_RESET with a config-change interrupt, and the reason is kept
  * for {@link #error()}: it never throws.
  */
-public final class VirtioMmioTransport implements BusDevice, io.actorvm.devices.Stateful<VirtioMmioTransport.State> {
+public final class VirtioMmioTransport implements BusDevice, io.actorvm.devices.ErrorState, io.actorvm.devices.Stateful<VirtioMmioTransport.State> {
     public static final int MAGIC = 0x74726976; // "virt"
     public static final int VERSION = 2;
     /** "AVM\0": actorvm's vendor id in the VendorID register. */
@@ -187,7 +187,7 @@ public final class VirtioMmioTransport implements BusDevice, io.actorvm.devices.
     }
 
     private void activate() {
-        List<SplitQueue> ready = new ArrayList<>();
+        List<SplitQueue.State> ready = new ArrayList<>();
         boolean eventIdx = (driverFeatures & VirtioDevice.F_EVENT_IDX) != 0;
         boolean indirect = (driverFeatures & VirtioDevice.F_INDIRECT_DESC) != 0;
         try {
@@ -200,7 +200,8 @@ public final class VirtioMmioTransport implements BusDevice, io.actorvm.devices.
                 if (q.size() < 1 || q.size() > device.queueMaxSize(i) || Integer.bitCount(q.size()) != 1) {
                     throw new VirtQueueException("queue " + i + ": size " + q.size() + " (max " + device.queueMaxSize(i) + ")");
                 }
-                ready.add(new SplitQueue(memory, q.size(), q.desc(), q.driver(), q.device(), eventIdx, indirect));
+                // Built here so that bad ring addresses fail the device now; the rings get the state.
+                ready.add(new SplitQueue(memory, q.size(), q.desc(), q.driver(), q.device(), eventIdx, indirect).state());
             }
         } catch (VirtQueueException e) {
             fail(e.getMessage());
@@ -210,6 +211,7 @@ public final class VirtioMmioTransport implements BusDevice, io.actorvm.devices.
     }
 
     /** Puts the device into DEVICE_NEEDS_RESET; callable by the runtime when a ring hits bad guest data. */
+    @Override
     public void fail(String reason) {
         if ((status & S_NEEDS_RESET) != 0) return;
         protocolErrors++;
@@ -264,11 +266,12 @@ public final class VirtioMmioTransport implements BusDevice, io.actorvm.devices.
     /** Restarts the rings of a restored, running device where they were. */
     public void resumeQueues(List<SplitQueue.State> queues) {
         if ((status & S_DRIVER_OK) == 0 || (status & S_NEEDS_RESET) != 0) return;
-        List<SplitQueue> running = new ArrayList<>();
+        List<SplitQueue.State> running = new ArrayList<>();
         try {
             for (int i = 0; i < this.queues.length; i++) {
                 SplitQueue.State q = i < queues.size() ? queues.get(i) : null;
-                running.add(q == null ? null : new SplitQueue(memory, q));
+                if (q != null) new SplitQueue(memory, q); // refuses a damaged state now
+                running.add(q);
             }
         } catch (VirtQueueException | IllegalArgumentException e) {
             fail("restored queue: " + e.getMessage());

@@ -19,13 +19,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class VirtioMmioTransportTest {
     final GuestMemory memory = GuestMemory.allocate(new AddressMap(4L << 20));
-    final List<List<SplitQueue>> activations = new ArrayList<>();
+    final List<List<SplitQueue.State>> activations = new ArrayList<>();
     final List<Integer> notified = new ArrayList<>();
     int deactivations, interrupts;
     final VirtioInterrupt interrupt = new VirtioInterrupt(() -> interrupts++);
     final VirtioMmioTransport t = new VirtioMmioTransport(new VirtioRng(new SecureRandom()), new VirtioHost() {
         @Override
-        public void activate(List<SplitQueue> queues) {
+        public void activate(List<SplitQueue.State> queues) {
             activations.add(queues);
         }
 

@@ -242,7 +242,8 @@ final class Machine implements AutoCloseable {
     }
 
     /** Device registers from the snapshot this machine was restored from, by device name (empty otherwise). */
-    java.util.Map<String, Record> restoredDeviceStates = java.util.Map.of();
+    /** Device states of the snapshot this machine was rebuilt from, encoded, by device name (checked when loaded). */
+    java.util.Map<String, byte[]> restoredDeviceStates = java.util.Map.of();
 
     /** The CPUID vCPU 0 sees: recorded with snapshots, checked on restore. */
     List<CpuidEntry> guestCpuid = List.of();

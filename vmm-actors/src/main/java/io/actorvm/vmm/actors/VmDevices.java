@@ -154,25 +154,16 @@ final class VmDevices {
     }
 
     /** A restored VM's devices get their state back before any vCPU can reach them (FIFO mailboxes). */
-    void restore(Map<String, Record> states) {
+    void restore(Map<String, byte[]> states) {
         for (DeviceRef d : devices) {
-            Record state = states.get(d.name());
-            if (state instanceof VirtioDeviceState v) {
-                d.ref().tell(new DeviceActor.WithModel(m -> ((VirtioMmioTransport) m).restore(v.transport(), v.queues())));
-            } else if (state != null) {
-                d.ref().tell(new DeviceActor.WithModel(m -> restoreState(m, state)));
-            }
+            byte[] state = states.get(d.name());
+            if (state != null) d.ref().tell(new DeviceActor.RestoreState(state));
         }
-    }
-
-    @SuppressWarnings({"unchecked", "rawtypes"})
-    private static void restoreState(BusDevice model, Record state) {
-        if (model instanceof io.actorvm.devices.Stateful s) s.restore(state);
     }
 
     /** Host input for the guest's UART. */
     void consoleInput(byte[] data) {
-        serial.ref().tell(new DeviceActor.WithModel(m -> ((Serial16550) m).receive(data)));
+        serial.ref().tell(new DeviceActor.HostInput(data));
     }
 
     /**

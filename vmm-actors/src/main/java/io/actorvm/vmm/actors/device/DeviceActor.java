@@ -2,6 +2,8 @@ package io.actorvm.vmm.actors.device;
 
 import io.actorvm.devices.BusDevice;
 import io.actorvm.devices.DeviceMetrics;
+import io.actorvm.devices.DeviceStates;
+import io.actorvm.devices.ErrorState;
 import io.actorvm.io.buffering.BufferedWrite;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -15,7 +17,6 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.Consumer;
 
 /**
  * Hosts one device model. Guest writes arrive as {@link Write} or {@link WriteBatch} (the vCPU did
@@ -38,8 +39,14 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
 
     public record ReadResult(long value) {}
 
-    /** Host-side work on the model inside the actor (input for a UART, a backend completion). */
-    public record WithModel(Consumer<BusDevice> action) implements Command {}
+    /** Bytes from the host side for a device that takes them (the console for the UART). */
+    public record HostInput(byte[] data) implements Command {}
+
+    /** A stored state (as {@link DeviceStates} encodes it) to put back, before the guest runs. */
+    public record RestoreState(byte[] state) implements Command {}
+
+    /** The device's host side cannot go on with what the guest gave it: the device enters its error state. */
+    public record Fail(String reason) implements Command {}
 
     public record GetMetrics(ActorRef<Metrics> replyTo) implements Command {}
 
@@ -87,8 +94,18 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
                     return this;
                 })
                 .onMessage(Read.class, this::onRead)
-                .onMessage(WithModel.class, m -> {
-                    m.action().accept(model);
+                .onMessage(HostInput.class, in -> {
+                    if (model instanceof io.actorvm.devices.HostInput sink) sink.receive(in.data());
+                    else getContext().getLog().warn("device {} takes no host input; {} bytes dropped", model.name(), in.data().length);
+                    return this;
+                })
+                .onMessage(RestoreState.class, r -> {
+                    DeviceStates.restore(model, r.state());
+                    return this;
+                })
+                .onMessage(Fail.class, f -> {
+                    if (model instanceof ErrorState e) e.fail(f.reason());
+                    else getContext().getLog().warn("device {} failed: {}", model.name(), f.reason());
                     return this;
                 })
                 .onMessage(CaptureState.class, c -> {

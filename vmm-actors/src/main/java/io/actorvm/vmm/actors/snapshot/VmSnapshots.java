@@ -41,14 +41,19 @@ public final class VmSnapshots {
 
     private VmSnapshots() {}
 
-    /** The device states a snapshot kept, by device name. */
-    public static java.util.Map<String, Record> deviceStates(SnapshotStore store, Loaded snapshot) {
-        java.util.Map<String, Record> out = new java.util.LinkedHashMap<>();
+    /**
+     * The device states a snapshot kept, encoded, by device name; each one is decoded here once,
+     * so a damaged state fails the restore before anything is built from it.
+     */
+    public static java.util.Map<String, byte[]> deviceStates(SnapshotStore store, Loaded snapshot) {
+        java.util.Map<String, byte[]> out = new java.util.LinkedHashMap<>();
         for (BlobRef b : snapshot.leaf().getDevicesList()) {
             if (b.getName().startsWith(DEVICE_PREFIX)) {
                 String name = b.getName().substring(DEVICE_PREFIX.length());
                 try {
-                    out.put(name, io.actorvm.devices.DeviceStates.decode(store.pages().getBlob(b.getSha256())));
+                    byte[] state = store.pages().getBlob(b.getSha256());
+                    io.actorvm.devices.DeviceStates.decode(state);
+                    out.put(name, state);
                 } catch (io.actorvm.devices.DeviceStateException e) {
                     throw new SnapshotCorruptException("snapshot " + snapshot.leaf().getSnapshotId() + ", device " + name + ": " + e.getMessage());
                 }

@@ -16,7 +16,7 @@ public final class VirtioHostAdapter implements VirtioHost {
     }
 
     @Override
-    public void activate(List<SplitQueue> queues) {
+    public void activate(List<SplitQueue.State> queues) {
         rings.tell(new VirtioRings.Activate(new java.util.ArrayList<>(queues))); // may hold nulls: copy, not List.copyOf
     }
 

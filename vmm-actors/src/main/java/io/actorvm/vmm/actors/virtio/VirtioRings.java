@@ -2,7 +2,6 @@ package io.actorvm.vmm.actors.virtio;
 
 import io.actorvm.devices.virtio.VirtioDevice;
 import io.actorvm.devices.virtio.VirtioInterrupt;
-import io.actorvm.devices.virtio.VirtioMmioTransport;
 import io.actorvm.io.buffering.virtq.SplitQueue;
 import io.actorvm.mmu.GuestMemory;
 import io.actorvm.vmm.actors.device.DeviceActor;
@@ -31,7 +30,8 @@ public final class VirtioRings extends AbstractBehavior<VirtioRings.Command> {
 
     public sealed interface Command {}
 
-    public record Activate(List<SplitQueue> queues) implements Command {}
+    /** The driver set DRIVER_OK: run these queues (null entries: queues the driver did not make ready). */
+    public record Activate(List<SplitQueue.State> queues) implements Command {}
 
     public record Deactivate() implements Command {}
 
@@ -83,7 +83,9 @@ public final class VirtioRings extends AbstractBehavior<VirtioRings.Command> {
                     stopRings();
                     generation++;
                     for (int i = 0; i < a.queues().size(); i++) {
-                        SplitQueue q = a.queues().get(i);
+                        SplitQueue.State s = a.queues().get(i);
+                        // The transport validated the state against guest memory already.
+                        SplitQueue q = s == null ? null : new SplitQueue(memory, s);
                         Behavior<RingActor.Command> ring = device.isInbound(i)
                                 ? RingActor.inbound(i, q, device.inbound(i), memory, interrupt, failures)
                                 : RingActor.create(i, q, device.handler(i), memory, interrupt, io, failures);
@@ -111,7 +113,7 @@ public final class VirtioRings extends AbstractBehavior<VirtioRings.Command> {
                 })
                 .onMessage(RingFailed.class, f -> {
                     String reason = f.failure().reason();
-                    transport.tell(new DeviceActor.WithModel(m -> ((VirtioMmioTransport) m).fail(reason)));
+                    transport.tell(new DeviceActor.Fail(reason));
                     return this;
                 })
                 .onMessage(CaptureQueues.class, c -> {
