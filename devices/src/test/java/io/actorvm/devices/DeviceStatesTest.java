@@ -111,7 +111,7 @@ class DeviceStatesTest {
                 new Kind("acpi-sleep", () -> new AcpiSleepControl(IGNORE, 5, 1), d -> ((AcpiSleepControl) d).write(0, 1, 0x99)),
                 new Kind("virtio-blk", () -> transport(() -> new VirtioBlock(disk(image), "d0")), this::negotiate),
                 new Kind("virtio-net", () -> transport(() -> new VirtioNet(new byte[] {2, 0, 0, 0, 0, 1}, NO_NET)), this::negotiate),
-                new Kind("virtio-rng", () -> transport(() -> new VirtioRng(new SecureRandom())), this::negotiate));
+                new Kind("virtio-rng", () -> transport(() -> new VirtioRng(io.actorvm.devices.EntropySource.secureRandom())), this::negotiate));
     }
 
     DiskImage disk(Path image) {
@@ -191,7 +191,7 @@ class DeviceStatesTest {
         e = assertThrows(DeviceStateException.class, () -> DeviceStates.decode(unknown));
         assertEquals("device state of unknown kind 'floppy'", e.getMessage());
         // A virtio-blk model's state does not restore into a virtio-rng transport.
-        VirtioMmioTransport blk = transport(() -> new VirtioRng(new SecureRandom()));
+        VirtioMmioTransport blk = transport(() -> new VirtioRng(io.actorvm.devices.EntropySource.secureRandom()));
         VirtioMmioTransport.State s = blk.state();
         var asBlk = new VirtioMmioTransport.State(s.status(), s.deviceFeaturesSel(), s.driverFeaturesSel(), s.driverFeatures(),
                 s.queueSel(), s.queues(), s.interruptStatus(), s.configGeneration(), s.error(), VirtioBlock.CODEC, s.device());

@@ -1,5 +1,6 @@
 package io.actorvm.bench;
 
+import io.actorvm.devices.HostSources;
 import com.typesafe.config.ConfigFactory;
 import io.actorvm.vmm.actors.Vm;
 import io.actorvm.vmm.actors.VmConfig;
@@ -60,7 +61,7 @@ public final class SnapshotBench {
                 CompletableFuture<Long> first = new CompletableFuture<>();
                 VmConfig rc = new VmConfig("bench", guest, "every=100000", memory, 1, b -> first.complete(System.nanoTime())).withDataDir(data);
                 long t0 = System.nanoTime();
-                ActorRef<Vm.Command> r = system.systemActorOf(Vm.restore(rc, incremental.id(), false), "restored-" + i, Props.empty());
+                ActorRef<Vm.Command> r = system.systemActorOf(Vm.restore(rc, incremental.id(), false, HostSources.system()), "restored-" + i, Props.empty());
                 ask(system, r, Vm.Start::new);
                 long t1 = System.nanoTime();
                 long t2 = first.get(5, TimeUnit.MINUTES);

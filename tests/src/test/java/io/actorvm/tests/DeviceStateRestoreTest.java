@@ -1,5 +1,6 @@
 package io.actorvm.tests;
 
+import io.actorvm.devices.HostSources;
 import com.typesafe.config.ConfigFactory;
 import io.actorvm.vmm.actors.Vm;
 import io.actorvm.vmm.actors.VmConfig;
@@ -52,7 +53,7 @@ class DeviceStateRestoreTest {
 
             GuestRun.Capture after = new GuestRun.Capture();
             VmConfig restoredConfig = new VmConfig("echo", GuestRun.guest("echo"), "", 16L << 20, 1, after).withDataDir(data);
-            ActorRef<Vm.Command> restored = kit.spawn(Vm.restore(restoredConfig, taken.getValue().id(), false));
+            ActorRef<Vm.Command> restored = kit.spawn(Vm.restore(restoredConfig, taken.getValue().id(), false, HostSources.system()));
             TestProbe<Vm.Terminated> ended = kit.createTestProbe();
             restored.tell(new Vm.WatchTermination(ended.getRef()));
             restored.tell(new Vm.Start(done.getRef()));

@@ -1,5 +1,6 @@
 package io.actorvm.tests;
 
+import io.actorvm.devices.HostSources;
 import com.typesafe.config.ConfigFactory;
 import io.actorvm.vmm.actors.DiskConfig;
 import io.actorvm.vmm.actors.Vm;
@@ -64,7 +65,7 @@ class VirtioSnapshotTest {
             GuestRun.Capture after = new GuestRun.Capture();
             VmConfig restoredConfig = new VmConfig("blk", GuestRun.guest("blk-bench"), cmdline, 64L << 20, 1, after)
                     .withDisks(List.of(new DiskConfig(img, true))).withDataDir(data);
-            ActorRef<Vm.Command> restored = kit.spawn(Vm.restore(restoredConfig, taken.getValue().id(), false));
+            ActorRef<Vm.Command> restored = kit.spawn(Vm.restore(restoredConfig, taken.getValue().id(), false, HostSources.system()));
             TestProbe<Vm.Terminated> ended = kit.createTestProbe();
             restored.tell(new Vm.WatchTermination(ended.getRef()));
             restored.tell(new Vm.Start(done.getRef()));

@@ -1,5 +1,6 @@
 package io.actorvm.control.cli;
 
+import io.actorvm.devices.HostSources;
 import io.actorvm.persistence.SnapshotException;
 import io.actorvm.vmm.actors.Vm;
 import io.actorvm.vmm.actors.VmConfig;
@@ -50,6 +51,6 @@ final class RestoreCommand implements Callable<Integer> {
             System.err.println("actorvm: " + e.getMessage());
             return Main.USAGE_ERROR;
         }
-        return VmRunner.run(config, Vm.restore(config, snapshot, paused), api, stats, false);
+        return VmRunner.run(config, Vm.restore(config, snapshot, paused, HostSources.system()), api, stats, false);
     }
 }

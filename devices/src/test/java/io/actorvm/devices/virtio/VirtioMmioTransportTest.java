@@ -23,7 +23,7 @@ class VirtioMmioTransportTest {
     final List<Integer> notified = new ArrayList<>();
     int deactivations, interrupts;
     final VirtioInterrupt interrupt = new VirtioInterrupt(() -> interrupts++);
-    final VirtioMmioTransport t = new VirtioMmioTransport(new VirtioRng(new SecureRandom()), new VirtioHost() {
+    final VirtioMmioTransport t = new VirtioMmioTransport(new VirtioRng(io.actorvm.devices.EntropySource.secureRandom()), new VirtioHost() {
         @Override
         public void activate(List<SplitQueue.State> queues) {
             activations.add(queues);

@@ -1,5 +1,6 @@
 package io.actorvm.vmm.actors;
 
+import io.actorvm.devices.HostSources;
 import io.actorvm.vmm.actors.journal.JournalWriter;
 import io.actorvm.vmm.actors.journal.VmEvents;
 import io.actorvm.vmm.actors.snapshot.VmSnapshots;
@@ -24,10 +25,8 @@ import java.util.concurrent.CompletionException;
 /**
  * A virtual machine as an actor: the public entry point for embedding. Spawn {@link #create} in
  * any {@code ActorSystem}, send {@link Start}, and watch for {@link Terminated}. The VM owns its
- * memory, the I/O buses, one {@link VcpuActor} per vCPU and one {@link DeviceActor} per device.
- *
- * <p>States: created → running ⇄ paused → stopping → stopped. Every lifecycle command has a reply,
- * so the VM can later become event-sourced without changing its protocol.
+ * {@link VmRuntime} (machine, devices, vCPUs) and journal. States: created → running ⇄ paused →
+ * stopping → stopped; every lifecycle command has a reply.
  */
 public final class Vm {
 
@@ -85,15 +84,12 @@ public final class Vm {
     /** "stopped" (or "failed") is journaled: watchers may hear how the VM ended. */
     private record EndJournaled(String failure) implements Journaled {}
 
+    // Internal messages: a vCPU thread ended; the guest ended the machine (reset, debug exit, ACPI
+    // power-off); the devices drained their mailboxes; the machine was built; the vCPUs parked.
     private record VcpuStopped(VcpuActor.Stopped stopped) implements Command {}
-
-    /** The guest ended the machine: a reset, a debug exit or an ACPI power-off. */
     record GuestEnded(Terminated how) implements Command {}
-
     private record DevicesDrained(List<DeviceActor.Metrics> metrics) implements Command {}
-
     private record MachineBuilt(ActorRef<StatusReply<Done>> replyTo, Machine machine, Throwable failure) implements Command {}
-
     private record PauseDone(ActorRef<StatusReply<Done>> replyTo, Throwable failure) implements Command {}
 
     private static final int STASH_CAPACITY = 1000;
@@ -110,21 +106,27 @@ public final class Vm {
 
     public record Stats(Map<String, Long> io, List<DeviceActor.Metrics> devices) {}
 
-    /** The VM's behavior. Nothing touches KVM until {@link Start}. */
+    /** The VM's behavior, with the host's clock and entropy. Nothing touches KVM until {@link Start}. */
     public static Behavior<Command> create(VmConfig config) {
-        return Behaviors.setup(ctx -> new Vm(ctx, config, null, false).created());
+        return create(config, HostSources.system());
+    }
+
+    /** The VM's behavior, its devices fed by {@code sources} (a fixed clock, recorded entropy). */
+    public static Behavior<Command> create(VmConfig config, HostSources sources) {
+        return Behaviors.setup(ctx -> new Vm(ctx, config, sources, null, false).created());
     }
 
     /**
      * A VM rebuilt from snapshot {@code snapshotId} of {@code config.dataDir()} on {@link Start}:
      * the guest continues where it was when the snapshot was taken (or waits paused).
      */
-    public static Behavior<Command> restore(VmConfig config, String snapshotId, boolean paused) {
-        return Behaviors.setup(ctx -> new Vm(ctx, config, snapshotId, paused).created());
+    public static Behavior<Command> restore(VmConfig config, String snapshotId, boolean paused, HostSources sources) {
+        return Behaviors.setup(ctx -> new Vm(ctx, config, sources, snapshotId, paused).created());
     }
 
     private final ActorContext<Command> ctx;
     private final VmConfig config;
+    private final HostSources sources;
     private final IoStats stats = new IoStats();
     private final List<ActorRef<Terminated>> watchers = new ArrayList<>();
     private final List<ActorRef<StatusReply<Done>>> stopWaiters = new ArrayList<>();
@@ -142,9 +144,10 @@ public final class Vm {
     /** Watchers have been told how the VM ended (after the journal recorded it). */
     private boolean endAnnounced;
 
-    private Vm(ActorContext<Command> ctx, VmConfig config, String restoreFrom, boolean startPaused) {
+    private Vm(ActorContext<Command> ctx, VmConfig config, HostSources sources, String restoreFrom, boolean startPaused) {
         this.ctx = ctx;
         this.config = config;
+        this.sources = sources;
         this.restoreFrom = restoreFrom;
         this.startPaused = startPaused;
     }
@@ -174,7 +177,6 @@ public final class Vm {
                     announceEnd();
                     return stopped();
                 })
-                .onMessage(WatchTermination.class, w -> { watchers.add(w.replyTo()); return Behaviors.same(); })
                 .onMessage(GetStats.class, g -> { g.replyTo().tell(new Stats(stats.snapshot(), List.of())); return Behaviors.same(); }));
     }
 
@@ -206,7 +208,7 @@ public final class Vm {
             announceEnd();
             return stopped();
         }
-        runtime = VmRuntime.wire(ctx, config, built.machine(), new GuestRequests(ctx.getSelf()), stats,
+        runtime = VmRuntime.wire(ctx, config, sources, built.machine(), new GuestRequests(ctx.getSelf()), stats,
                 ctx.messageAdapter(VcpuActor.Stopped.class, VcpuStopped::new));
         snapshots = VmSnapshotter.of(config, restoreFrom);
         if (startPaused) runtime.vcpus.startPaused();
@@ -220,11 +222,12 @@ public final class Vm {
 
     /**
      * A state without a running guest (created, stopping, stopped): after the state's {@code own}
-     * handlers (handlers match in the order they are added), it answers status, refuses start,
-     * pause, resume and snapshots, and drops guest requests and console input that arrive late.
+     * handlers (handlers match in the order they are added), it answers status, takes watchers,
+     * refuses start, pause, resume and snapshots, and drops guest requests and input that arrive late.
      */
     private Behavior<Command> notLive(State state, BehaviorBuilder<Command> own) {
         return own.onMessage(GetStatus.class, g -> reply(g, state))
+                .onMessage(WatchTermination.class, w -> { watchers.add(w.replyTo()); return Behaviors.same(); })
                 .onMessage(Start.class, s -> notNow(s.replyTo(), state))
                 .onMessage(Pause.class, p -> notNow(p.replyTo(), state))
                 .onMessage(Resume.class, r -> notNow(r.replyTo(), state))
@@ -345,7 +348,6 @@ public final class Vm {
                     return stopped();
                 })
                 .onMessage(Stop.class, s -> { stopWaiters.add(s.replyTo()); return Behaviors.same(); })
-                .onMessage(WatchTermination.class, w -> { watchers.add(w.replyTo()); return Behaviors.same(); })
                 .onMessage(GetStats.class, g -> { statsWithDevices(g.replyTo()); return Behaviors.same(); })
                 .onMessage(PauseDone.class, d -> notNow(d.replyTo(), State.STOPPING)));
     }

@@ -2,6 +2,7 @@ package io.actorvm.vmm.actors;
 
 import io.actorvm.boot.acpi.AcpiTables;
 import io.actorvm.devices.BusDevice;
+import io.actorvm.devices.HostSources;
 import io.actorvm.devices.VmControl;
 import io.actorvm.devices.acpi.AcpiSleepControl;
 import io.actorvm.devices.debug.DebugExit;
@@ -69,7 +70,8 @@ final class VmDevices {
      * Every device of {@code config} on {@code machine}. {@code irqchipOpen} is cleared before the
      * VM fd closes, so a late UART interrupt never reaches a reused fd number.
      */
-    static VmDevices attach(ActorContext<?> ctx, VmConfig config, Machine machine, VmControl control, AtomicBoolean irqchipOpen) {
+    static VmDevices attach(ActorContext<?> ctx, VmConfig config, HostSources sources, Machine machine, VmControl control,
+                            AtomicBoolean irqchipOpen) {
         VmDevices d = new VmDevices(ctx);
         var vmFd = machine.vm;
         // The UART's backend writes to a host file descriptor (the terminal): blocking I/O, so its
@@ -81,14 +83,14 @@ final class VmDevices {
         d.attach(d.ports, new IoRange(I8042.BASE_PORT, I8042.PORT_COUNT), new I8042(control));
         d.attach(d.ports, new IoRange(DebugExit.DEFAULT_PORT, 1), new DebugExit(control));
         d.attach(d.ports, new IoRange(PostCodePort.PORT, 1), new PostCodePort());
-        d.attach(d.ports, new IoRange(CmosRtc.BASE_PORT, CmosRtc.PORT_COUNT), new CmosRtc(java.time.Clock.systemUTC()));
+        d.attach(d.ports, new IoRange(CmosRtc.BASE_PORT, CmosRtc.PORT_COUNT), new CmosRtc(sources.wallClock()));
         d.attach(d.ports, new IoRange(AcpiTables.SLEEP_CONTROL_PORT, 1),
                 new AcpiSleepControl(control, AcpiTables.S5_SLEEP_TYPE, AcpiTables.RESET_VALUE));
         if (machine.canCoalescePio()) {
             // POST codes need no immediate effect: let KVM queue them in the ring instead of exiting.
             machine.vm.registerCoalesced(PostCodePort.PORT, 1, true);
         }
-        d.attachVirtio(config, machine);
+        d.attachVirtio(config, sources, machine);
         return d;
     }
 
@@ -109,7 +111,7 @@ final class VmDevices {
      * slots the DSDT names. Each queue's QueueNotify is an ioeventfd (datamatch: the queue index)
      * watched by the VM's poller; the interrupt is an irqfd on the slot's GSI.
      */
-    private void attachVirtio(VmConfig config, Machine machine) {
+    private void attachVirtio(VmConfig config, HostSources sources, Machine machine) {
         List<VirtioDevice> models = new ArrayList<>();
         for (int i = 0; i < machine.disks.size(); i++) models.add(new VirtioBlock(machine.disks.get(i), "actorvm-disk" + i));
         for (int i = 0; i < config.nets().size(); i++) {
@@ -119,7 +121,7 @@ final class VmDevices {
             if (backend instanceof SwitchPort port) switchPorts.add(port);
             models.add(new VirtioNet(net.macFor(config.name(), i), backend));
         }
-        if (config.rng()) models.add(new VirtioRng(new java.security.SecureRandom()));
+        if (config.rng()) models.add(new VirtioRng(sources.entropy()));
         if (models.isEmpty()) return;
         machine.poller = new IoEventPoller("virtio-notify-" + config.name());
         List<VirtioSlots.Slot> slots = VirtioSlots.first(models.size());

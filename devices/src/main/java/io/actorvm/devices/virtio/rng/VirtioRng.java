@@ -7,24 +7,25 @@ import io.actorvm.devices.virtio.QueueHandler;
 import io.actorvm.io.buffering.virtq.DescriptorChain;
 import io.actorvm.mmu.GuestMemory;
 
-import java.security.SecureRandom;
+import io.actorvm.devices.EntropySource;
+
 import java.util.concurrent.atomic.LongAdder;
 
 /**
  * virtio-rng (virtio 1.2, section 5.4): fills each device-writable buffer the guest offers with
- * bytes from the host's {@link SecureRandom}, up to a cap per request.
+ * bytes from an {@link EntropySource} (the host's SecureRandom in production), up to a cap per request.
  */
 public final class VirtioRng extends AbstractVirtioDevice {
     public static final NegotiatedStateCodec CODEC = new NegotiatedStateCodec("virtio-rng");
     public static final int DEVICE_ID = 4;
     static final int QUEUE_SIZE = 64, MAX_BYTES_PER_REQUEST = 64 * 1024;
 
-    private final SecureRandom random;
+    private final EntropySource random;
     private final LongAdder requests = new LongAdder(), bytes = new LongAdder();
 
     public record Metrics(long requests, long bytes) implements DeviceMetrics {}
 
-    public VirtioRng(SecureRandom random) {
+    public VirtioRng(EntropySource random) {
         super(CODEC);
         this.random = random;
     }
@@ -66,7 +67,7 @@ public final class VirtioRng extends AbstractVirtioDevice {
 
     private int fill(DescriptorChain chain, GuestMemory memory) {
         byte[] data = new byte[(int) Math.min(chain.writableLength(), MAX_BYTES_PER_REQUEST)];
-        random.nextBytes(data);
+        random.fill(data);
         requests.increment();
         bytes.add(data.length);
         return chain.write(memory, 0, data);

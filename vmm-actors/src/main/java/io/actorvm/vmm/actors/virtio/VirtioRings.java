@@ -51,6 +51,13 @@ public final class VirtioRings extends AbstractBehavior<VirtioRings.Command> {
     /** Lets the rings take requests again after {@link CaptureQueues}. */
     public record Unquiesce() implements Command {}
 
+    /**
+     * Where device backends do their blocking I/O (disk reads and writes): a named dispatcher, so
+     * the order in which requests complete, a source of non-determinism, is a setting (one thread
+     * completes them in order) and one VM's disk work does not queue behind snapshots and starts.
+     */
+    public static final String DEVICE_IO_DISPATCHER = "actorvm.device-io-dispatcher";
+
     private final VirtioDevice device;
     private final VirtioInterrupt interrupt;
     private final GuestMemory memory;
@@ -72,7 +79,7 @@ public final class VirtioRings extends AbstractBehavior<VirtioRings.Command> {
         this.interrupt = interrupt;
         this.memory = memory;
         this.transport = transport;
-        this.io = ctx.getSystem().dispatchers().lookup(DispatcherSelector.blocking());
+        this.io = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(DEVICE_IO_DISPATCHER));
         this.failures = ctx.messageAdapter(RingActor.Failed.class, RingFailed::new);
     }
 
