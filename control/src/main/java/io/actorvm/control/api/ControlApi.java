@@ -1,5 +1,6 @@
 package io.actorvm.control.api;
 
+import com.typesafe.config.ConfigFactory;
 import io.actorvm.vmm.actors.Vm;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -11,6 +12,7 @@ import org.apache.pekko.http.javadsl.marshallers.jackson.Jackson;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.http.javadsl.settings.ServerSettings;
 import org.apache.pekko.pattern.StatusReply;
 
 import java.time.Duration;
@@ -43,7 +45,13 @@ public final class ControlApi extends AllDirectives {
 
     /** Serves the API for {@code vm} on {@code host:port}. */
     public static CompletionStage<ServerBinding> bind(ActorSystem<?> system, ActorRef<Vm.Command> vm, String host, int port) {
-        return Http.get(system).newServerAt(host, port).bind(new ControlApi(system, vm).routes());
+        // No bytes flow while a snapshot is taken: pekko-http's idle timeout (60 s) would close the
+        // connection under a slow snapshot, and the client would see an empty reply. It outlasts
+        // the snapshot's own time budget here.
+        ServerSettings settings = ServerSettings.create(ConfigFactory.parseString(
+                "pekko.http.server.idle-timeout = " + SNAPSHOT_TIMEOUT.plusSeconds(30).toSeconds() + "s")
+                .withFallback(system.settings().config()));
+        return Http.get(system).newServerAt(host, port).withSettings(settings).bind(new ControlApi(system, vm).routes());
     }
 
     Route routes() {
