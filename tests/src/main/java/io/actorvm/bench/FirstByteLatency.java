@@ -2,6 +2,7 @@ package io.actorvm.bench;
 
 import com.typesafe.config.ConfigFactory;
 import io.actorvm.vmm.actors.Vm;
+import io.actorvm.vmm.actors.console.ConsoleHub;
 import io.actorvm.vmm.actors.VmConfig;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -41,8 +42,10 @@ public final class FirstByteLatency {
             for (int i = 0; i < warmup + rounds; i++) {
                 CompletableFuture<Long> firstByte = new CompletableFuture<>();
                 long t0 = System.nanoTime();
-                VmConfig config = new VmConfig("bench-" + i, kernel, "", 16L << 20, 1, b -> firstByte.complete(System.nanoTime()));
+                VmConfig config = new VmConfig("bench-" + i, kernel, "", 16L << 20, 1);
                 ActorRef<Vm.Command> vm = system.systemActorOf(Vm.create(config), "vm-" + i, org.apache.pekko.actor.typed.Props.empty());
+                vm.tell(new Vm.AttachConsole(system.systemActorOf(ConsoleHub.subscriber(b -> firstByte.complete(System.nanoTime())),
+                        "console-" + i, org.apache.pekko.actor.typed.Props.empty())));
                 var ended = AskPattern.<Vm.Command, Vm.Terminated>ask(vm, Vm.WatchTermination::new, Duration.ofMinutes(5), system.scheduler());
                 StatusReply<Done> started = AskPattern.<Vm.Command, StatusReply<Done>>ask(vm, Vm.Start::new, Duration.ofMinutes(1),
                         system.scheduler()).toCompletableFuture().get();

@@ -2,6 +2,7 @@ package io.actorvm.bench;
 
 import com.typesafe.config.ConfigFactory;
 import io.actorvm.vmm.actors.Vm;
+import io.actorvm.vmm.actors.console.ConsoleHub;
 import io.actorvm.vmm.actors.VmConfig;
 import io.actorvm.images.GuestImage;
 import org.apache.pekko.Done;
@@ -52,16 +53,17 @@ public final class LinuxBootLoop {
                     ByteArrayOutputStream console = new ByteArrayOutputStream();
                     CompletableFuture<Long> init = new CompletableFuture<>();
                     String marker = "actorvm-guest: init started";
-                    VmConfig config = new VmConfig("loop-" + i, kernel, cmdline, 256L << 20, cpus, b -> {
+                    VmConfig config = new VmConfig("loop-" + i, kernel, cmdline, 256L << 20, cpus).withInitrd(guest.initramfs());
+                    ActorRef<Vm.Command> vm = system.systemActorOf(Vm.create(config), "vm-" + kernel.getFileName() + "-" + i,
+                            org.apache.pekko.actor.typed.Props.empty());
+                    vm.tell(new Vm.AttachConsole(system.systemActorOf(ConsoleHub.subscriber(bytes -> {
                         synchronized (console) {
-                            console.write(b);
-                            if (b == '\n' && !init.isDone() && console.toString(StandardCharsets.US_ASCII).contains(marker)) {
+                            console.writeBytes(bytes);
+                            if (!init.isDone() && console.toString(StandardCharsets.US_ASCII).contains(marker)) {
                                 init.complete(System.nanoTime());
                             }
                         }
-                    }).withInitrd(guest.initramfs());
-                    ActorRef<Vm.Command> vm = system.systemActorOf(Vm.create(config), "vm-" + kernel.getFileName() + "-" + i,
-                            org.apache.pekko.actor.typed.Props.empty());
+                    }), "console-" + kernel.getFileName() + "-" + i, org.apache.pekko.actor.typed.Props.empty())));
                     var ended = AskPattern.<Vm.Command, Vm.Terminated>ask(vm, Vm.WatchTermination::new, Duration.ofMinutes(10), system.scheduler());
                     long t0 = System.nanoTime();
                     StatusReply<Done> started = AskPattern.<Vm.Command, StatusReply<Done>>ask(vm, Vm.Start::new, Duration.ofMinutes(2),

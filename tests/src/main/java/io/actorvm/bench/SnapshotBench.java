@@ -3,6 +3,7 @@ package io.actorvm.bench;
 import io.actorvm.devices.HostSources;
 import com.typesafe.config.ConfigFactory;
 import io.actorvm.vmm.actors.Vm;
+import io.actorvm.vmm.actors.console.ConsoleHub;
 import io.actorvm.vmm.actors.VmConfig;
 import io.actorvm.vmm.actors.journal.Journal;
 import org.apache.pekko.Done;
@@ -43,7 +44,7 @@ public final class SnapshotBench {
                 .withFallback(Journal.openData(data).pekkoConfig()).withFallback(ConfigFactory.load());
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "snapbench", conf);
         try {
-            VmConfig config = new VmConfig("bench", guest, "every=100000", memory, 1, b -> { }).withDataDir(data);
+            VmConfig config = new VmConfig("bench", guest, "every=100000", memory, 1).withDataDir(data);
             ActorRef<Vm.Command> vm = system.systemActorOf(Vm.create(config), "vm", Props.empty());
             ask(system, vm, Vm.Start::new);
             Thread.sleep(2000);
@@ -59,9 +60,11 @@ public final class SnapshotBench {
             List<Double> started = new ArrayList<>(), firstByte = new ArrayList<>();
             for (int i = 0; i < restores + 2; i++) {
                 CompletableFuture<Long> first = new CompletableFuture<>();
-                VmConfig rc = new VmConfig("bench", guest, "every=100000", memory, 1, b -> first.complete(System.nanoTime())).withDataDir(data);
+                VmConfig rc = new VmConfig("bench", guest, "every=100000", memory, 1).withDataDir(data);
                 long t0 = System.nanoTime();
                 ActorRef<Vm.Command> r = system.systemActorOf(Vm.restore(rc, incremental.id(), false, HostSources.system()), "restored-" + i, Props.empty());
+                r.tell(new Vm.AttachConsole(system.systemActorOf(ConsoleHub.subscriber(bytes -> first.complete(System.nanoTime())),
+                        "console-" + i, Props.empty())));
                 ask(system, r, Vm.Start::new);
                 long t1 = System.nanoTime();
                 long t2 = first.get(5, TimeUnit.MINUTES);

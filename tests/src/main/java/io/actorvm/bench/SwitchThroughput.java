@@ -1,7 +1,6 @@
 package io.actorvm.bench;
 
 import com.typesafe.config.ConfigFactory;
-import io.actorvm.devices.serial.SerialOutput;
 import io.actorvm.vmm.actors.NetConfig;
 import io.actorvm.vmm.actors.Vm;
 import io.actorvm.vmm.actors.VmConfig;
@@ -58,11 +57,10 @@ public final class SwitchThroughput {
     /** Runs one a/b pair; returns ms from start until a finished. */
     private static double run(ActorSystem<Void> system, Path guest, int frames, int round) throws Exception {
         String lan = "bench-" + (++counter);
-        SerialOutput quiet = b -> { };
         long t0 = System.nanoTime();
-        CompletableFuture<Vm.Terminated> b = start(system, new VmConfig("b" + counter, guest, "role=b frames=" + frames, 16L << 20, 1, quiet)
+        CompletableFuture<Vm.Terminated> b = start(system, new VmConfig("b" + counter, guest, "role=b frames=" + frames, 16L << 20, 1)
                 .withNets(List.of(NetConfig.parse("switch=" + lan))));
-        CompletableFuture<Vm.Terminated> a = start(system, new VmConfig("a" + counter, guest, "role=a frames=" + frames, 16L << 20, 1, quiet)
+        CompletableFuture<Vm.Terminated> a = start(system, new VmConfig("a" + counter, guest, "role=a frames=" + frames, 16L << 20, 1)
                 .withNets(List.of(NetConfig.parse("switch=" + lan))));
         Vm.Terminated ta = a.get(10, TimeUnit.MINUTES);
         double ms = (System.nanoTime() - t0) / 1e6;

@@ -36,9 +36,9 @@ class DeviceStateRestoreTest {
         var conf = Journal.openData(data).pekkoConfig().withFallback(ConfigFactory.load());
         ActorTestKit kit = ActorTestKit.create("device-state", conf);
         try {
-            GuestRun.Capture before = new GuestRun.Capture();
-            VmConfig config = new VmConfig("echo", GuestRun.guest("echo"), "", 16L << 20, 1, before).withDataDir(data);
+            VmConfig config = new VmConfig("echo", GuestRun.guest("echo"), "", 16L << 20, 1).withDataDir(data);
             ActorRef<Vm.Command> vm = kit.spawn(Vm.create(config));
+            GuestRun.Capture before = GuestRun.Capture.attach(kit, vm);
             TestProbe<StatusReply<Done>> done = kit.createTestProbe();
             vm.tell(new Vm.Start(done.getRef()));
             assertTrue(done.receiveMessage(Duration.ofSeconds(60)).isSuccess());
@@ -51,17 +51,15 @@ class DeviceStateRestoreTest {
             vm.tell(new Vm.Stop("snapshot taken", done.getRef()));
             done.receiveMessage(Duration.ofSeconds(60));
 
-            GuestRun.Capture after = new GuestRun.Capture();
-            VmConfig restoredConfig = new VmConfig("echo", GuestRun.guest("echo"), "", 16L << 20, 1, after).withDataDir(data);
+            VmConfig restoredConfig = new VmConfig("echo", GuestRun.guest("echo"), "", 16L << 20, 1).withDataDir(data);
             ActorRef<Vm.Command> restored = kit.spawn(Vm.restore(restoredConfig, taken.getValue().id(), false, HostSources.system()));
-            TestProbe<Vm.Terminated> ended = kit.createTestProbe();
-            restored.tell(new Vm.WatchTermination(ended.getRef()));
+            GuestRun.Capture after = GuestRun.Capture.attach(kit, restored);
             restored.tell(new Vm.Start(done.getRef()));
             assertTrue(done.receiveMessage(Duration.ofSeconds(60)).isSuccess());
             restored.tell(new Vm.ConsoleInput("hi".getBytes(StandardCharsets.US_ASCII)));
             await().atMost(Duration.ofSeconds(60)).until(() -> after.text().contains("hi"));
             restored.tell(new Vm.ConsoleInput("q".getBytes(StandardCharsets.US_ASCII)));
-            Vm.Terminated t = ended.expectMessageClass(Vm.Terminated.class, Duration.ofSeconds(60));
+            Vm.Terminated t = after.awaitEnd(Duration.ofSeconds(60));
             assertEquals(0, t.exitStatus(), t.reason() + "\n" + after.text());
             assertTrue(after.text().matches("(?s)hi\necho irqs=\\d+ bytes=2\n"), after.text());
         } finally {

@@ -1,12 +1,13 @@
 package io.actorvm.tests;
 
-import io.actorvm.devices.serial.SerialOutput;
 import io.actorvm.vmm.actors.Vm;
 import io.actorvm.vmm.actors.VmConfig;
+import io.actorvm.vmm.actors.console.ConsoleOutput;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.pattern.StatusReply;
 import org.junit.jupiter.api.Assumptions;
 
@@ -15,6 +16,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /** A test guest running through the actor path, with its console captured. */
 final class GuestRun {
@@ -64,31 +69,61 @@ final class GuestRun {
         return p;
     }
 
-    /** Console that collects guest output; safe to read from the test thread. */
-    static final class Capture implements SerialOutput {
+    /**
+     * A VM's console output and its end, received by one actor: the VM sends its end after its
+     * last output, so once the end is here the whole output is. Readable from the test thread.
+     */
+    static final class Capture {
         private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        private final CompletableFuture<Vm.Terminated> ended = new CompletableFuture<>();
 
-        @Override
-        public synchronized void transmit(byte b) {
-            bytes.write(b);
+        /** Attaches a new capture to {@code vm}'s console and end; call before {@link Vm.Start}, or output is missed. */
+        static Capture attach(ActorTestKit kit, ActorRef<Vm.Command> vm) {
+            Capture c = new Capture();
+            ActorRef<Object> ref = kit.spawn(Behaviors.receive(Object.class)
+                    .onMessage(ConsoleOutput.class, o -> {
+                        c.append(o.bytes());
+                        return Behaviors.same();
+                    })
+                    .onMessage(Vm.Terminated.class, t -> {
+                        c.ended.complete(t);
+                        return Behaviors.same();
+                    })
+                    .build());
+            vm.tell(new Vm.AttachConsole(ref.narrow()));
+            vm.tell(new Vm.WatchTermination(ref.narrow()));
+            return c;
+        }
+
+        private synchronized void append(byte[] chunk) {
+            bytes.writeBytes(chunk);
         }
 
         synchronized String text() {
             return bytes.toString(StandardCharsets.US_ASCII);
         }
+
+        /** How the VM ended; an AssertionError (with the console so far) if it did not within {@code timeout}. */
+        Vm.Terminated awaitEnd(Duration timeout) {
+            try {
+                return ended.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (TimeoutException e) {
+                throw new AssertionError("the VM did not end within " + timeout + "; console:\n" + text());
+            } catch (InterruptedException | ExecutionException e) {
+                throw new AssertionError(e);
+            }
+        }
     }
 
     final ActorTestKit kit;
-    final Capture console = new Capture();
     final ActorRef<Vm.Command> vm;
-    final TestProbe<Vm.Terminated> termination;
+    final Capture console;
 
     GuestRun(ActorTestKit kit, String guest, String cmdline, long memory, int cpus) {
         this.kit = kit;
-        VmConfig config = new VmConfig(guest, guest(guest), cmdline, memory, cpus, console);
+        VmConfig config = new VmConfig(guest, guest(guest), cmdline, memory, cpus);
         vm = kit.spawn(Vm.create(config));
-        termination = kit.createTestProbe(Vm.Terminated.class);
-        vm.tell(new Vm.WatchTermination(termination.getRef()));
+        console = Capture.attach(kit, vm);
     }
 
     StatusReply<Done> command(java.util.function.Function<ActorRef<StatusReply<Done>>, Vm.Command> make) {
@@ -105,7 +140,7 @@ final class GuestRun {
     }
 
     Vm.Terminated awaitTermination(Duration timeout) {
-        return termination.expectMessageClass(Vm.Terminated.class, timeout);
+        return console.awaitEnd(timeout);
     }
 
     Vm.Stats stats() {

@@ -58,7 +58,7 @@ class LifecycleTest extends ActorTestSupport {
     @Test
     void missingKernelIsRefusedAtStart() {
         GuestRun.assumeKvm();
-        var config = new io.actorvm.vmm.actors.VmConfig("bad", Path.of("/nonexistent/kernel.elf"), "", 16L << 20, 1, b -> {});
+        var config = new io.actorvm.vmm.actors.VmConfig("bad", Path.of("/nonexistent/kernel.elf"), "", 16L << 20, 1);
         var vm = kit.spawn(Vm.create(config));
         TestProbe<org.apache.pekko.pattern.StatusReply<org.apache.pekko.Done>> probe = kit.createTestProbe();
         vm.tell(new Vm.Start(probe.getRef()));

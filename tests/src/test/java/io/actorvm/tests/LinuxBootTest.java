@@ -70,14 +70,14 @@ class LinuxBootTest {
         if (kit != null) kit.shutdownTestKit();
     }
 
-    record Running(ActorRef<Vm.Command> vm, GuestRun.Capture console, TestProbe<Vm.Terminated> ended) {
+    record Running(ActorRef<Vm.Command> vm, GuestRun.Capture console) {
         Vm.Terminated awaitEnd() {
             Vm.Terminated t;
             try {
-                t = ended.expectMessageClass(Vm.Terminated.class, BOOT);
+                t = console.awaitEnd(BOOT);
             } catch (AssertionError e) {
                 vm.tell(new Vm.Stop("test timed out", kit.system().ignoreRef()));
-                throw new AssertionError("the VM did not end within " + BOOT + "; console:\n" + console.text(), e);
+                throw e;
             }
             assertFalse(t.error(), t.reason() + "\n" + console.text());
             return t;
@@ -102,15 +102,14 @@ class LinuxBootTest {
 
     static Running start(VmConfig config) {
         ActorRef<Vm.Command> vm = kit.spawn(Vm.create(config));
-        TestProbe<Vm.Terminated> ended = kit.createTestProbe();
-        vm.tell(new Vm.WatchTermination(ended.getRef()));
+        GuestRun.Capture console = GuestRun.Capture.attach(kit, vm);
         vm.tell(new Vm.Start(kit.system().ignoreRef()));
-        return new Running(vm, (GuestRun.Capture) config.console(), ended);
+        return new Running(vm, console);
     }
 
     static VmConfig linux(String name, Kernel kernel, int cpus, String command) {
         String cmdline = GuestImage.CMDLINE + " quiet actorvm.test=" + name + (command.isEmpty() ? "" : " -- " + command);
-        return new VmConfig(name, kernel.path(), cmdline, MEMORY, cpus, new GuestRun.Capture()).withInitrd(guest.initramfs());
+        return new VmConfig(name, kernel.path(), cmdline, MEMORY, cpus).withInitrd(guest.initramfs());
     }
 
     /** Linux hands the words after "--" to init; only double quotes group words there. */

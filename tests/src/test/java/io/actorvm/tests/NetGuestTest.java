@@ -3,8 +3,6 @@ package io.actorvm.tests;
 import io.actorvm.vmm.actors.NetConfig;
 import io.actorvm.vmm.actors.Vm;
 import io.actorvm.vmm.actors.VmConfig;
-import io.actorvm.vmm.actors.device.DeviceActor;
-import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.junit.jupiter.api.Test;
 
@@ -26,26 +24,23 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class NetGuestTest extends ActorTestSupport {
 
-    record Running(ActorRef<Vm.Command> vm, GuestRun.Capture console, TestProbe<Vm.Terminated> ended) {}
+    record Running(ActorRef<Vm.Command> vm, GuestRun.Capture console) {}
 
     static Running start(VmConfig config) {
         var vm = kit.spawn(Vm.create(config));
-        TestProbe<Vm.Terminated> ended = kit.createTestProbe();
-        vm.tell(new Vm.WatchTermination(ended.getRef()));
+        GuestRun.Capture console = GuestRun.Capture.attach(kit, vm);
         vm.tell(new Vm.Start(kit.system().ignoreRef()));
-        return new Running(vm, (GuestRun.Capture) config.console(), ended);
+        return new Running(vm, console);
     }
 
     @Test
     void twoVmsOnTheInJvmSwitchExchangeFrames() {
         GuestRun.assumeKvm();
         NetConfig lan = NetConfig.parse("switch=peer-test");
-        Running b = start(new VmConfig("peer-b", GuestRun.guest("net-peer"), "role=b frames=20", 16L << 20, 1,
-                new GuestRun.Capture()).withNets(List.of(lan)));
-        Running a = start(new VmConfig("peer-a", GuestRun.guest("net-peer"), "role=a frames=20", 16L << 20, 1,
-                new GuestRun.Capture()).withNets(List.of(lan)));
-        Vm.Terminated ta = a.ended().expectMessageClass(Vm.Terminated.class, Duration.ofSeconds(180));
-        Vm.Terminated tb = b.ended().expectMessageClass(Vm.Terminated.class, Duration.ofSeconds(60));
+        Running b = start(new VmConfig("peer-b", GuestRun.guest("net-peer"), "role=b frames=20", 16L << 20, 1).withNets(List.of(lan)));
+        Running a = start(new VmConfig("peer-a", GuestRun.guest("net-peer"), "role=a frames=20", 16L << 20, 1).withNets(List.of(lan)));
+        Vm.Terminated ta = a.console().awaitEnd(Duration.ofSeconds(180));
+        Vm.Terminated tb = b.console().awaitEnd(Duration.ofSeconds(60));
         assertEquals(0, ta.exitStatus(), a.console().text());
         assertEquals(0, tb.exitStatus(), b.console().text());
         assertTrue(a.console().text().contains("net-peer a ok frames=20\n"), a.console().text());
@@ -73,15 +68,14 @@ class NetGuestTest extends ActorTestSupport {
         String ns = "avmtest" + pid, tap = "avmt" + (pid % 100000);
         assertEquals(0, sh("ip", "netns", "add", ns));
         try {
-            Running vm = start(new VmConfig("icmp", GuestRun.guest("net-icmp"), "ip=10.0.2.15 count=3", 16L << 20, 1,
-                    new GuestRun.Capture()).withNets(List.of(NetConfig.parse("tap=" + tap + ",mac=02:00:00:00:00:0f"))));
+            Running vm = start(new VmConfig("icmp", GuestRun.guest("net-icmp"), "ip=10.0.2.15 count=3", 16L << 20, 1).withNets(List.of(NetConfig.parse("tap=" + tap + ",mac=02:00:00:00:00:0f"))));
             await().atMost(Duration.ofSeconds(60)).until(() -> vm.console().text().contains("net-icmp ready"));
             // The VMM keeps the tap's file descriptor; the interface itself moves into the namespace.
             assertEquals(0, sh("ip", "link", "set", tap, "netns", ns));
             assertEquals(0, sh("ip", "netns", "exec", ns, "ip", "addr", "add", "10.0.2.1/24", "dev", tap));
             assertEquals(0, sh("ip", "netns", "exec", ns, "ip", "link", "set", tap, "up"));
             assertEquals(0, sh("ip", "netns", "exec", ns, "ping", "-c", "3", "-W", "10", "10.0.2.15"), "3 echo replies");
-            Vm.Terminated t = vm.ended().expectMessageClass(Vm.Terminated.class, Duration.ofSeconds(60));
+            Vm.Terminated t = vm.console().awaitEnd(Duration.ofSeconds(60));
             assertEquals(0, t.exitStatus(), vm.console().text());
             assertTrue(vm.console().text().contains("net-icmp arp\n"), vm.console().text());
             assertTrue(vm.console().text().contains("net-icmp answered 3\n"), vm.console().text());

@@ -29,13 +29,12 @@ class VirtioGuestTest extends ActorTestSupport {
 
     Result run(VmConfig config) {
         var vm = kit.spawn(Vm.create(config));
-        TestProbe<Vm.Terminated> ended = kit.createTestProbe();
-        vm.tell(new Vm.WatchTermination(ended.getRef()));
+        GuestRun.Capture console = GuestRun.Capture.attach(kit, vm);
         vm.tell(new Vm.Start(kit.system().ignoreRef()));
-        Vm.Terminated t = ended.expectMessageClass(Vm.Terminated.class, Duration.ofSeconds(120));
+        Vm.Terminated t = console.awaitEnd(Duration.ofSeconds(120));
         TestProbe<Vm.Stats> stats = kit.createTestProbe();
         vm.tell(new Vm.GetStats(stats.getRef()));
-        return new Result(((GuestRun.Capture) config.console()).text(), t, stats.expectMessageClass(Vm.Stats.class));
+        return new Result(console.text(), t, stats.expectMessageClass(Vm.Stats.class));
     }
 
     Path image(int bytes) throws Exception {
@@ -59,7 +58,7 @@ class VirtioGuestTest extends ActorTestSupport {
         GuestRun.assumeKvm();
         Path img = image(128 * 1024);
         byte[] before = Files.readAllBytes(img);
-        VmConfig config = new VmConfig("blk", GuestRun.guest("blk-check"), "", 64L << 20, 1, new GuestRun.Capture())
+        VmConfig config = new VmConfig("blk", GuestRun.guest("blk-check"), "", 64L << 20, 1)
                 .withDisks(List.of(new DiskConfig(img, false)));
         Result r = run(config);
 
@@ -83,7 +82,7 @@ class VirtioGuestTest extends ActorTestSupport {
         GuestRun.assumeKvm();
         Path img = image(128 * 1024);
         byte[] before = Files.readAllBytes(img);
-        VmConfig config = new VmConfig("blk-ro", GuestRun.guest("blk-check"), "", 64L << 20, 1, new GuestRun.Capture())
+        VmConfig config = new VmConfig("blk-ro", GuestRun.guest("blk-check"), "", 64L << 20, 1)
                 .withDisks(List.of(new DiskConfig(img, true)));
         Result r = run(config);
 
@@ -97,7 +96,7 @@ class VirtioGuestTest extends ActorTestSupport {
     @Test
     void rngGuestGetsEntropy() {
         GuestRun.assumeKvm();
-        VmConfig config = new VmConfig("rng", GuestRun.guest("rng"), "", 16L << 20, 1, new GuestRun.Capture()).withRng(true);
+        VmConfig config = new VmConfig("rng", GuestRun.guest("rng"), "", 16L << 20, 1).withRng(true);
         Result r = run(config);
         assertEquals(0, r.termination().exitStatus(), r.console());
         assertTrue(r.console().contains("rng ok bytes=256\n"), r.console());

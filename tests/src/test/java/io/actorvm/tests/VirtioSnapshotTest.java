@@ -44,10 +44,10 @@ class VirtioSnapshotTest {
         ActorTestKit kit = ActorTestKit.create("virtio-snapshot", conf);
         try {
             String cmdline = "mode=seqread bs=65536 bytes=268435456";
-            GuestRun.Capture before = new GuestRun.Capture();
-            VmConfig config = new VmConfig("blk", GuestRun.guest("blk-bench"), cmdline, 64L << 20, 1, before)
+            VmConfig config = new VmConfig("blk", GuestRun.guest("blk-bench"), cmdline, 64L << 20, 1)
                     .withDisks(List.of(new DiskConfig(img, true))).withDataDir(data);
             ActorRef<Vm.Command> vm = kit.spawn(Vm.create(config));
+            GuestRun.Capture before = GuestRun.Capture.attach(kit, vm);
             TestProbe<StatusReply<Done>> done = kit.createTestProbe();
             vm.tell(new Vm.Start(done.getRef()));
             assertTrue(done.receiveMessage(Duration.ofSeconds(60)).isSuccess());
@@ -62,15 +62,13 @@ class VirtioSnapshotTest {
             done.receiveMessage(Duration.ofSeconds(60));
             assertTrue(!before.text().contains("blk-bench mode="), "the first VM was stopped before it finished: " + before.text());
 
-            GuestRun.Capture after = new GuestRun.Capture();
-            VmConfig restoredConfig = new VmConfig("blk", GuestRun.guest("blk-bench"), cmdline, 64L << 20, 1, after)
+            VmConfig restoredConfig = new VmConfig("blk", GuestRun.guest("blk-bench"), cmdline, 64L << 20, 1)
                     .withDisks(List.of(new DiskConfig(img, true))).withDataDir(data);
             ActorRef<Vm.Command> restored = kit.spawn(Vm.restore(restoredConfig, taken.getValue().id(), false, HostSources.system()));
-            TestProbe<Vm.Terminated> ended = kit.createTestProbe();
-            restored.tell(new Vm.WatchTermination(ended.getRef()));
+            GuestRun.Capture after = GuestRun.Capture.attach(kit, restored);
             restored.tell(new Vm.Start(done.getRef()));
             assertTrue(done.receiveMessage(Duration.ofSeconds(60)).isSuccess());
-            Vm.Terminated t = ended.expectMessageClass(Vm.Terminated.class, Duration.ofSeconds(180));
+            Vm.Terminated t = after.awaitEnd(Duration.ofSeconds(180));
             assertEquals(0, t.exitStatus(), t.reason() + "\n" + after.text());
             assertTrue(after.text().contains("blk-bench mode=seqread requests=4096 bytes=268435456"), after.text());
         } finally {

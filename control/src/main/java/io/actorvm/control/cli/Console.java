@@ -1,8 +1,10 @@
 package io.actorvm.control.cli;
 
-import io.actorvm.devices.serial.SerialOutput;
 import io.actorvm.vmm.actors.Vm;
+import io.actorvm.vmm.actors.console.ConsoleOutput;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 import java.io.File;
 import java.io.FileDescriptor;
@@ -11,25 +13,40 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.util.Arrays;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * The terminal as the guest's serial console: guest output to stdout, stdin to the guest.
  * When stdin is a terminal it is put in raw mode (restored at exit), and Ctrl-A x ends the VM,
  * Ctrl-A Ctrl-A sends a literal Ctrl-A, as in QEMU.
  */
-final class Console implements SerialOutput {
+final class Console {
     static final int CTRL_A = 0x01;
 
     private final OutputStream out = new FileOutputStream(FileDescriptor.out);
     private String savedTty;
 
-    @Override
-    public void transmit(byte b) {
-        try {
-            out.write(b);
-        } catch (IOException e) {
-            // stdout closed (e.g. piped into head): the guest keeps running, its output goes nowhere
-        }
+    /**
+     * A subscriber to the VM's console stream and its end, in one mailbox: it writes each chunk of
+     * guest output to stdout (blocking: run it on the blocking dispatcher), and completes
+     * {@code ended} with the VM's end, which the VM sends after the last of its output.
+     */
+    Behavior<Object> writer(CompletableFuture<Vm.Terminated> ended) {
+        return Behaviors.receive(Object.class)
+                .onMessage(ConsoleOutput.class, o -> {
+                    try {
+                        out.write(o.bytes());
+                        out.flush();
+                    } catch (IOException e) {
+                        // stdout closed (e.g. piped into head): the guest keeps running, its output goes nowhere
+                    }
+                    return Behaviors.same();
+                })
+                .onMessage(Vm.Terminated.class, t -> {
+                    ended.complete(t);
+                    return Behaviors.same();
+                })
+                .build();
     }
 
     /** Raw mode if stdin is a terminal; output processing stays on so "\n" still returns the carriage. */

@@ -50,8 +50,8 @@ final class DemoCommand implements Callable<Integer> {
     private int linux(GuestImage guest) throws InterruptedException {
         System.err.println("actorvm demo: KVM with hardware virtualization here: booting the Debian Linux guest "
                 + guest.manifest().kernel().name() + " " + guest.manifest().kernel().version());
-        VmConfig config = new VmConfig("demo", guest.vmlinux(), GuestImage.CMDLINE + " quiet " + LINUX_COMMAND, 256L << 20, 2,
-                new Console()).withInitrd(guest.initramfs()).withRng(true);
+        VmConfig config = new VmConfig("demo", guest.vmlinux(), GuestImage.CMDLINE + " quiet " + LINUX_COMMAND, 256L << 20, 2)
+                .withInitrd(guest.initramfs()).withRng(true);
         long t0 = System.nanoTime();
         int status = VmRunner.run(config, false);
         System.err.printf("actorvm demo: Linux guest ended with status %d after %.1f s.%n", status, (System.nanoTime() - t0) / 1e9);

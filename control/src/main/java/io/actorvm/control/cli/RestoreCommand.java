@@ -46,7 +46,7 @@ final class RestoreCommand implements Callable<Integer> {
         try {
             // Reading and verifying the chain first: a missing or corrupt snapshot changes nothing.
             VmSnapshots.Loaded loaded = VmSnapshots.load(SnapshotStore.open(dataDir), snapshot);
-            config = VmEvents.config(loaded.config(), new Console(), dataDir);
+            config = VmEvents.config(loaded.config(), dataDir);
         } catch (SnapshotException | IllegalArgumentException e) {
             System.err.println("actorvm: " + e.getMessage());
             return Main.USAGE_ERROR;

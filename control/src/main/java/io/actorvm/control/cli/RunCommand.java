@@ -63,7 +63,7 @@ final class RunCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         VmConfig config;
         try {
-            config = new VmConfig(name, kernel, cmdline, SizeParser.parse(memory), cpus, new Console(), initrd,
+            config = new VmConfig(name, kernel, cmdline, SizeParser.parse(memory), cpus, initrd,
                     CpuFeature.parseDisabled(cpuFeatures), disks.stream().map(DiskConfig::parse).toList(), rng,
                     nets.stream().map(NetConfig::parse).filter(java.util.Objects::nonNull).toList(), dataDir);
         } catch (IllegalArgumentException e) {

@@ -10,7 +10,9 @@ import io.actorvm.vmm.actors.journal.Journal;
 import io.actorvm.boot.Bootloader;
 import io.actorvm.boot.KernelFormatException;
 import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.pattern.StatusReply;
 
@@ -18,6 +20,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 
 /** Runs one VM in its own actor system with the terminal as its console; returns the exit status. */
@@ -85,7 +88,7 @@ final class VmRunner {
                 return Main.USAGE_ERROR;
             }
         }
-        Console console = (Console) config.console();
+        Console console = new Console();
         ActorSystem<Vm.Command> system;
         try {
             system = ActorSystem.create(behavior, "actorvm", systemConfig(config.dataDir()));
@@ -102,8 +105,11 @@ final class VmRunner {
                     return Main.USAGE_ERROR;
                 }
             }
-            var termination = AskPattern.<Vm.Command, Vm.Terminated>ask(system, Vm.WatchTermination::new,
-                    Duration.ofDays(200), system.scheduler()).toCompletableFuture();
+            // Guest output and the VM's end reach one actor, so the last output is written before the end is seen.
+            var termination = new CompletableFuture<Vm.Terminated>();
+            ActorRef<Object> writer = system.systemActorOf(console.writer(termination), "console-writer", DispatcherSelector.blocking());
+            system.tell(new Vm.AttachConsole(writer.narrow()));
+            system.tell(new Vm.WatchTermination(writer.narrow()));
             StatusReply<Done> started = AskPattern.<Vm.Command, StatusReply<Done>>ask(system, Vm.Start::new,
                     Duration.ofSeconds(60), system.scheduler()).toCompletableFuture().get();
             if (started.isError()) {

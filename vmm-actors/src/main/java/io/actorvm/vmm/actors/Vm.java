@@ -1,6 +1,8 @@
 package io.actorvm.vmm.actors;
 
 import io.actorvm.devices.HostSources;
+import io.actorvm.vmm.actors.console.ConsoleHub;
+import io.actorvm.vmm.actors.console.ConsoleOutput;
 import io.actorvm.vmm.actors.journal.JournalWriter;
 import io.actorvm.vmm.actors.journal.VmEvents;
 import io.actorvm.vmm.actors.snapshot.VmSnapshots;
@@ -12,11 +14,12 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.BehaviorBuilder;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.pattern.StatusReply;
 
-import java.util.ArrayList;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -35,14 +38,14 @@ public final class Vm {
     /** Builds the machine (KVM, memory, kernel, devices) and starts the vCPUs. */
     public record Start(ActorRef<StatusReply<Done>> replyTo) implements Command {}
 
-    /** Parks every vCPU outside the guest. */
+    /** Parks every vCPU outside the guest; {@link Resume} lets them run again. */
     public record Pause(ActorRef<StatusReply<Done>> replyTo) implements Command {}
-
     public record Resume(ActorRef<StatusReply<Done>> replyTo) implements Command {}
 
     /** Stops the VM; the reply comes when everything is released. */
     public record Stop(String reason, ActorRef<StatusReply<Done>> replyTo) implements Command {}
 
+    /** The VM's name, state and (once it ends) how it ended. */
     public record GetStatus(ActorRef<Status> replyTo) implements Command {}
 
     /** Registers for the one {@link Terminated} message this VM will send (at once if already stopped). */
@@ -51,6 +54,15 @@ public final class Vm {
     /** Bytes typed at the console, for the guest's COM1. */
     public record ConsoleInput(byte[] data) implements Command {}
 
+    /**
+     * Attaches {@code subscriber} to the guest's console (COM1): from now on it gets every byte the
+     * guest writes, as {@link ConsoleOutput}, until it detaches or stops; all of it before the
+     * {@link Terminated} a watcher with the same mailbox gets.
+     */
+    public record AttachConsole(ActorRef<ConsoleOutput> subscriber) implements Command {}
+    public record DetachConsole(ActorRef<ConsoleOutput> subscriber) implements Command {}
+
+    /** Exit counters and every device's metrics. */
     public record GetStats(ActorRef<Stats> replyTo) implements Command {}
 
     /**
@@ -70,18 +82,15 @@ public final class Vm {
     private record SnapshotDone(ActorRef<StatusReply<SnapshotInfo>> replyTo, VmSnapshots.Taken taken, Throwable failure,
                                 boolean wasRunning) implements Command {}
 
-    /** The journal recorded the event a step waited for; {@code failure} is null, or why it could not. */
+    /**
+     * The journal recorded the event a step waited for ({@code failure} null) or could not: "started"
+     * (the vCPUs may run), "snapshot taken" (the caller may hear of it), "stopped" (watchers may).
+     */
     private sealed interface Journaled extends Command {
         String failure();
     }
-
-    /** "started" (or "restored") is journaled: the vCPUs may run. */
     private record StartJournaled(ActorRef<StatusReply<Done>> replyTo, String failure) implements Journaled {}
-
-    /** "snapshot taken" is journaled: the snapshot exists for recovery, the caller may hear of it. */
     private record SnapshotJournaled(ActorRef<StatusReply<SnapshotInfo>> replyTo, SnapshotInfo info, String failure) implements Journaled {}
-
-    /** "stopped" (or "failed") is journaled: watchers may hear how the VM ended. */
     private record EndJournaled(String failure) implements Journaled {}
 
     // Internal messages: a vCPU thread ended; the guest ended the machine (reset, debug exit, ACPI
@@ -93,18 +102,15 @@ public final class Vm {
     private record PauseDone(ActorRef<StatusReply<Done>> replyTo, Throwable failure) implements Command {}
 
     private static final int STASH_CAPACITY = 1000;
-
     public enum State { CREATED, RUNNING, PAUSED, STOPPING, STOPPED }
-
     public record Status(String name, State state, Terminated termination) {}
+    public record Stats(Map<String, Long> io, List<DeviceActor.Metrics> devices) {}
 
     /**
      * How the VM ended. {@code exitStatus}: the guest's debug-exit value; 0 for a guest power-off,
      * reset or a requested stop; 1 for a failure (triple fault, KVM error, failed start).
      */
     public record Terminated(String reason, int exitStatus, boolean error) {}
-
-    public record Stats(Map<String, Long> io, List<DeviceActor.Metrics> devices) {}
 
     /** The VM's behavior, with the host's clock and entropy. Nothing touches KVM until {@link Start}. */
     public static Behavior<Command> create(VmConfig config) {
@@ -128,11 +134,11 @@ public final class Vm {
     private final VmConfig config;
     private final HostSources sources;
     private final IoStats stats = new IoStats();
-    private final List<ActorRef<Terminated>> watchers = new ArrayList<>();
-    private final List<ActorRef<StatusReply<Done>>> stopWaiters = new ArrayList<>();
-    /** The machine, devices and vCPUs once started; null before and after. */
+    private final VmEnd end = new VmEnd();
+    /** The guest's console as a stream (a child from the start, so subscribers may attach before {@link Start}). */
+    private final ActorRef<ConsoleHub.Command> console;
+    /** The machine, devices and vCPUs once started; null before and once released. */
     private VmRuntime runtime;
-    private Terminated termination;
     private List<DeviceActor.Metrics> finalDeviceMetrics = List.of();
 
     private final String restoreFrom;
@@ -141,13 +147,12 @@ public final class Vm {
     private JournalWriter<Command> journal;
     /** Takes the VM's snapshots; null when it has no data directory. */
     private VmSnapshotter snapshots;
-    /** Watchers have been told how the VM ended (after the journal recorded it). */
-    private boolean endAnnounced;
 
     private Vm(ActorContext<Command> ctx, VmConfig config, HostSources sources, String restoreFrom, boolean startPaused) {
         this.ctx = ctx;
         this.config = config;
         this.sources = sources;
+        this.console = ctx.spawn(ConsoleHub.create(), "console");
         this.restoreFrom = restoreFrom;
         this.startPaused = startPaused;
     }
@@ -163,7 +168,7 @@ public final class Vm {
             case SnapshotJournaled s -> s.replyTo().tell(s.failure() == null ? StatusReply.success(s.info())
                     : StatusReply.error("snapshot " + s.info().id() + " is stored, but the journal did not record it ("
                     + s.failure() + "): recovery will not find it"));
-            case EndJournaled e -> announceEnd();
+            case EndJournaled e -> end.announce();
         }
         return Behaviors.same();
     }
@@ -172,12 +177,11 @@ public final class Vm {
         return notLive(State.CREATED, Behaviors.receive(Command.class)
                 .onMessage(Start.class, this::onStart)
                 .onMessage(Stop.class, s -> {
-                    termination = new Terminated(s.reason(), 0, false);
-                    stopWaiters.add(s.replyTo());
-                    announceEnd();
+                    end.decide(new Terminated(s.reason(), 0, false));
+                    end.awaitStop(s.replyTo());
+                    end.announce();
                     return stopped();
-                })
-                .onMessage(GetStats.class, g -> { g.replyTo().tell(new Stats(stats.snapshot(), List.of())); return Behaviors.same(); }));
+                }));
     }
 
     /**
@@ -204,11 +208,11 @@ public final class Vm {
         if (built.failure() != null) {
             String reason = reason(built.failure());
             built.replyTo().tell(StatusReply.error(reason));
-            termination = new Terminated("failed to start: " + reason, 1, true);
-            announceEnd();
+            end.decide(new Terminated("failed to start: " + reason, 1, true));
+            end.announce();
             return stopped();
         }
-        runtime = VmRuntime.wire(ctx, config, sources, built.machine(), new GuestRequests(ctx.getSelf()), stats,
+        runtime = VmRuntime.wire(ctx, config, sources, console, built.machine(), new GuestRequests(ctx.getSelf()), stats,
                 ctx.messageAdapter(VcpuActor.Stopped.class, VcpuStopped::new));
         snapshots = VmSnapshotter.of(config, restoreFrom);
         if (startPaused) runtime.vcpus.startPaused();
@@ -226,8 +230,7 @@ public final class Vm {
      * refuses start, pause, resume and snapshots, and drops guest requests and input that arrive late.
      */
     private Behavior<Command> notLive(State state, BehaviorBuilder<Command> own) {
-        return own.onMessage(GetStatus.class, g -> reply(g, state))
-                .onMessage(WatchTermination.class, w -> { watchers.add(w.replyTo()); return Behaviors.same(); })
+        return any(own, state)
                 .onMessage(Start.class, s -> notNow(s.replyTo(), state))
                 .onMessage(Pause.class, p -> notNow(p.replyTo(), state))
                 .onMessage(Resume.class, r -> notNow(r.replyTo(), state))
@@ -236,15 +239,21 @@ public final class Vm {
                 .build();
     }
 
+    /** What every state answers alike: status, watchers, console subscribers. */
+    private BehaviorBuilder<Command> any(BehaviorBuilder<Command> b, State state) {
+        return b.onMessage(GetStatus.class, g -> reply(g, state))
+                .onMessage(WatchTermination.class, w -> { end.watch(w.replyTo()); return Behaviors.same(); })
+                .onMessage(AttachConsole.class, a -> { console.tell(new ConsoleHub.Attach(a.subscriber())); return Behaviors.same(); })
+                .onMessage(DetachConsole.class, d -> { console.tell(new ConsoleHub.Detach(d.subscriber())); return Behaviors.same(); })
+                .onMessage(GetStats.class, g -> { stats(g.replyTo()); return Behaviors.same(); });
+    }
+
     /** Messages every live state handles the same way. */
     private BehaviorBuilder<Command> live(State state) {
-        return Behaviors.receive(Command.class)
-                .onMessage(GetStatus.class, g -> reply(g, state))
-                .onMessage(WatchTermination.class, w -> { watchers.add(w.replyTo()); return Behaviors.same(); })
+        return any(Behaviors.receive(Command.class), state)
                 .onMessage(ConsoleInput.class, i -> { runtime.devices.consoleInput(i.data().clone()); return Behaviors.same(); })
-                .onMessage(GetStats.class, g -> { statsWithDevices(g.replyTo()); return Behaviors.same(); })
                 .onMessage(Start.class, s -> notNow(s.replyTo(), state))
-                .onMessage(Stop.class, s -> { stopWaiters.add(s.replyTo()); return beginStop(new Terminated(s.reason(), 0, false)); })
+                .onMessage(Stop.class, s -> { end.awaitStop(s.replyTo()); return beginStop(new Terminated(s.reason(), 0, false)); })
                 .onMessage(GuestEnded.class, e -> beginStop(e.how()))
                 .onMessage(VcpuStopped.class, this::onVcpuStopped)
                 .onMessage(Journaled.class, this::onJournaled);
@@ -325,7 +334,7 @@ public final class Vm {
      * guest produced before it stopped is not lost), then KVM handles and memory are released.
      */
     private Behavior<Command> beginStop(Terminated why) {
-        if (termination == null) termination = why;
+        end.decide(why);
         runtime.vcpus.stopAll();
         return stopping();
     }
@@ -342,48 +351,39 @@ public final class Vm {
                 .onMessage(DevicesDrained.class, d -> {
                     finalDeviceMetrics = d.metrics();
                     runtime.release();
+                    runtime = null;
                     // Watchers hear of the end once it is journaled: an embedder may exit the JVM then.
-                    journal.record(termination.error() ? VmEvents.failed(termination.reason())
-                            : VmEvents.stopped(termination.reason(), termination.exitStatus()), EndJournaled::new);
+                    Terminated t = end.termination();
+                    journal.record(t.error() ? VmEvents.failed(t.reason()) : VmEvents.stopped(t.reason(), t.exitStatus()), EndJournaled::new);
                     return stopped();
                 })
-                .onMessage(Stop.class, s -> { stopWaiters.add(s.replyTo()); return Behaviors.same(); })
-                .onMessage(GetStats.class, g -> { statsWithDevices(g.replyTo()); return Behaviors.same(); })
+                .onMessage(Stop.class, s -> { end.awaitStop(s.replyTo()); return Behaviors.same(); })
                 .onMessage(PauseDone.class, d -> notNow(d.replyTo(), State.STOPPING)));
     }
 
+    /** Devices drain their mailboxes, then the console hub passes the guest's last output on (before anyone hears of the end). */
     private void drainDevices() {
-        ctx.pipeToSelf(runtime.devices.drain(ctx.getSystem().scheduler()), (metrics, failure) -> new DevicesDrained(metrics == null ? List.of() : metrics));
+        var scheduler = ctx.getSystem().scheduler();
+        ctx.pipeToSelf(runtime.devices.drain(scheduler).thenCompose(metrics -> AskPattern.<ConsoleHub.Command, Done>ask(console,
+                        ConsoleHub.Flush::new, Duration.ofSeconds(10), scheduler).thenApply(flushed -> metrics)),
+                (metrics, failure) -> new DevicesDrained(metrics == null ? List.of() : metrics));
     }
 
     private Behavior<Command> stopped() {
         return notLive(State.STOPPED, Behaviors.receive(Command.class)
                 .onMessage(Journaled.class, this::onJournaled)
-                .onMessage(WatchTermination.class, w -> {
-                    if (endAnnounced) w.replyTo().tell(termination);
-                    else watchers.add(w.replyTo()); // the end is still being journaled
-                    return Behaviors.same();
-                })
-                .onMessage(GetStats.class, g -> { g.replyTo().tell(new Stats(stats.snapshot(), finalDeviceMetrics)); return Behaviors.same(); })
-                .onMessage(Stop.class, s -> { s.replyTo().tell(StatusReply.ack()); return Behaviors.same(); }));
+                .onMessage(Stop.class, s -> { end.awaitStop(s.replyTo()); return Behaviors.same(); }));
     }
 
-    /** Stop waiters and watchers hear how the VM ended; later watchers hear it at once. */
-    private void announceEnd() {
-        endAnnounced = true;
-        stopWaiters.forEach(w -> w.tell(StatusReply.ack()));
-        stopWaiters.clear();
-        watchers.forEach(w -> w.tell(termination));
-        watchers.clear();
-    }
-
-    private void statsWithDevices(ActorRef<Stats> replyTo) {
+    /** Exit counters and, while devices run, their metrics (after the end: their final ones). */
+    private void stats(ActorRef<Stats> replyTo) {
         Map<String, Long> io = stats.snapshot();
-        runtime.devices.metrics(ctx.getSystem().scheduler()).thenAccept(metrics -> replyTo.tell(new Stats(io, metrics)));
+        if (runtime == null) replyTo.tell(new Stats(io, finalDeviceMetrics));
+        else runtime.devices.metrics(ctx.getSystem().scheduler()).thenAccept(metrics -> replyTo.tell(new Stats(io, metrics)));
     }
 
     private Behavior<Command> reply(GetStatus g, State state) {
-        g.replyTo().tell(new Status(config.name(), state, termination));
+        g.replyTo().tell(new Status(config.name(), state, end.termination()));
         return Behaviors.same();
     }
 

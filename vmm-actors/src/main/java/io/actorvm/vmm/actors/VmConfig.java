@@ -1,12 +1,11 @@
 package io.actorvm.vmm.actors;
 
-import io.actorvm.devices.serial.SerialOutput;
-
 import java.nio.file.Path;
 import java.util.Objects;
 
 /**
- * What a VM is made of. {@code console} receives every byte the guest writes to COM1.
+ * What a VM is made of: plain data (paths, sizes, flags), nothing live. What the guest writes to
+ * its console is a stream the VM publishes ({@link Vm.AttachConsole}), not part of the config.
  *
  * @param name      a name for logs and, later, the journal
  * @param kernel    an ELF kernel with a PVH entry note
@@ -20,7 +19,7 @@ import java.util.Objects;
  * @param nets      network devices, one virtio-net device each
  * @param dataDir   where snapshots (and, with the CLI, the journal) live; null: no snapshots
  */
-public record VmConfig(String name, Path kernel, String cmdline, long memory, int cpus, SerialOutput console, Path initrd,
+public record VmConfig(String name, Path kernel, String cmdline, long memory, int cpus, Path initrd,
                        java.util.Set<io.actorvm.boot.CpuFeature> disabledCpuFeatures, java.util.List<DiskConfig> disks,
                        boolean rng, java.util.List<NetConfig> nets, Path dataDir) {
     /** As many as the MP table describes (it must fit in the last KiB of base memory). */
@@ -30,7 +29,6 @@ public record VmConfig(String name, Path kernel, String cmdline, long memory, in
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(kernel, "kernel");
         Objects.requireNonNull(cmdline, "cmdline");
-        Objects.requireNonNull(console, "console");
         if (cpus < 1 || cpus > MAX_CPUS) throw new IllegalArgumentException("cpus must be between 1 and " + MAX_CPUS + ", not " + cpus);
         new io.actorvm.mmu.AddressMap(memory); // validates the size
         disabledCpuFeatures = java.util.Set.copyOf(disabledCpuFeatures);
@@ -51,43 +49,43 @@ public record VmConfig(String name, Path kernel, String cmdline, long memory, in
     }
 
     /** A VM without an initrd. */
-    public VmConfig(String name, Path kernel, String cmdline, long memory, int cpus, SerialOutput console) {
-        this(name, kernel, cmdline, memory, cpus, console, null, java.util.Set.of(), java.util.List.of(), false, java.util.List.of(), null);
+    public VmConfig(String name, Path kernel, String cmdline, long memory, int cpus) {
+        this(name, kernel, cmdline, memory, cpus, null, java.util.Set.of(), java.util.List.of(), false, java.util.List.of(), null);
     }
 
     public VmConfig withDisabledCpuFeatures(java.util.Set<io.actorvm.boot.CpuFeature> value) {
-        return new VmConfig(name, kernel, cmdline, memory, cpus, console, initrd, value, disks, rng, nets, dataDir);
+        return new VmConfig(name, kernel, cmdline, memory, cpus, initrd, value, disks, rng, nets, dataDir);
     }
 
     public VmConfig withDisks(java.util.List<DiskConfig> value) {
-        return new VmConfig(name, kernel, cmdline, memory, cpus, console, initrd, disabledCpuFeatures, value, rng, nets, dataDir);
+        return new VmConfig(name, kernel, cmdline, memory, cpus, initrd, disabledCpuFeatures, value, rng, nets, dataDir);
     }
 
     public VmConfig withRng(boolean value) {
-        return new VmConfig(name, kernel, cmdline, memory, cpus, console, initrd, disabledCpuFeatures, disks, value, nets, dataDir);
+        return new VmConfig(name, kernel, cmdline, memory, cpus, initrd, disabledCpuFeatures, disks, value, nets, dataDir);
     }
 
     public VmConfig withNets(java.util.List<NetConfig> value) {
-        return new VmConfig(name, kernel, cmdline, memory, cpus, console, initrd, disabledCpuFeatures, disks, rng, value, dataDir);
+        return new VmConfig(name, kernel, cmdline, memory, cpus, initrd, disabledCpuFeatures, disks, rng, value, dataDir);
     }
 
     public VmConfig withDataDir(Path value) {
-        return new VmConfig(name, kernel, cmdline, memory, cpus, console, initrd, disabledCpuFeatures, disks, rng, nets, value);
+        return new VmConfig(name, kernel, cmdline, memory, cpus, initrd, disabledCpuFeatures, disks, rng, nets, value);
     }
 
     public VmConfig withInitrd(Path value) {
-        return new VmConfig(name, kernel, cmdline, memory, cpus, console, value, disabledCpuFeatures, disks, rng, nets, dataDir);
+        return new VmConfig(name, kernel, cmdline, memory, cpus, value, disabledCpuFeatures, disks, rng, nets, dataDir);
     }
 
     public VmConfig withCmdline(String value) {
-        return new VmConfig(name, kernel, value, memory, cpus, console, initrd, disabledCpuFeatures, disks, rng, nets, dataDir);
+        return new VmConfig(name, kernel, value, memory, cpus, initrd, disabledCpuFeatures, disks, rng, nets, dataDir);
     }
 
     public VmConfig withCpus(int value) {
-        return new VmConfig(name, kernel, cmdline, memory, value, console, initrd, disabledCpuFeatures, disks, rng, nets, dataDir);
+        return new VmConfig(name, kernel, cmdline, memory, value, initrd, disabledCpuFeatures, disks, rng, nets, dataDir);
     }
 
     public VmConfig withName(String value) {
-        return new VmConfig(value, kernel, cmdline, memory, cpus, console, initrd, disabledCpuFeatures, disks, rng, nets, dataDir);
+        return new VmConfig(value, kernel, cmdline, memory, cpus, initrd, disabledCpuFeatures, disks, rng, nets, dataDir);
     }
 }

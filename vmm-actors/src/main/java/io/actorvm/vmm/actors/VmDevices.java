@@ -22,6 +22,8 @@ import io.actorvm.io.buffering.IoBus;
 import io.actorvm.io.buffering.IoRange;
 import io.actorvm.io.buffering.virtq.SplitQueue;
 import io.actorvm.kvm.IoEventPoller;
+import io.actorvm.vmm.actors.console.ConsoleHub;
+import io.actorvm.vmm.actors.console.ConsolePublisher;
 import io.actorvm.vmm.actors.device.DeviceActor;
 import io.actorvm.vmm.actors.io.DeviceRef;
 import io.actorvm.vmm.actors.net.SwitchPort;
@@ -31,7 +33,6 @@ import io.actorvm.vmm.actors.virtio.VirtioRings;
 import io.actorvm.vmm.actors.virtio.VirtioSlots;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
-import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.Scheduler;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
@@ -70,16 +71,15 @@ final class VmDevices {
      * Every device of {@code config} on {@code machine}. {@code irqchipOpen} is cleared before the
      * VM fd closes, so a late UART interrupt never reaches a reused fd number.
      */
-    static VmDevices attach(ActorContext<?> ctx, VmConfig config, HostSources sources, Machine machine, VmControl control,
-                            AtomicBoolean irqchipOpen) {
+    static VmDevices attach(ActorContext<?> ctx, VmConfig config, HostSources sources, ActorRef<ConsoleHub.Command> console,
+                            Machine machine, VmControl control, AtomicBoolean irqchipOpen) {
         VmDevices d = new VmDevices(ctx);
         var vmFd = machine.vm;
-        // The UART's backend writes to a host file descriptor (the terminal): blocking I/O, so its
-        // actor runs on the blocking dispatcher, not the default one.
+        // The UART's output goes to the console stream; subscribers do their own (blocking) writes.
         d.serial = d.attach(d.ports, new IoRange(Serial16550.COM1_PORT, Serial16550.PORT_COUNT),
-                new Serial16550(config.console(), level -> {
+                new Serial16550(new ConsolePublisher(console), level -> {
                     if (irqchipOpen.get()) vmFd.irqLine(Serial16550.COM1_IRQ, level);
-                }), DispatcherSelector.blocking());
+                }));
         d.attach(d.ports, new IoRange(I8042.BASE_PORT, I8042.PORT_COUNT), new I8042(control));
         d.attach(d.ports, new IoRange(DebugExit.DEFAULT_PORT, 1), new DebugExit(control));
         d.attach(d.ports, new IoRange(PostCodePort.PORT, 1), new PostCodePort());
@@ -95,11 +95,7 @@ final class VmDevices {
     }
 
     private DeviceRef attach(IoBus<DeviceRef> bus, IoRange range, BusDevice model) {
-        return attach(bus, range, model, DispatcherSelector.defaultDispatcher());
-    }
-
-    private DeviceRef attach(IoBus<DeviceRef> bus, IoRange range, BusDevice model, DispatcherSelector dispatcher) {
-        var ref = ctx.spawn(DeviceActor.create(model), model.name(), dispatcher);
+        var ref = ctx.spawn(DeviceActor.create(model), model.name());
         DeviceRef dev = new DeviceRef(model.name(), ref);
         bus.register(range, dev);
         devices.add(dev);

@@ -2,6 +2,7 @@ package io.actorvm.vmm.actors;
 
 import io.actorvm.devices.HostSources;
 import io.actorvm.devices.VmControl;
+import io.actorvm.vmm.actors.console.ConsoleHub;
 import io.actorvm.vmm.actors.io.ExitRouter;
 import io.actorvm.vmm.actors.io.IoStats;
 import io.actorvm.vmm.actors.vcpu.VcpuActor;
@@ -34,10 +35,10 @@ final class VmRuntime {
      * Attaches {@code config}'s devices to {@code machine} (restoring their state when the machine
      * came from a snapshot) and spawns the vCPU actors, as children of {@code ctx}. No vCPU runs yet.
      */
-    static VmRuntime wire(ActorContext<?> ctx, VmConfig config, HostSources sources, Machine machine, VmControl control,
-                          IoStats stats, ActorRef<VcpuActor.Stopped> vcpuStopped) {
+    static VmRuntime wire(ActorContext<?> ctx, VmConfig config, HostSources sources, ActorRef<ConsoleHub.Command> console,
+                          Machine machine, VmControl control, IoStats stats, ActorRef<VcpuActor.Stopped> vcpuStopped) {
         AtomicBoolean irqchipOpen = new AtomicBoolean(true);
-        VmDevices devices = VmDevices.attach(ctx, config, sources, machine, control, irqchipOpen);
+        VmDevices devices = VmDevices.attach(ctx, config, sources, console, machine, control, irqchipOpen);
         devices.restore(machine.restoredDeviceStates);
         ExitRouter router = new ExitRouter(devices.ports, devices.mmio, machine.ring, ctx.getSystem().scheduler(), stats);
         return new VmRuntime(machine, devices, VcpuGroup.spawn(ctx, machine.vcpus, router, vcpuStopped), irqchipOpen);

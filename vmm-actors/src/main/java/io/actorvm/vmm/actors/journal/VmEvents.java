@@ -1,7 +1,6 @@
 package io.actorvm.vmm.actors.journal;
 
 import com.google.protobuf.ByteString;
-import io.actorvm.devices.serial.SerialOutput;
 import io.actorvm.persistence.proto.SnapshotKind;
 import io.actorvm.persistence.proto.VmEvent;
 import io.actorvm.vmm.actors.DiskConfig;
@@ -34,13 +33,13 @@ public final class VmEvents {
         return d.build();
     }
 
-    /** The configuration a definition describes, with {@code console} for output and {@code dataDir} for snapshots. */
-    public static VmConfig config(VmEvent.Defined d, SerialOutput console, Path dataDir) {
+    /** The configuration a definition describes, with {@code dataDir} for snapshots. */
+    public static VmConfig config(VmEvent.Defined d, Path dataDir) {
         var disks = d.getDisksList().stream().map(x -> new DiskConfig(Path.of(x.getPath()), x.getReadOnly())).toList();
         var nets = d.getNetsList().stream().map(n -> new NetConfig(n.getKind().equals("tap") ? NetConfig.Kind.TAP : NetConfig.Kind.SWITCH,
                 n.getName(), n.getMac().isEmpty() ? null : n.getMac().toByteArray())).toList();
         var features = CpuFeature.parseDisabled(String.join(",", d.getDisabledCpuFeaturesList()));
-        return new VmConfig(d.getName(), Path.of(d.getKernelPath()), d.getCmdline(), d.getMemoryBytes(), d.getCpus(), console,
+        return new VmConfig(d.getName(), Path.of(d.getKernelPath()), d.getCmdline(), d.getMemoryBytes(), d.getCpus(),
                 d.getInitrdPath().isEmpty() ? null : Path.of(d.getInitrdPath()), features, disks, d.getRng(), nets, dataDir);
     }
 

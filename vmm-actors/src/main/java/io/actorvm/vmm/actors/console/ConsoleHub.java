@@ -1,0 +1,82 @@
+package io.actorvm.vmm.actors.console;
+
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+import java.util.LinkedHashSet;
+import java.util.Set;
+import java.util.function.Consumer;
+
+/**
+ * A VM's console as a stream: what the guest writes to its serial console is published here, and
+ * every attached subscriber (a terminal, a test, a web page, an actor on another node) gets each
+ * chunk as {@link ConsoleOutput}, in order. Subscribers come and go while the VM runs; one that
+ * stops is detached.
+ */
+public final class ConsoleHub {
+
+    public sealed interface Command {}
+
+    /** Guest output, in the order the guest wrote it. */
+    public record Publish(byte[] bytes) implements Command {}
+
+    public record Attach(ActorRef<ConsoleOutput> subscriber) implements Command {}
+
+    public record Detach(ActorRef<ConsoleOutput> subscriber) implements Command {}
+
+    /**
+     * Replies once everything published before it has been sent on: each subscriber's mailbox then
+     * holds all of it ahead of anything the caller sends that subscriber afterwards (the VM's end).
+     */
+    public record Flush(ActorRef<Done> replyTo) implements Command {}
+
+    private final ActorContext<Command> ctx;
+    private final Set<ActorRef<ConsoleOutput>> subscribers = new LinkedHashSet<>();
+
+    private ConsoleHub(ActorContext<Command> ctx) {
+        this.ctx = ctx;
+    }
+
+    public static Behavior<Command> create() {
+        return Behaviors.setup(ctx -> new ConsoleHub(ctx).behavior());
+    }
+
+    /**
+     * A subscriber that hands each chunk of output to {@code onOutput}, on the subscriber's own
+     * thread (for embedders and benchmarks that want a callback; spawn it on the blocking
+     * dispatcher if the callback blocks).
+     */
+    public static Behavior<ConsoleOutput> subscriber(Consumer<byte[]> onOutput) {
+        return Behaviors.receive(ConsoleOutput.class)
+                .onMessage(ConsoleOutput.class, o -> {
+                    onOutput.accept(o.bytes());
+                    return Behaviors.same();
+                })
+                .build();
+    }
+
+    private Behavior<Command> behavior() {
+        return Behaviors.receive(Command.class)
+                .onMessage(Publish.class, p -> {
+                    ConsoleOutput out = new ConsoleOutput(p.bytes());
+                    for (ActorRef<ConsoleOutput> s : subscribers) s.tell(out);
+                    return Behaviors.same();
+                })
+                .onMessage(Attach.class, a -> {
+                    if (subscribers.add(a.subscriber())) ctx.watchWith(a.subscriber(), new Detach(a.subscriber()));
+                    return Behaviors.same();
+                })
+                .onMessage(Detach.class, d -> {
+                    if (subscribers.remove(d.subscriber())) ctx.unwatch(d.subscriber());
+                    return Behaviors.same();
+                })
+                .onMessage(Flush.class, f -> {
+                    f.replyTo().tell(Done.getInstance());
+                    return Behaviors.same();
+                })
+                .build();
+    }
+}
