@@ -28,25 +28,56 @@ import java.util.Map;
  */
 public final class KryoSerializer extends JSerializer {
     public static final int IDENTIFIER = 7302;
-    public static final String CLASSES_PATH = "actorvm.kryo.classes";
+    public static final String CLASSES_PATH = "actorvm.kryo.classes", MODULES_PATH = "actorvm.kryo.modules";
     /** Wire id of the first listed class; ids below are Kryo's defaults (primitives, String). */
     public static final int FIRST_ID = 100;
+
+    /**
+     * Wire id of typed actor references ({@code replyTo} fields), written as Pekko's serialization
+     * format of the reference; only with an actor system to resolve them in.
+     */
+    public static final int ACTOR_REF_ID = 99;
+    /** The class of every typed ActorRef Pekko hands out (an adapter over the classic reference). */
+    private static final String ACTOR_REF_CLASS = "org.apache.pekko.actor.typed.internal.adapter.ActorRefAdapter";
 
     private final List<Class<?>> classes;
     private final Pool<Kryo> pool;
 
     public KryoSerializer(ExtendedActorSystem system) {
-        this(resolve(system.settings().config().getStringList(CLASSES_PATH), system.dynamicAccess().classLoader()));
+        this(resolve(configuredClasses(system.settings().config()), system.dynamicAccess().classLoader()), system);
     }
 
-    /** A serializer registering {@code classes} in this order (for use outside an actor system). */
+    /**
+     * The class names to register, in wire-id order: each module's list under {@code actorvm.kryo.modules}
+     * (by module key, sorted, so every JVM with the same modules agrees), then {@code actorvm.kryo.classes}.
+     * Modules declare their messages in their own reference.conf; lists do not merge across files, objects do.
+     */
+    public static List<String> configuredClasses(com.typesafe.config.Config config) {
+        List<String> names = new ArrayList<>();
+        if (config.hasPath(MODULES_PATH)) {
+            com.typesafe.config.Config modules = config.getConfig(MODULES_PATH);
+            modules.root().keySet().stream().sorted().forEach(k -> names.addAll(modules.getStringList(k)));
+        }
+        names.addAll(config.getStringList(CLASSES_PATH));
+        return names;
+    }
+
+    /** A serializer registering {@code classes} in this order (for use outside an actor system: no actor references). */
     public KryoSerializer(List<Class<?>> classes) {
+        this(classes, null);
+    }
+
+    private KryoSerializer(List<Class<?>> classes, ExtendedActorSystem system) {
         this.classes = List.copyOf(classes);
         ClassLoader loader = KryoSerializer.class.getClassLoader();
+        KryoActorRefSerializer refs = system == null ? null : new KryoActorRefSerializer(system);
+        Class<?> refClass = system == null ? null : resolve(ACTOR_REF_CLASS, loader);
         this.pool = new Pool<>(true, false) {
             @Override
             protected Kryo create() {
-                return newKryo(KryoSerializer.this.classes, loader);
+                Kryo kryo = newKryo(KryoSerializer.this.classes, loader);
+                if (refs != null) kryo.register(refClass, refs, ACTOR_REF_ID);
+                return kryo;
             }
         };
         pool.free(pool.obtain()); // fail now, at system start, on a bad registration

@@ -9,7 +9,9 @@ import io.actorvm.vmm.actors.snapshot.VmSnapshots;
 import io.actorvm.vmm.actors.device.DeviceActor;
 import io.actorvm.vmm.actors.io.IoStats;
 import io.actorvm.vmm.actors.vcpu.VcpuActor;
+import io.actorvm.persistence.KryoSerializable;
 import org.apache.pekko.Done;
+import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
@@ -36,57 +38,53 @@ public final class Vm {
     public sealed interface Command {}
 
     /** Builds the machine (KVM, memory, kernel, devices) and starts the vCPUs. */
-    public record Start(ActorRef<StatusReply<Done>> replyTo) implements Command {}
+    public record Start(ActorRef<StatusReply<Done>> replyTo) implements Command, KryoSerializable {}
 
     /** Parks every vCPU outside the guest; {@link Resume} lets them run again. */
-    public record Pause(ActorRef<StatusReply<Done>> replyTo) implements Command {}
-    public record Resume(ActorRef<StatusReply<Done>> replyTo) implements Command {}
+    public record Pause(ActorRef<StatusReply<Done>> replyTo) implements Command, KryoSerializable {}
+    public record Resume(ActorRef<StatusReply<Done>> replyTo) implements Command, KryoSerializable {}
 
     /** Stops the VM; the reply comes when everything is released. */
-    public record Stop(String reason, ActorRef<StatusReply<Done>> replyTo) implements Command {}
+    public record Stop(String reason, ActorRef<StatusReply<Done>> replyTo) implements Command, KryoSerializable {}
 
     /** The VM's name, state and (once it ends) how it ended. */
-    public record GetStatus(ActorRef<Status> replyTo) implements Command {}
+    public record GetStatus(ActorRef<Status> replyTo) implements Command, KryoSerializable {}
 
     /** Registers for the one {@link Terminated} message this VM will send (at once if already stopped). */
-    public record WatchTermination(ActorRef<Terminated> replyTo) implements Command {}
+    public record WatchTermination(ActorRef<Terminated> replyTo) implements Command, KryoSerializable {}
 
     /** Bytes typed at the console, for the guest's COM1. */
-    public record ConsoleInput(byte[] data) implements Command {}
+    public record ConsoleInput(byte[] data) implements Command, KryoSerializable {}
 
     /**
      * Attaches {@code subscriber} to the guest's console (COM1): from now on it gets every byte the
      * guest writes, as {@link ConsoleOutput}, until it detaches or stops; all of it before the
      * {@link Terminated} a watcher with the same mailbox gets.
      */
-    public record AttachConsole(ActorRef<ConsoleOutput> subscriber) implements Command {}
-    public record DetachConsole(ActorRef<ConsoleOutput> subscriber) implements Command {}
+    public record AttachConsole(ActorRef<ConsoleOutput> subscriber) implements Command, KryoSerializable {}
+    public record DetachConsole(ActorRef<ConsoleOutput> subscriber) implements Command, KryoSerializable {}
 
     /** Exit counters and every device's metrics. */
-    public record GetStats(ActorRef<Stats> replyTo) implements Command {}
+    public record GetStats(ActorRef<Stats> replyTo) implements Command, KryoSerializable {}
 
     /**
      * Takes a snapshot into the VM's data directory: full the first time, then incremental (pages
      * dirtied since the previous one). A running VM is paused for it and resumed after.
      */
-    public record TakeSnapshot(boolean full, ActorRef<StatusReply<SnapshotInfo>> replyTo) implements Command {
+    public record TakeSnapshot(boolean full, ActorRef<StatusReply<SnapshotInfo>> replyTo) implements Command, KryoSerializable {
         /** Full for the first snapshot, incremental after. */
         public TakeSnapshot(ActorRef<StatusReply<SnapshotInfo>> replyTo) {
             this(false, replyTo);
         }
     }
-
-    /** A snapshot that was taken. */
-    public record SnapshotInfo(String id, String parentId, boolean full, long pages, long bytesWritten, long millis) {}
-
-    private record SnapshotDone(ActorRef<StatusReply<SnapshotInfo>> replyTo, VmSnapshots.Taken taken, Throwable failure,
-                                boolean wasRunning) implements Command {}
+    /** A snapshot that was taken: {@link TakeSnapshot}'s reply. */
+    public record SnapshotInfo(String id, String parentId, boolean full, long pages, long bytesWritten, long millis) implements KryoSerializable {}
 
     /**
      * The journal recorded the event a step waited for ({@code failure} null) or could not: "started"
      * (the vCPUs may run), "snapshot taken" (the caller may hear of it), "stopped" (watchers may).
      */
-    private sealed interface Journaled extends Command {
+    private sealed interface Journaled extends Command, NoSerializationVerificationNeeded {
         String failure();
     }
     private record StartJournaled(ActorRef<StatusReply<Done>> replyTo, String failure) implements Journaled {}
@@ -94,23 +92,26 @@ public final class Vm {
     private record EndJournaled(String failure) implements Journaled {}
 
     // Internal messages: a vCPU thread ended; the guest ended the machine (reset, debug exit, ACPI
-    // power-off); the devices drained their mailboxes; the machine was built; the vCPUs parked.
-    private record VcpuStopped(VcpuActor.Stopped stopped) implements Command {}
-    record GuestEnded(Terminated how) implements Command {}
-    private record DevicesDrained(List<DeviceActor.Metrics> metrics) implements Command {}
-    private record MachineBuilt(ActorRef<StatusReply<Done>> replyTo, Machine machine, Throwable failure) implements Command {}
-    private record PauseDone(ActorRef<StatusReply<Done>> replyTo, Throwable failure) implements Command {}
+    // power-off); the devices drained their mailboxes; the machine was built; the vCPUs parked; a
+    // snapshot was taken (or failed).
+    private record VcpuStopped(VcpuActor.Stopped stopped) implements Command, NoSerializationVerificationNeeded {}
+    record GuestEnded(Terminated how) implements Command, NoSerializationVerificationNeeded {}
+    private record DevicesDrained(List<DeviceActor.Metrics> metrics) implements Command, NoSerializationVerificationNeeded {}
+    private record MachineBuilt(ActorRef<StatusReply<Done>> replyTo, Machine machine, Throwable failure) implements Command, NoSerializationVerificationNeeded {}
+    private record PauseDone(ActorRef<StatusReply<Done>> replyTo, Throwable failure) implements Command, NoSerializationVerificationNeeded {}
+    private record SnapshotDone(ActorRef<StatusReply<SnapshotInfo>> replyTo, VmSnapshots.Taken taken, Throwable failure,
+                                boolean wasRunning) implements Command, NoSerializationVerificationNeeded {}
 
     private static final int STASH_CAPACITY = 1000;
     public enum State { CREATED, RUNNING, PAUSED, STOPPING, STOPPED }
-    public record Status(String name, State state, Terminated termination) {}
-    public record Stats(Map<String, Long> io, List<DeviceActor.Metrics> devices) {}
+    public record Status(String name, State state, Terminated termination) implements KryoSerializable {}
+    public record Stats(Map<String, Long> io, List<DeviceActor.Metrics> devices) implements KryoSerializable {}
 
     /**
      * How the VM ended. {@code exitStatus}: the guest's debug-exit value; 0 for a guest power-off,
      * reset or a requested stop; 1 for a failure (triple fault, KVM error, failed start).
      */
-    public record Terminated(String reason, int exitStatus, boolean error) {}
+    public record Terminated(String reason, int exitStatus, boolean error) implements KryoSerializable {}
 
     /** The VM's behavior, with the host's clock and entropy. Nothing touches KVM until {@link Start}. */
     public static Behavior<Command> create(VmConfig config) {
@@ -177,9 +178,8 @@ public final class Vm {
         return notLive(State.CREATED, Behaviors.receive(Command.class)
                 .onMessage(Start.class, this::onStart)
                 .onMessage(Stop.class, s -> {
-                    end.decide(new Terminated(s.reason(), 0, false));
                     end.awaitStop(s.replyTo());
-                    end.announce();
+                    end.endNow(new Terminated(s.reason(), 0, false));
                     return stopped();
                 }));
     }
@@ -208,8 +208,7 @@ public final class Vm {
         if (built.failure() != null) {
             String reason = reason(built.failure());
             built.replyTo().tell(StatusReply.error(reason));
-            end.decide(new Terminated("failed to start: " + reason, 1, true));
-            end.announce();
+            end.endNow(new Terminated("failed to start: " + reason, 1, true));
             return stopped();
         }
         runtime = VmRuntime.wire(ctx, config, sources, console, built.machine(), new GuestRequests(ctx.getSelf()), stats,

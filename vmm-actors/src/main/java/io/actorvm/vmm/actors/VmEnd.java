@@ -39,6 +39,12 @@ final class VmEnd {
         else stopWaiters.add(caller);
     }
 
+    /** Ends at once (a VM that never ran has nothing to stop or journal): decides and announces. */
+    void endNow(Vm.Terminated why) {
+        decide(why);
+        announce();
+    }
+
     void announce() {
         announced = true;
         stopWaiters.forEach(w -> w.tell(StatusReply.ack()));

@@ -1,5 +1,6 @@
 package io.actorvm.vmm.actors.console;
 
+import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -18,7 +19,8 @@ import java.util.function.Consumer;
  */
 public final class ConsoleHub {
 
-    public sealed interface Command {}
+    /** Local to the VM's JVM: never serialized (Pekko's serialize-messages check skips them). */
+    public sealed interface Command extends NoSerializationVerificationNeeded {}
 
     /** Guest output, in the order the guest wrote it. */
     public record Publish(byte[] bytes) implements Command {}

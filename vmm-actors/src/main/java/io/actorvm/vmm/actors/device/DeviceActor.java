@@ -1,5 +1,6 @@
 package io.actorvm.vmm.actors.device;
 
+import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import io.actorvm.devices.BusDevice;
 import io.actorvm.devices.DeviceMetrics;
 import io.actorvm.devices.DeviceStates;
@@ -26,7 +27,8 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
 
-    public sealed interface Command {}
+    /** Local to the VM's JVM: never serialized (Pekko's serialize-messages check skips them). */
+    public sealed interface Command extends NoSerializationVerificationNeeded {}
 
     /** One buffered guest write. */
     public record Write(long offset, int size, long value) implements Command {}

@@ -1,5 +1,6 @@
 package io.actorvm.vmm.actors.journal;
 
+import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import io.actorvm.persistence.proto.VmEvent;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -20,7 +21,8 @@ import java.time.Duration;
  */
 public final class VmJournal extends EventSourcedBehavior<VmJournal.Command, VmEvent, VmJournal.State> {
 
-    public sealed interface Command {}
+    /** Local to the VM's JVM: never serialized (Pekko's serialize-messages check skips them). */
+    public sealed interface Command extends NoSerializationVerificationNeeded {}
 
     /** Persist {@code event}; {@code replyTo} (may be null) hears Done once it is durable. */
     public record Record(VmEvent event, ActorRef<Done> replyTo) implements Command {}

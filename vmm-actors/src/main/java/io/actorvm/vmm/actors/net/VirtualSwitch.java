@@ -1,5 +1,6 @@
 package io.actorvm.vmm.actors.net;
 
+import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
@@ -20,7 +21,8 @@ public final class VirtualSwitch extends AbstractBehavior<VirtualSwitch.Command>
     /** Learned addresses kept at most; beyond that the oldest are forgotten (frames then flood). */
     static final int MAX_LEARNED = 4096;
 
-    public sealed interface Command {}
+    /** Local to the VM's JVM: never serialized (Pekko's serialize-messages check skips them). */
+    public sealed interface Command extends NoSerializationVerificationNeeded {}
 
     /** Attaches a port; {@code receiver} gets the frames for it (on the switch's thread: hand them on, don't block). */
     public record Connect(long port, Consumer<byte[]> receiver) implements Command {}

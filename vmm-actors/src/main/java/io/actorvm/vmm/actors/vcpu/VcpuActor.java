@@ -1,5 +1,6 @@
 package io.actorvm.vmm.actors.vcpu;
 
+import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import io.actorvm.kvm.VcpuFd;
 import io.actorvm.kvm.VmExit;
 import io.actorvm.vmm.actors.io.ExitHandler;
@@ -22,7 +23,8 @@ import java.util.List;
  */
 public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
 
-    public sealed interface Command {}
+    /** Local to the VM's JVM: never serialized (Pekko's serialize-messages check skips them). */
+    public sealed interface Command extends NoSerializationVerificationNeeded {}
 
     /** Start the thread. */
     public record Run() implements Command {}

@@ -1,5 +1,6 @@
 package io.actorvm.vmm.actors.virtio;
 
+import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import io.actorvm.devices.virtio.QueueHandler;
 import io.actorvm.devices.virtio.VirtioInterrupt;
 import io.actorvm.io.buffering.virtq.DescriptorChain;
@@ -30,7 +31,8 @@ import java.util.concurrent.Executor;
 public final class RingActor extends AbstractBehavior<RingActor.Command> {
     public static final int MAX_IN_FLIGHT = 32;
 
-    public sealed interface Command {}
+    /** Local to the VM's JVM: never serialized (Pekko's serialize-messages check skips them). */
+    public sealed interface Command extends NoSerializationVerificationNeeded {}
 
     /** The guest notified this queue. */
     public record Notify() implements Command {}

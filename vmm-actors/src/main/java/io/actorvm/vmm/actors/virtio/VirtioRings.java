@@ -1,5 +1,6 @@
 package io.actorvm.vmm.actors.virtio;
 
+import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import io.actorvm.devices.virtio.VirtioDevice;
 import io.actorvm.devices.virtio.VirtioInterrupt;
 import io.actorvm.io.buffering.virtq.SplitQueue;
@@ -28,7 +29,8 @@ import java.util.concurrent.Executor;
  */
 public final class VirtioRings extends AbstractBehavior<VirtioRings.Command> {
 
-    public sealed interface Command {}
+    /** Local to the VM's JVM: never serialized (Pekko's serialize-messages check skips them). */
+    public sealed interface Command extends NoSerializationVerificationNeeded {}
 
     /** The driver set DRIVER_OK: run these queues (null entries: queues the driver did not make ready). */
     public record Activate(List<SplitQueue.State> queues) implements Command {}
