@@ -62,6 +62,10 @@ final class VmRunner {
                 # A full snapshot may take minutes on a slow host: the control API's connection must
                 # outlive it (the snapshot route sets its own request timeout).
                 pekko.http.server.idle-timeout = 15 min
+                # An accepted connection is dropped, unanswered, if the server has not taken it within
+                # this time (default 5 s): a JVM starved of CPU (the guest's vCPU thread and a client
+                # JVM starting on one emulated CPU) can take longer. Seen once in CI as an empty reply.
+                pekko.io.tcp.register-timeout = 60s
                 """);
         if (dataDir != null) conf = conf.withFallback(Journal.openData(dataDir).pekkoConfig());
         return conf.withFallback(ConfigFactory.load());
