@@ -64,7 +64,8 @@ final class VmRunner {
                 pekko.http.server.idle-timeout = 15 min
                 # An accepted connection is dropped, unanswered, if the server has not taken it within
                 # this time (default 5 s): a JVM starved of CPU (the guest's vCPU thread and a client
-                # JVM starting on one emulated CPU) can take longer. Seen once in CI as an empty reply.
+                # JVM starting on one emulated CPU) can take longer: a likely cause of an empty reply
+                # to a snapshot request seen once in CI (not reproduced since).
                 pekko.io.tcp.register-timeout = 60s
                 """);
         if (dataDir != null) conf = conf.withFallback(Journal.openData(dataDir).pekkoConfig());
