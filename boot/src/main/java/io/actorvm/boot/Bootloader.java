@@ -1,6 +1,7 @@
 package io.actorvm.boot;
 
 import io.actorvm.mmu.AddressMap;
+import io.actorvm.mmu.GuestAddress;
 import io.actorvm.mmu.GuestMemory;
 
 import java.lang.foreign.MemorySegment;
@@ -60,7 +61,7 @@ public final class Bootloader {
     }
 
     private static long copy(byte[] data, long address, GuestMemory memory) {
-        MemorySegment.copy(MemorySegment.ofArray(data), 0, memory.slice(address, data.length), 0, data.length);
+        MemorySegment.copy(MemorySegment.ofArray(data), 0, memory.slice(GuestAddress.of(address), data.length), 0, data.length);
         return address;
     }
 }

@@ -1,5 +1,6 @@
 package io.actorvm.boot;
 
+import io.actorvm.mmu.GuestAddress;
 import io.actorvm.mmu.GuestMemory;
 
 import java.lang.foreign.MemorySegment;
@@ -11,7 +12,7 @@ public final class KernelLoader {
     /** Copies every segment to its physical address and zero-fills its BSS; refuses segments outside RAM. */
     public static void load(ElfKernel kernel, byte[] file, GuestMemory memory) {
         for (ElfKernel.LoadSegment s : kernel.segments()) {
-            if (!memory.isRam(s.physAddress(), s.memSize())) {
+            if (!memory.isRam(GuestAddress.of(s.physAddress()), s.memSize())) {
                 throw new KernelFormatException("kernel segment at 0x%x+0x%x does not fit in guest RAM (give the VM more memory)"
                         .formatted(s.physAddress(), s.memSize()));
             }
@@ -19,7 +20,7 @@ public final class KernelLoader {
                 throw new KernelFormatException("kernel segment at 0x%x overlaps the boot structures below 0x%x"
                         .formatted(s.physAddress(), BootLayout.KERNEL_MIN_ADDRESS));
             }
-            MemorySegment dst = memory.slice(s.physAddress(), s.memSize());
+            MemorySegment dst = memory.slice(GuestAddress.of(s.physAddress()), s.memSize());
             MemorySegment.copy(MemorySegment.ofArray(file), s.fileOffset(), dst, 0, s.fileSize());
             dst.asSlice(s.fileSize()).fill((byte) 0);
         }

@@ -5,6 +5,7 @@ import io.actorvm.kvm.Regs;
 import io.actorvm.kvm.Segment;
 import io.actorvm.kvm.Sregs;
 import io.actorvm.mmu.E820Entry;
+import io.actorvm.mmu.GuestAddress;
 import io.actorvm.mmu.GuestMemory;
 
 import java.lang.foreign.MemorySegment;
@@ -46,11 +47,11 @@ public final class LinuxBoot {
             throw new KernelFormatException("bzImage pref_address 0x%x is not usable".formatted(address));
         }
         long span = Math.max(image.initSize(), image.kernelSize());
-        if (!memory.isRam(address, span)) {
+        if (!memory.isRam(GuestAddress.of(address), span)) {
             throw new KernelFormatException("the kernel needs RAM from 0x%x to 0x%x (init_size); give the VM more memory"
                     .formatted(address, address + span));
         }
-        MemorySegment.copy(MemorySegment.ofArray(file), image.kernelOffset(), memory.slice(address, image.kernelSize()), 0, image.kernelSize());
+        MemorySegment.copy(MemorySegment.ofArray(file), image.kernelOffset(), memory.slice(GuestAddress.of(address), image.kernelSize()), 0, image.kernelSize());
         return new Loaded(address, address + span);
     }
 
@@ -61,11 +62,11 @@ public final class LinuxBoot {
         long maxCmd = Math.min(image.cmdlineSize(), BootLayout.CMDLINE_MAX - 1);
         if (cmd.length > maxCmd) throw new KernelFormatException("command line is " + cmd.length + " bytes; this kernel takes at most " + maxCmd);
         if (e820.size() > E820_MAX) throw new IllegalArgumentException("too many e820 entries: " + e820.size());
-        MemorySegment line = memory.slice(BootLayout.CMDLINE, cmd.length + 1);
+        MemorySegment line = memory.slice(GuestAddress.of(BootLayout.CMDLINE), cmd.length + 1);
         MemorySegment.copy(MemorySegment.ofArray(cmd), 0, line, 0, cmd.length);
         line.set(JAVA_BYTE, cmd.length, (byte) 0);
 
-        MemorySegment zp = memory.slice(BootLayout.ZERO_PAGE, ZERO_PAGE_SIZE);
+        MemorySegment zp = memory.slice(GuestAddress.of(BootLayout.ZERO_PAGE), ZERO_PAGE_SIZE);
         zp.fill((byte) 0);
         byte[] header = image.setupHeader();
         MemorySegment.copy(MemorySegment.ofArray(header), 0, zp, SETUP_HEADER, header.length);
@@ -94,9 +95,9 @@ public final class LinuxBoot {
 
     /** PML4 → PDPT → 4 page directories of 2 MiB pages: the first 4 GiB identity-mapped. */
     static void writeIdentityPageTables(GuestMemory memory) {
-        MemorySegment pml4 = memory.slice(BootLayout.PML4, 4096);
-        MemorySegment pdpt = memory.slice(BootLayout.PDPT, 4096);
-        MemorySegment pd = memory.slice(BootLayout.PD, 4 * 4096);
+        MemorySegment pml4 = memory.slice(GuestAddress.of(BootLayout.PML4), 4096);
+        MemorySegment pdpt = memory.slice(GuestAddress.of(BootLayout.PDPT), 4096);
+        MemorySegment pd = memory.slice(GuestAddress.of(BootLayout.PD), 4 * 4096);
         pml4.fill((byte) 0);
         pdpt.fill((byte) 0);
         pml4.set(JAVA_LONG, 0, BootLayout.PDPT | PAGE_PRESENT_RW);
@@ -106,7 +107,7 @@ public final class LinuxBoot {
 
     /** null, null, 64-bit code (0x10), data (0x18): the selectors Linux's 64-bit entry expects to find usable. */
     static void writeGdt(GuestMemory memory) {
-        MemorySegment gdt = memory.slice(BootLayout.GDT, 32);
+        MemorySegment gdt = memory.slice(GuestAddress.of(BootLayout.GDT), 32);
         gdt.set(JAVA_LONG, 0, 0);
         gdt.set(JAVA_LONG, 8, 0);
         gdt.set(JAVA_LONG, 16, 0x00AF9B000000FFFFL);

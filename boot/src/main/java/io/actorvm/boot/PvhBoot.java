@@ -3,6 +3,7 @@ package io.actorvm.boot;
 import io.actorvm.kvm.Regs;
 import io.actorvm.kvm.Sregs;
 import io.actorvm.mmu.E820Entry;
+import io.actorvm.mmu.GuestAddress;
 import io.actorvm.mmu.GuestMemory;
 
 import java.lang.foreign.MemorySegment;
@@ -40,11 +41,11 @@ public final class PvhBoot {
             throw new IllegalArgumentException("command line is " + cmd.length + " bytes; at most " + (BootLayout.CMDLINE_MAX - 1) + " fit");
         }
         if (e820.size() > BootLayout.MAX_MEMMAP_ENTRIES) throw new IllegalArgumentException("too many memory map entries");
-        MemorySegment line = memory.slice(BootLayout.CMDLINE, cmd.length + 1);
+        MemorySegment line = memory.slice(GuestAddress.of(BootLayout.CMDLINE), cmd.length + 1);
         MemorySegment.copy(MemorySegment.ofArray(cmd), 0, line, 0, cmd.length);
         line.set(java.lang.foreign.ValueLayout.JAVA_BYTE, cmd.length, (byte) 0);
 
-        MemorySegment map = memory.slice(BootLayout.MEMMAP, (long) MEMMAP_ENTRY_SIZE * e820.size());
+        MemorySegment map = memory.slice(GuestAddress.of(BootLayout.MEMMAP), (long) MEMMAP_ENTRY_SIZE * e820.size());
         for (int i = 0; i < e820.size(); i++) {
             long off = (long) i * MEMMAP_ENTRY_SIZE;
             map.set(JAVA_LONG, off, e820.get(i).address());
@@ -53,7 +54,7 @@ public final class PvhBoot {
             map.set(JAVA_INT, off + 20, 0);
         }
 
-        MemorySegment si = memory.slice(BootLayout.START_INFO, START_INFO_SIZE);
+        MemorySegment si = memory.slice(GuestAddress.of(BootLayout.START_INFO), START_INFO_SIZE);
         si.fill((byte) 0);
         si.set(JAVA_INT, 0, START_INFO_MAGIC);
         si.set(JAVA_INT, 4, START_INFO_VERSION);
@@ -62,7 +63,7 @@ public final class PvhBoot {
         si.set(JAVA_LONG, 40, BootLayout.MEMMAP);    // memmap_paddr
         si.set(JAVA_INT, 48, e820.size());           // memmap_entries
         if (initrdSize > 0) {
-            MemorySegment mod = memory.slice(BootLayout.MODLIST, MODLIST_ENTRY_SIZE);
+            MemorySegment mod = memory.slice(GuestAddress.of(BootLayout.MODLIST), MODLIST_ENTRY_SIZE);
             mod.fill((byte) 0);
             mod.set(JAVA_LONG, 0, initrdAddress);    // paddr
             mod.set(JAVA_LONG, 8, initrdSize);       // size

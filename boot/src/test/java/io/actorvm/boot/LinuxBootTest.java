@@ -1,5 +1,6 @@
 package io.actorvm.boot;
 
+import io.actorvm.mmu.GuestAddress;
 import io.actorvm.kvm.Sregs;
 import io.actorvm.mmu.AddressMap;
 import io.actorvm.mmu.GuestMemory;
@@ -31,25 +32,25 @@ class LinuxBootTest {
 
         long zp = BootLayout.ZERO_PAGE;
         // The setup header is copied (up to vid_mode at 0x1FA, which we set to "normal").
-        assertArrayEquals(java.util.Arrays.copyOfRange(image.setupHeader(), 0, 9), memory.read(zp + 0x1F1, 9));
-        assertEquals((short) 0xFFFF, (short) (memory.readInt(zp + 0x1FA) & 0xFFFF));
-        assertEquals((byte) 0xFF, memory.read(zp + 0x210, 1)[0]);               // type_of_loader
-        assertEquals((byte) 0x81, memory.read(zp + 0x211, 1)[0]);               // LOADED_HIGH | CAN_USE_HEAP
-        assertEquals(0x1000000, memory.readInt(zp + 0x214));                    // code32_start
-        assertEquals((int) BootLayout.CMDLINE, memory.readInt(zp + 0x228));
-        assertArrayEquals("console=ttyS0 reboot=k\0".getBytes(StandardCharsets.US_ASCII), memory.read(BootLayout.CMDLINE, 23));
-        long initrdAt = Integer.toUnsignedLong(memory.readInt(zp + 0x218));
-        assertEquals(10000, memory.readInt(zp + 0x21C));
+        assertArrayEquals(java.util.Arrays.copyOfRange(image.setupHeader(), 0, 9), memory.read(GuestAddress.of(zp + 0x1F1), 9));
+        assertEquals((short) 0xFFFF, (short) (memory.readInt(GuestAddress.of(zp + 0x1FA)) & 0xFFFF));
+        assertEquals((byte) 0xFF, memory.read(GuestAddress.of(zp + 0x210), 1)[0]);               // type_of_loader
+        assertEquals((byte) 0x81, memory.read(GuestAddress.of(zp + 0x211), 1)[0]);               // LOADED_HIGH | CAN_USE_HEAP
+        assertEquals(0x1000000, memory.readInt(GuestAddress.of(zp + 0x214)));                    // code32_start
+        assertEquals((int) BootLayout.CMDLINE, memory.readInt(GuestAddress.of(zp + 0x228)));
+        assertArrayEquals("console=ttyS0 reboot=k\0".getBytes(StandardCharsets.US_ASCII), memory.read(GuestAddress.of(BootLayout.CMDLINE), 23));
+        long initrdAt = Integer.toUnsignedLong(memory.readInt(GuestAddress.of(zp + 0x218)));
+        assertEquals(10000, memory.readInt(GuestAddress.of(zp + 0x21C)));
         assertEquals(0, initrdAt % 4096);
         assertTrue(initrdAt + 10000 <= 64L << 20 && initrdAt >= 0x1000000 + 0x400000, "initrd high in RAM, after init_size");
-        assertEquals(map.e820().size(), memory.read(zp + 0x1E8, 1)[0]);
-        assertEquals(0x100000, memory.readLong(zp + 0x2D0 + 2 * 20));           // third e820 entry: RAM from 1 MiB
-        assertEquals(1, memory.readInt(zp + 0x2D0 + 2 * 20 + 16));
+        assertEquals(map.e820().size(), memory.read(GuestAddress.of(zp + 0x1E8), 1)[0]);
+        assertEquals(0x100000, memory.readLong(GuestAddress.of(zp + 0x2D0 + 2 * 20)));           // third e820 entry: RAM from 1 MiB
+        assertEquals(1, memory.readInt(GuestAddress.of(zp + 0x2D0 + 2 * 20 + 16)));
 
         assertEquals(0x1000000 + 0x200, entry.regs().rip());
         assertEquals(zp, entry.regs().rsi());
-        assertEquals((byte) 0, memory.read(0x1000000, 1)[0]);                   // kernel bytes copied
-        assertEquals((byte) 77, memory.read(0x1000000 + 77, 1)[0]);
+        assertEquals((byte) 0, memory.read(GuestAddress.of(0x1000000), 1)[0]);                   // kernel bytes copied
+        assertEquals((byte) 77, memory.read(GuestAddress.of(0x1000000 + 77), 1)[0]);
     }
 
     @Test
@@ -67,10 +68,10 @@ class LinuxBootTest {
         assertEquals(0x18, s.ds().selector());
         assertEquals(BootLayout.GDT, s.gdt().base());
         // Page tables: PML4[0] → PDPT, PDPT[3] → 4th PD, PD entry 1000 maps 1000 * 2 MiB as a large page.
-        assertEquals(BootLayout.PDPT | 3, memory.readLong(BootLayout.PML4));
-        assertEquals((BootLayout.PD + 3 * 4096) | 3, memory.readLong(BootLayout.PDPT + 24));
-        assertEquals((1000L << 21) | 0x83, memory.readLong(BootLayout.PD + 1000 * 8));
-        assertEquals(0x00AF9B000000FFFFL, memory.readLong(BootLayout.GDT + 16));
+        assertEquals(BootLayout.PDPT | 3, memory.readLong(GuestAddress.of(BootLayout.PML4)));
+        assertEquals((BootLayout.PD + 3 * 4096) | 3, memory.readLong(GuestAddress.of(BootLayout.PDPT + 24)));
+        assertEquals((1000L << 21) | 0x83, memory.readLong(GuestAddress.of(BootLayout.PD + 1000 * 8)));
+        assertEquals(0x00AF9B000000FFFFL, memory.readLong(GuestAddress.of(BootLayout.GDT + 16)));
     }
 
     @Test

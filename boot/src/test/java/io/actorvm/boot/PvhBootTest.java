@@ -1,5 +1,6 @@
 package io.actorvm.boot;
 
+import io.actorvm.mmu.GuestAddress;
 import io.actorvm.kvm.Sregs;
 import io.actorvm.mmu.AddressMap;
 import io.actorvm.mmu.GuestMemory;
@@ -26,18 +27,18 @@ class PvhBootTest {
     void writesStartInfoMemmapAndCommandLine() {
         EntryState entry = PvhBoot.configure(memory, 0x100040, "console=ttyS0 n=5", map.e820());
 
-        assertEquals(PvhBoot.START_INFO_MAGIC, memory.readInt(BootLayout.START_INFO));
-        assertEquals(1, memory.readInt(BootLayout.START_INFO + 4));
-        assertEquals(BootLayout.CMDLINE, memory.readLong(BootLayout.START_INFO + 24));
-        assertEquals(BootLayout.MEMMAP, memory.readLong(BootLayout.START_INFO + 40));
-        assertEquals(map.e820().size(), memory.readInt(BootLayout.START_INFO + 48));
-        assertArrayEquals("console=ttyS0 n=5\0".getBytes(StandardCharsets.US_ASCII), memory.read(BootLayout.CMDLINE, 18));
+        assertEquals(PvhBoot.START_INFO_MAGIC, memory.readInt(GuestAddress.of(BootLayout.START_INFO)));
+        assertEquals(1, memory.readInt(GuestAddress.of(BootLayout.START_INFO + 4)));
+        assertEquals(BootLayout.CMDLINE, memory.readLong(GuestAddress.of(BootLayout.START_INFO + 24)));
+        assertEquals(BootLayout.MEMMAP, memory.readLong(GuestAddress.of(BootLayout.START_INFO + 40)));
+        assertEquals(map.e820().size(), memory.readInt(GuestAddress.of(BootLayout.START_INFO + 48)));
+        assertArrayEquals("console=ttyS0 n=5\0".getBytes(StandardCharsets.US_ASCII), memory.read(GuestAddress.of(BootLayout.CMDLINE), 18));
 
         // memmap: {addr, size, type, reserved} per entry; the 1 MiB+ RAM range is the third.
         long e = BootLayout.MEMMAP + 2 * 24;
-        assertEquals(0x100000, memory.readLong(e));
-        assertEquals((16L << 20) - 0x100000, memory.readLong(e + 8));
-        assertEquals(1, memory.readInt(e + 16));
+        assertEquals(0x100000, memory.readLong(GuestAddress.of(e)));
+        assertEquals((16L << 20) - 0x100000, memory.readLong(GuestAddress.of(e + 8)));
+        assertEquals(1, memory.readInt(GuestAddress.of(e + 16)));
 
         assertEquals(0x100040, entry.regs().rip());
         assertEquals(BootLayout.START_INFO, entry.regs().rbx());
@@ -71,10 +72,10 @@ class PvhBootTest {
     void initrdBecomesTheOnePvhModule() {
         byte[] file = ElfKernelTest.elf(18, "Xen", 0x100000);
         Bootloader.boot(file, new byte[5000], "", memory);
-        assertEquals(1, memory.readInt(BootLayout.START_INFO + 12));
-        assertEquals(BootLayout.MODLIST, memory.readLong(BootLayout.START_INFO + 16));
-        long at = memory.readLong(BootLayout.MODLIST);
-        assertEquals(5000, memory.readLong(BootLayout.MODLIST + 8));
+        assertEquals(1, memory.readInt(GuestAddress.of(BootLayout.START_INFO + 12)));
+        assertEquals(BootLayout.MODLIST, memory.readLong(GuestAddress.of(BootLayout.START_INFO + 16)));
+        long at = memory.readLong(GuestAddress.of(BootLayout.MODLIST));
+        assertEquals(5000, memory.readLong(GuestAddress.of(BootLayout.MODLIST + 8)));
         assertEquals((16L << 20) - 8192, at); // highest page-aligned place in RAM
     }
 
@@ -93,8 +94,8 @@ class PvhBootTest {
         ElfKernel low = new ElfKernel(k.pvhEntry(), java.util.List.of(new ElfKernel.LoadSegment(0x6000, 0, 16, 32)));
         assertThrows(KernelFormatException.class, () -> KernelLoader.load(low, file, memory));
         KernelLoader.load(k, file, memory);
-        assertEquals((byte) 0xA0, memory.read(0x100000, 1)[0]);
-        assertEquals(0, memory.read(0x100010, 1)[0]); // BSS zeroed
-        assertThrows(GuestMemoryException.class, () -> memory.read(16L << 20, 1));
+        assertEquals((byte) 0xA0, memory.read(GuestAddress.of(0x100000), 1)[0]);
+        assertEquals(0, memory.read(GuestAddress.of(0x100010), 1)[0]); // BSS zeroed
+        assertThrows(GuestMemoryException.class, () -> memory.read(GuestAddress.of(16L << 20), 1));
     }
 }

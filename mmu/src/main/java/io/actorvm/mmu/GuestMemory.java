@@ -21,18 +21,25 @@ import java.util.List;
 public final class GuestMemory implements AutoCloseable {
 
     /** One contiguous guest-physical region and the host memory behind it. */
-    public record Region(long guestAddress, MemorySegment host) {
+    public record Region(GuestAddress guestAddress, MemorySegment host) {
+        public Region {
+            java.util.Objects.requireNonNull(guestAddress, "guestAddress");
+        }
+
         public long size() {
             return host.byteSize();
         }
 
-        public long end() {
-            return guestAddress + host.byteSize();
+        /** The first address past the region. */
+        public GuestAddress end() {
+            return guestAddress.plus(host.byteSize());
         }
 
         boolean contains(long address, long length) {
-            // Written so that no sum can overflow: address - guestAddress is only formed when address >= guestAddress.
-            return address >= guestAddress && length >= 0 && length <= size() && address - guestAddress <= size() - length;
+            // Written so that no sum can overflow: address - start is only formed when address >= start.
+            long start = guestAddress.value();
+            return Long.compareUnsigned(address, start) >= 0 && length >= 0 && length <= size()
+                    && Long.compareUnsigned(address - start, size() - length) <= 0;
         }
     }
 
@@ -73,7 +80,8 @@ public final class GuestMemory implements AutoCloseable {
         for (int i = 0; i < regions.size(); i++) {
             Region r = regions.get(i);
             if (!r.contains(address, length)) continue;
-            long first = (address - r.guestAddress()) / PAGE, last = (address - r.guestAddress() + length - 1) / PAGE;
+            long offset = address - r.guestAddress().value();
+            long first = offset / PAGE, last = (offset + length - 1) / PAGE;
             for (long p = first; p <= last; p++) WORD.getAndBitwiseOr(bitmaps[i], (int) (p >>> 6), 1L << (p & 63));
             return;
         }
@@ -95,9 +103,9 @@ public final class GuestMemory implements AutoCloseable {
      * as long as the guest uses it (a virtqueue's used ring): from now on its pages count as written
      * at every {@link #takeWritten}, whenever the writes happen. Throws if any byte is not RAM.
      */
-    public MemorySegment deviceArea(long address, long length) {
+    public MemorySegment deviceArea(GuestAddress address, long length) {
         MemorySegment view = slice(address, length);
-        mark(alwaysWritten, address, length);
+        mark(alwaysWritten, address.value(), length);
         return view;
     }
 
@@ -109,7 +117,7 @@ public final class GuestMemory implements AutoCloseable {
             for (AddressMap.RamRange r : map.ramRanges()) {
                 AnonymousMapping m = AnonymousMapping.map(r.size());
                 mappings.add(m);
-                regions.add(new Region(r.start(), m.segment()));
+                regions.add(new Region(GuestAddress.of(r.start()), m.segment()));
             }
         } catch (RuntimeException | Error e) {
             mappings.forEach(AnonymousMapping::close);
@@ -132,8 +140,8 @@ public final class GuestMemory implements AutoCloseable {
     }
 
     /** True when [address, address+length) lies entirely inside one RAM region. */
-    public boolean isRam(long address, long length) {
-        return find(address, length) != null;
+    public boolean isRam(GuestAddress address, long length) {
+        return find(address.value(), length) != null;
     }
 
     /**
@@ -141,10 +149,10 @@ public final class GuestMemory implements AutoCloseable {
      * RAM. Writes go through the write methods, {@link #copyIn} or a {@link #deviceArea}, which
      * record the pages for incremental snapshots.
      */
-    public MemorySegment slice(long address, long length) {
-        Region r = find(address, length);
-        if (r == null) throw new GuestMemoryException(address, length);
-        return r.host().asSlice(address - r.guestAddress(), length);
+    public MemorySegment slice(GuestAddress address, long length) {
+        Region r = find(address.value(), length);
+        if (r == null) throw new GuestMemoryException(address.value(), length);
+        return r.host().asSlice(address.offsetFrom(r.guestAddress()), length);
     }
 
     private Region find(long address, long length) {
@@ -154,36 +162,36 @@ public final class GuestMemory implements AutoCloseable {
         return null;
     }
 
-    public void write(long address, byte[] data) {
+    public void write(GuestAddress address, byte[] data) {
         copyIn(address, MemorySegment.ofArray(data), 0, data.length);
     }
 
     /** Copies {@code length} bytes of {@code source} from {@code sourceOffset} into guest RAM at {@code address} (device DMA). */
-    public void copyIn(long address, MemorySegment source, long sourceOffset, long length) {
+    public void copyIn(GuestAddress address, MemorySegment source, long sourceOffset, long length) {
         MemorySegment.copy(source, sourceOffset, slice(address, length), 0, length);
-        mark(written, address, length);
+        mark(written, address.value(), length);
     }
 
-    public byte[] read(long address, int length) {
+    public byte[] read(GuestAddress address, int length) {
         return slice(address, length).toArray(ValueLayout.JAVA_BYTE);
     }
 
-    public long readLong(long address) {
+    public long readLong(GuestAddress address) {
         return slice(address, 8).get(ValueLayout.JAVA_LONG_UNALIGNED, 0);
     }
 
-    public void writeLong(long address, long value) {
+    public void writeLong(GuestAddress address, long value) {
         slice(address, 8).set(ValueLayout.JAVA_LONG_UNALIGNED, 0, value);
-        mark(written, address, 8);
+        mark(written, address.value(), 8);
     }
 
-    public int readInt(long address) {
+    public int readInt(GuestAddress address) {
         return slice(address, 4).get(ValueLayout.JAVA_INT_UNALIGNED, 0);
     }
 
-    public void writeInt(long address, int value) {
+    public void writeInt(GuestAddress address, int value) {
         slice(address, 4).set(ValueLayout.JAVA_INT_UNALIGNED, 0, value);
-        mark(written, address, 4);
+        mark(written, address.value(), 4);
     }
 
     @Override

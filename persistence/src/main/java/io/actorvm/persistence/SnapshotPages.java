@@ -1,6 +1,7 @@
 package io.actorvm.persistence;
 
 import com.google.protobuf.ByteString;
+import io.actorvm.mmu.GuestAddress;
 import io.actorvm.mmu.GuestMemory;
 import io.actorvm.persistence.proto.MemoryLayout;
 import io.actorvm.persistence.proto.PageRef;
@@ -31,10 +32,10 @@ public final class SnapshotPages {
     public static MemoryLayout layoutOf(GuestMemory memory) {
         MemoryLayout.Builder b = MemoryLayout.newBuilder().setPageSize(PAGE_SIZE);
         for (GuestMemory.Region r : memory.regions()) {
-            if (r.guestAddress() % PAGE_SIZE != 0 || r.size() % PAGE_SIZE != 0) {
-                throw new IllegalArgumentException("RAM region at 0x" + Long.toHexString(r.guestAddress()) + " is not page-aligned");
+            if (r.guestAddress().value() % PAGE_SIZE != 0 || r.size() % PAGE_SIZE != 0) {
+                throw new IllegalArgumentException("RAM region at " + r.guestAddress() + " is not page-aligned");
             }
-            b.addRegions(MemoryLayout.Region.newBuilder().setGuestAddress(r.guestAddress()).setSize(r.size()));
+            b.addRegions(MemoryLayout.Region.newBuilder().setGuestAddress(r.guestAddress().value()).setSize(r.size()));
         }
         return b.build();
     }
@@ -90,7 +91,7 @@ public final class SnapshotPages {
 
     private static void capture(GuestMemory.Region r, long fromPage, long toPage, PageBatch batch, LongPredicate include,
                                 List<PageRef> refs) {
-        long firstGpn = r.guestAddress() / PAGE_SIZE;
+        long firstGpn = r.guestAddress().value() / PAGE_SIZE;
         MemorySegment host = r.host();
         for (long i = fromPage; i < toPage; i++) {
             long gpn = firstGpn + i;
@@ -121,7 +122,7 @@ public final class SnapshotPages {
         long[] read = {0};
         SnapshotManifests.forEachEffectivePage(chain, (gpn, sha256) -> {
             if (memoryIsZeroed && java.util.Arrays.equals(sha256, zero)) return;
-            long address = gpn * PAGE_SIZE;
+            GuestAddress address = GuestAddress.of(gpn * PAGE_SIZE);
             if (!memory.isRam(address, PAGE_SIZE)) {
                 throw new SnapshotCorruptException("snapshot " + leaf.getSnapshotId() + ": page " + gpn + " lies outside guest RAM");
             }

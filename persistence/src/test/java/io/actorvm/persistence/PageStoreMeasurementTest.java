@@ -1,5 +1,6 @@
 package io.actorvm.persistence;
 
+import io.actorvm.mmu.GuestAddress;
 import io.actorvm.mmu.AddressMap;
 import io.actorvm.mmu.GuestMemory;
 import io.actorvm.persistence.proto.PageRef;
@@ -42,7 +43,7 @@ class PageStoreMeasurementTest {
             MemorySegment ram = arena.allocate(RAM, 4096);
             SplittableRandom random = new SplittableRandom(42);
             for (long off = 0; off < RAM; off += 8) ram.set(ValueLayout.JAVA_LONG_UNALIGNED, off, random.nextLong());
-            GuestMemory vm = GuestMemory.of(new AddressMap(RAM), List.of(new GuestMemory.Region(0, ram)));
+            GuestMemory vm = GuestMemory.of(new AddressMap(RAM), List.of(new GuestMemory.Region(GuestAddress.of(0), ram)));
 
             Sha256.digest(ram); // warm-up
             long t0 = System.nanoTime();
@@ -83,7 +84,7 @@ class PageStoreMeasurementTest {
             long manifestRead = System.nanoTime() - t4;
 
             MemorySegment target = arena.allocate(RAM, 4096);
-            GuestMemory restored = GuestMemory.of(new AddressMap(RAM), List.of(new GuestMemory.Region(0, target)));
+            GuestMemory restored = GuestMemory.of(new AddressMap(RAM), List.of(new GuestMemory.Region(GuestAddress.of(0), target)));
             long t5 = System.nanoTime();
             SnapshotPages.restore(restored, store, chain, true);
             long restoreTime = System.nanoTime() - t5;

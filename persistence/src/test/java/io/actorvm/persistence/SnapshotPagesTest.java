@@ -1,5 +1,6 @@
 package io.actorvm.persistence;
 
+import io.actorvm.mmu.GuestAddress;
 import io.actorvm.mmu.AddressMap;
 import io.actorvm.mmu.GuestMemory;
 import io.actorvm.persistence.proto.PageRef;
@@ -25,7 +26,7 @@ class SnapshotPagesTest {
 
     static GuestMemory memory(Arena arena) {
         AddressMap map = new AddressMap(RAM);
-        return GuestMemory.of(map, List.of(new GuestMemory.Region(0, arena.allocate(RAM, 4096))));
+        return GuestMemory.of(map, List.of(new GuestMemory.Region(GuestAddress.of(0), arena.allocate(RAM, 4096))));
     }
 
     static MemorySegment ram(GuestMemory m) {
@@ -38,7 +39,7 @@ class SnapshotPagesTest {
         SnapshotManifests manifests = SnapshotManifests.open(root);
         try (Arena arena = Arena.ofConfined()) {
             GuestMemory vm = memory(arena);
-            for (int page = 0; page < 100; page++) vm.writeLong(page * 4096L + 8, page + 1); // pages 100.. stay zero
+            for (int page = 0; page < 100; page++) vm.writeLong(GuestAddress.of(page * 4096L + 8), page + 1); // pages 100.. stay zero
 
             List<PageRef> fullPages;
             try (PageBatch batch = store.batch()) {
@@ -51,8 +52,8 @@ class SnapshotPagesTest {
                     .setMemory(SnapshotPages.layoutOf(vm)).addAllPages(fullPages).build());
 
             // The guest dirties two pages; the incremental snapshot stores just those.
-            vm.writeLong(3 * 4096L, 0xdeadbeefL);
-            vm.writeLong(300 * 4096L, 42);
+            vm.writeLong(GuestAddress.of(3 * 4096L), 0xdeadbeefL);
+            vm.writeLong(GuestAddress.of(300 * 4096L), 42);
             List<PageRef> dirty;
             try (PageBatch batch = store.batch()) {
                 dirty = SnapshotPages.capture(vm, batch, gpn -> gpn == 3 || gpn == 300);
@@ -68,9 +69,9 @@ class SnapshotPagesTest {
 
             GuestMemory older = memory(arena);
             SnapshotPages.restore(older, store, manifests.chain("full"), false);
-            assertEquals(4, older.readLong(3 * 4096L + 8));
-            assertEquals(0, older.readLong(3 * 4096L));
-            assertEquals(0, older.readLong(300 * 4096L));
+            assertEquals(4, older.readLong(GuestAddress.of(3 * 4096L + 8)));
+            assertEquals(0, older.readLong(GuestAddress.of(3 * 4096L)));
+            assertEquals(0, older.readLong(GuestAddress.of(300 * 4096L)));
         }
     }
 
@@ -79,8 +80,8 @@ class SnapshotPagesTest {
         PageStore store = PageStore.open(root);
         try (Arena arena = Arena.ofShared()) {
             AddressMap map = new AddressMap(24L << 20);
-            GuestMemory vm = GuestMemory.of(map, List.of(new GuestMemory.Region(0, arena.allocate(24L << 20, 4096))));
-            for (long page = 0; page < (24L << 20) / 4096; page += 3) vm.writeLong(page * 4096, page);
+            GuestMemory vm = GuestMemory.of(map, List.of(new GuestMemory.Region(GuestAddress.of(0), arena.allocate(24L << 20, 4096))));
+            for (long page = 0; page < (24L << 20) / 4096; page += 3) vm.writeLong(GuestAddress.of(page * 4096), page);
             List<PageRef> sequential;
             List<PageRef> parallel;
             try (PageBatch batch = store.batch()) {
@@ -100,13 +101,13 @@ class SnapshotPagesTest {
         SnapshotManifests manifests = SnapshotManifests.open(root);
         try (Arena arena = Arena.ofConfined()) {
             GuestMemory vm = memory(arena);
-            vm.writeLong(5 * 4096L, 5);
+            vm.writeLong(GuestAddress.of(5 * 4096L), 5);
             try (PageBatch batch = store.batch()) {
                 manifests.write(SnapshotManifest.newBuilder().setSnapshotId("s").setKind(SnapshotKind.FULL)
                         .setMemory(SnapshotPages.layoutOf(vm)).addAllPages(SnapshotPages.capture(vm, batch, gpn -> true)).build());
             }
             GuestMemory bigger = GuestMemory.of(new AddressMap(4L << 20),
-                    List.of(new GuestMemory.Region(0, arena.allocate(4L << 20, 4096))));
+                    List.of(new GuestMemory.Region(GuestAddress.of(0), arena.allocate(4L << 20, 4096))));
             IncompatibleSnapshotException e = assertThrows(IncompatibleSnapshotException.class,
                     () -> SnapshotPages.restore(bigger, store, manifests.chain("s"), true));
             assertEquals("snapshot s was taken of RAM 2 MiB at 0x0 (pages of 4096 bytes), this VM has RAM 4 MiB at 0x0 (pages of 4096 bytes)",

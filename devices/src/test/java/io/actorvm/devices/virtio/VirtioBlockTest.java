@@ -1,5 +1,6 @@
 package io.actorvm.devices.virtio;
 
+import io.actorvm.mmu.GuestAddress;
 import io.actorvm.devices.virtio.blk.DiskImage;
 import io.actorvm.devices.virtio.blk.VirtioBlock;
 import io.actorvm.io.buffering.virtq.DescriptorChain;
@@ -41,17 +42,17 @@ class VirtioBlockTest {
     /** A request in guest memory: header at 0x10000, data at 0x20000, status at 0x30000. */
     DescriptorChain request(int type, long sector, int dataLength, boolean dataWritable) {
         ByteBuffer h = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putInt(0, type).putLong(8, sector);
-        memory.write(0x10000, h.array());
-        memory.write(0x30000, new byte[] {(byte) 0xEE});
+        memory.write(GuestAddress.of(0x10000), h.array());
+        memory.write(GuestAddress.of(0x30000), new byte[] {(byte) 0xEE});
         var segments = new java.util.ArrayList<DescriptorChain.Segment>();
-        segments.add(new DescriptorChain.Segment(0x10000, 16, false));
-        if (dataLength > 0) segments.add(new DescriptorChain.Segment(0x20000, dataLength, dataWritable));
-        segments.add(new DescriptorChain.Segment(0x30000, 1, true));
+        segments.add(new DescriptorChain.Segment(GuestAddress.of(0x10000), 16, false));
+        if (dataLength > 0) segments.add(new DescriptorChain.Segment(GuestAddress.of(0x20000), dataLength, dataWritable));
+        segments.add(new DescriptorChain.Segment(GuestAddress.of(0x30000), 1, true));
         return new DescriptorChain(3, List.copyOf(segments));
     }
 
     int status() {
-        return memory.read(0x30000, 1)[0];
+        return memory.read(GuestAddress.of(0x30000), 1)[0];
     }
 
     @Test
@@ -64,11 +65,11 @@ class VirtioBlockTest {
 
             assertEquals(1024 + 1, q.process(request(0, 2, 1024, true), memory));
             assertEquals(0, status());
-            assertArrayEquals(Arrays.copyOfRange(Files.readAllBytes(img), 1024, 2048), memory.read(0x20000, 1024));
+            assertArrayEquals(Arrays.copyOfRange(Files.readAllBytes(img), 1024, 2048), memory.read(GuestAddress.of(0x20000), 1024));
 
             byte[] pattern = new byte[512];
             Arrays.fill(pattern, (byte) 0xA5);
-            memory.write(0x20000, pattern);
+            memory.write(GuestAddress.of(0x20000), pattern);
             assertEquals(1, q.process(request(1, 127, 512, false), memory));
             assertEquals(0, status());
             assertEquals(1, q.process(request(4, 0, 0, false), memory));
@@ -80,7 +81,7 @@ class VirtioBlockTest {
             q.process(request(99, 0, 0, false), memory);
             assertEquals(2, status(), "UNSUPP");
             q.process(request(8, 0, 20, true), memory);
-            assertEquals("disk0", new String(memory.read(0x20000, 5)));
+            assertEquals("disk0", new String(memory.read(GuestAddress.of(0x20000), 5)));
             assertEquals(0, blk.readConfig(0x1000, 4));
         }
     }
@@ -103,10 +104,10 @@ class VirtioBlockTest {
         try (DiskImage disk = DiskImage.open(image(8192), false)) {
             QueueHandler q = new VirtioBlock(disk, "x").handler(0);
             assertThrows(VirtQueueException.class, () -> q.process(new DescriptorChain(0,
-                    List.of(new DescriptorChain.Segment(0x10000, 8, false), new DescriptorChain.Segment(0x30000, 1, true))), memory));
+                    List.of(new DescriptorChain.Segment(GuestAddress.of(0x10000), 8, false), new DescriptorChain.Segment(GuestAddress.of(0x30000), 1, true))), memory));
             assertThrows(VirtQueueException.class, () -> q.process(request(0, 0, 100, true), memory)); // not whole sectors
             assertThrows(VirtQueueException.class, () -> q.process(new DescriptorChain(0,
-                    List.of(new DescriptorChain.Segment(0x10000, 16, false))), memory)); // no status byte
+                    List.of(new DescriptorChain.Segment(GuestAddress.of(0x10000), 16, false))), memory)); // no status byte
         }
     }
 

@@ -11,6 +11,7 @@ import io.actorvm.kvm.Kvm;
 import io.actorvm.kvm.VcpuFd;
 import io.actorvm.kvm.VmFd;
 import io.actorvm.mmu.AddressMap;
+import io.actorvm.mmu.GuestAddress;
 import io.actorvm.mmu.GuestMemory;
 import io.actorvm.boot.acpi.AcpiTables;
 import io.actorvm.vmm.actors.snapshot.SnapshotStore;
@@ -136,7 +137,7 @@ final class Machine implements AutoCloseable {
             // With a data directory the VM can be snapshotted: KVM logs dirty pages for incremental snapshots.
             int slotFlags = config.dataDir() != null ? VmFd.MEM_LOG_DIRTY_PAGES : 0;
             for (GuestMemory.Region r : memory.regions()) {
-                vm.setUserMemoryRegion(slot++, slotFlags, r.guestAddress(), r.size(), r.host().address());
+                vm.setUserMemoryRegion(slot++, slotFlags, r.guestAddress().value(), r.size(), r.host().address());
             }
             List<CpuidEntry> supported = kvm.supportedCpuid();
             m.guestCpuid = CpuidTemplate.forVcpu(supported, 0, config.cpus(), config.disabledCpuFeatures());
@@ -158,12 +159,12 @@ final class Machine implements AutoCloseable {
             List<AcpiTables.MmioDevice> virtio = VirtioSlots.first(config.virtioDeviceCount()).stream()
                     .map(s -> new AcpiTables.MmioDevice(s.base(), VirtioSlots.WINDOW, s.gsi())).toList();
             AcpiTables.Tables acpi = AcpiTables.build(BootLayout.ACPI_TABLES, config.cpus(), virtio);
-            for (AcpiTables.Blob blob : acpi.blobs()) memory.write(blob.address(), blob.bytes());
+            for (AcpiTables.Blob blob : acpi.blobs()) memory.write(GuestAddress.of(blob.address()), blob.bytes());
             EntryState entry = Bootloader.boot(kernel, initrd, config.cmdline(), memory, acpi.rsdpAddress());
 
             CpuidEntry leaf1 = supported.stream().filter(e -> e.function() == 1).findFirst()
                     .orElse(new CpuidEntry(1, 0, 0, 0, 0, 0, 0));
-            memory.write(BootLayout.MP_TABLE, MpTable.build(BootLayout.MP_TABLE, config.cpus(), leaf1.eax(), leaf1.edx()));
+            memory.write(GuestAddress.of(BootLayout.MP_TABLE), MpTable.build(BootLayout.MP_TABLE, config.cpus(), leaf1.eax(), leaf1.edx()));
             for (int id = 0; id < config.cpus(); id++) {
                 VcpuFd vcpu = vm.createVcpu(id);
                 m.vcpus.add(vcpu);

@@ -1,5 +1,6 @@
 package io.actorvm.io.buffering.virtq;
 
+import io.actorvm.mmu.GuestAddress;
 import io.actorvm.mmu.GuestMemory;
 
 import java.lang.foreign.MemorySegment;
@@ -14,7 +15,7 @@ import java.util.List;
 public record DescriptorChain(int head, List<Segment> segments) {
 
     /** One guest buffer of the chain; {@code length} is at least 1 and at most a u32. */
-    public record Segment(long address, long length, boolean writable) {}
+    public record Segment(GuestAddress address, long length, boolean writable) {}
 
     public DescriptorChain {
         segments = List.copyOf(segments);
@@ -83,7 +84,7 @@ public record DescriptorChain(int head, List<Segment> segments) {
                 continue;
             }
             long n = Math.min(s.length() - skip, total - done);
-            memory.copyIn(s.address() + skip, data, done, n);
+            memory.copyIn(s.address().plus(skip), data, done, n);
             done += n;
             skip = 0;
         }

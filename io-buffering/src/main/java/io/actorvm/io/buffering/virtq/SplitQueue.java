@@ -1,5 +1,6 @@
 package io.actorvm.io.buffering.virtq;
 
+import io.actorvm.mmu.GuestAddress;
 import io.actorvm.mmu.GuestMemory;
 
 import java.lang.foreign.MemorySegment;
@@ -125,10 +126,10 @@ public final class SplitQueue {
         this.eventIdx = state.eventIdx();
         this.indirectDescriptors = state.indirectDescriptors();
         this.maxChainBytes = maxChainBytes;
-        this.desc = memory.slice(descTable, descBytes);
-        this.avail = memory.slice(availRing, availBytes);
+        this.desc = memory.slice(GuestAddress.of(descTable), descBytes);
+        this.avail = memory.slice(GuestAddress.of(availRing), availBytes);
         // The used ring is written in place on every completion: a device area of guest memory.
-        this.used = memory.deviceArea(usedRing, usedBytes);
+        this.used = memory.deviceArea(GuestAddress.of(usedRing), usedBytes);
         // The ordered idx accesses need host alignment too. Guest-aligned rings in page-aligned
         // mmap'd RAM always have it; memory built over heap byte arrays (alignment 1) does not, and
         // would otherwise fail later, inside pop(), with a misaligned-access error.
@@ -274,7 +275,7 @@ public final class SplitQueue {
                     parent, bytes, MAX_INDIRECT_TABLE_BYTES);
         }
         checkRam("descriptor", parent, "indirect table", table.address(), bytes);
-        MemorySegment entries = memory.slice(table.address(), bytes);
+        MemorySegment entries = memory.slice(GuestAddress.of(table.address()), bytes);
         int count = (int) (bytes / Descriptor.SIZE);
         int index = 0;
         for (int n = 1; ; n++) {
@@ -308,7 +309,7 @@ public final class SplitQueue {
             sawWritable = d.isWritable();
             bytes += d.length(); // both terms <= 4 GiB: no overflow
             if (bytes > maxChainBytes) throw VirtQueueException.of("%s %d: chain from head %d exceeds %d bytes", kind, index, head, maxChainBytes);
-            segments.add(new DescriptorChain.Segment(d.address(), d.length(), d.isWritable()));
+            segments.add(new DescriptorChain.Segment(GuestAddress.of(d.address()), d.length(), d.isWritable()));
         }
 
         DescriptorChain build() {
@@ -323,12 +324,12 @@ public final class SplitQueue {
         }
         // One region, not merely RAM bytes: a range straddling two regions has no single host
         // segment behind it (and the hole between them may be MMIO).
-        if (!memory.isRam(address, length)) throw VirtQueueException.of("%s %d: %s 0x%x+0x%x is not in RAM", kind, index, what, address, length);
+        if (!memory.isRam(GuestAddress.of(address), length)) throw VirtQueueException.of("%s %d: %s 0x%x+0x%x is not in RAM", kind, index, what, address, length);
     }
 
     private void checkArea(String name, long address, long length, int alignment) {
         if ((address & (alignment - 1)) != 0) throw VirtQueueException.of("%s 0x%x is not %d-byte aligned", name, address, alignment);
-        if (Long.compareUnsigned(address + length, address) < 0 || !memory.isRam(address, length)) {
+        if (Long.compareUnsigned(address + length, address) < 0 || !memory.isRam(GuestAddress.of(address), length)) {
             throw VirtQueueException.of("%s 0x%x+0x%x is not in RAM", name, address, length);
         }
     }

@@ -1,5 +1,6 @@
 package io.actorvm.io.buffering.virtq;
 
+import io.actorvm.mmu.GuestAddress;
 import io.actorvm.io.buffering.virtq.TestDriver.Used;
 import io.actorvm.mmu.AddressMap;
 import io.actorvm.mmu.GuestMemory;
@@ -95,8 +96,8 @@ class SplitQueueConcurrencyTest {
             boolean synchronous = (sent / 1000) % 2 == 1;
             while (sent < CHAINS && !free.isEmpty() && batch < 1 + (int) (sent % 5) && !(synchronous && sent > reclaimed && batch == 0)) {
                 int slot = free.poll();
-                memory.slice(READ_BUFS + 8L * slot, 8).set(U64, 0, sent);
-                memory.slice(WRITE_BUFS + 8L * slot, 8).set(U64, 0, 0);
+                memory.slice(GuestAddress.of(READ_BUFS + 8L * slot), 8).set(U64, 0, sent);
+                memory.slice(GuestAddress.of(WRITE_BUFS + 8L * slot), 8).set(U64, 0, 0);
                 d.desc(2 * slot, READ_BUFS + 8L * slot, 8, TestDriver.NEXT, 2 * slot + 1);
                 d.desc(2 * slot + 1, WRITE_BUFS + 8L * slot, 8, TestDriver.WRITE, 0);
                 d.place(2 * slot);
@@ -109,7 +110,7 @@ class SplitQueueConcurrencyTest {
             }
             for (Used u : d.takeUsed()) {
                 int slot = u.id() / 2;
-                long echo = memory.slice(WRITE_BUFS + 8L * slot, 8).get(U64, 0);
+                long echo = memory.slice(GuestAddress.of(WRITE_BUFS + 8L * slot), 8).get(U64, 0);
                 if (u.len() != 8 || echo != ~inFlightSeq[slot]) {
                     throw new AssertionError("used %s: echo %x for request %d".formatted(u, echo, inFlightSeq[slot]));
                 }

@@ -1,5 +1,6 @@
 package io.actorvm.io.buffering.virtq;
 
+import io.actorvm.mmu.GuestAddress;
 import io.actorvm.io.buffering.virtq.DescriptorChain.Segment;
 import io.actorvm.io.buffering.virtq.TestDriver.Buf;
 import io.actorvm.io.buffering.virtq.TestDriver.Used;
@@ -59,7 +60,7 @@ class SplitQueueTest {
 
         DescriptorChain chain = q.pop().orElseThrow();
         assertEquals(head, chain.head());
-        assertEquals(List.of(new Segment(0x10000, 100, false), new Segment(0x11000, 50, false), new Segment(0x12000, 200, true)),
+        assertEquals(List.of(new Segment(GuestAddress.of(0x10000), 100, false), new Segment(GuestAddress.of(0x11000), 50, false), new Segment(GuestAddress.of(0x12000), 200, true)),
                 chain.segments());
         assertEquals(150, chain.readableLength());
         assertEquals(200, chain.writableLength());
@@ -74,7 +75,7 @@ class SplitQueueTest {
         d.desc(2, 0x11000, 2, TestDriver.NEXT, 7);
         d.desc(7, 0x12000, 3, TestDriver.WRITE, 0);
         d.offer(5);
-        assertEquals(List.of(new Segment(0x10000, 1, false), new Segment(0x11000, 2, false), new Segment(0x12000, 3, true)),
+        assertEquals(List.of(new Segment(GuestAddress.of(0x10000), 1, false), new Segment(GuestAddress.of(0x11000), 2, false), new Segment(GuestAddress.of(0x12000), 3, true)),
                 q.pop().orElseThrow().segments());
     }
 
@@ -112,8 +113,8 @@ class SplitQueueTest {
 
         DescriptorChain chain = q.pop().orElseThrow();
         assertEquals(3, chain.head());
-        assertEquals(List.of(new Segment(0x13000, 8, false), new Segment(0x10000, 16, false),
-                new Segment(0x11000, 32, true), new Segment(0x12000, 64, true)), chain.segments());
+        assertEquals(List.of(new Segment(GuestAddress.of(0x13000), 8, false), new Segment(GuestAddress.of(0x10000), 16, false),
+                new Segment(GuestAddress.of(0x11000), 32, true), new Segment(GuestAddress.of(0x12000), 64, true)), chain.segments());
     }
 
     @Test
@@ -162,7 +163,7 @@ class SplitQueueTest {
         d.addChain(Buf.w(0x10000, 1));
         q.pop();
         q.addUsed(0, 1);
-        memory.slice(USED + 2, 2).fill((byte) 0x55); // the guest overwrites used.idx
+        memory.slice(GuestAddress.of(USED + 2), 2).fill((byte) 0x55); // the guest overwrites used.idx
         q.pop();
         q.addUsed(1, 1);
         assertEquals(2, d.usedIdx());
@@ -196,7 +197,7 @@ class SplitQueueTest {
             for (int i = 0; i < 3; i++) {
                 DescriptorChain c = q.pop().orElseThrow();
                 assertEquals(heads.get(i), c.head());
-                assertEquals(List.of(new Segment(0x11000 + 0x100L * round + i, 1 + i, true)), c.segments());
+                assertEquals(List.of(new Segment(GuestAddress.of(0x11000 + 0x100L * round + i), 1 + i, true)), c.segments());
                 q.addUsed(c.head(), i + 1);
                 expected.add(new Used(c.head(), i + 1));
             }
@@ -290,7 +291,7 @@ class SplitQueueTest {
     void setNotificationWithoutEventIdxTogglesNoNotify() {
         TestDriver d = driver(8);
         SplitQueue q = queue(8, false);
-        memory.slice(USED + 4 + 8 * 8, 2).fill((byte) 0x77);
+        memory.slice(GuestAddress.of(USED + 4 + 8 * 8), 2).fill((byte) 0x77);
         q.setNotification(false);
         assertEquals(SplitQueue.VIRTQ_USED_F_NO_NOTIFY, d.usedFlags());
         q.setNotification(true);
@@ -348,11 +349,11 @@ class SplitQueueTest {
         SplitQueue.State s = q.state();
         assertEquals(new SplitQueue.State(8, DESC, AVAIL, USED, true, false, 102, 102, 101), s);
 
-        byte[] before = memory.read(0, 0x10000);
+        byte[] before = memory.read(GuestAddress.of(0), 0x10000);
         SplitQueue restored = new SplitQueue(memory, s);
-        assertArrayEquals(before, memory.read(0, 0x10000), "restoring touches no guest memory");
+        assertArrayEquals(before, memory.read(GuestAddress.of(0), 0x10000), "restoring touches no guest memory");
         assertEquals(s, restored.state());
-        assertEquals(new Segment(0x10002, 1, false), restored.pop().orElseThrow().segments().getFirst());
+        assertEquals(new Segment(GuestAddress.of(0x10002), 1, false), restored.pop().orElseThrow().segments().getFirst());
         restored.addUsed(4, 4);
         assertEquals(List.of(new Used(0, 4), new Used(2, 4), new Used(4, 4)), d.takeUsed());
         d.setUsedEvent(101);
@@ -377,7 +378,7 @@ class SplitQueueTest {
     void heapBackedMemoryIsRefusedUpFront() {
         // Byte arrays only guarantee 1-byte alignment: the ordered 16-bit idx accesses cannot work.
         GuestMemory heap = GuestMemory.of(new AddressMap(2 * AddressMap.MiB),
-                List.of(new GuestMemory.Region(0, java.lang.foreign.MemorySegment.ofArray(new byte[0x10000]))));
+                List.of(new GuestMemory.Region(GuestAddress.of(0), java.lang.foreign.MemorySegment.ofArray(new byte[0x10000]))));
         assertThrows(IllegalArgumentException.class, () -> new SplitQueue(heap, 16, DESC, AVAIL, USED, false, false));
     }
 

@@ -1,5 +1,6 @@
 package io.actorvm.io.buffering.virtq;
 
+import io.actorvm.mmu.GuestAddress;
 import io.actorvm.io.buffering.virtq.TestDriver.Buf;
 import io.actorvm.mmu.AddressMap;
 import io.actorvm.mmu.GuestMemory;
@@ -48,12 +49,12 @@ class SplitQueueViolationTest {
     /** pop() must throw with {@code part} in the message and leave memory and state as they were. */
     private VirtQueueException assertViolation(SplitQueue queue, String part) {
         SplitQueue.State before = queue.state();
-        MemorySegment snapshot = MemorySegment.ofArray(memory.read(0, (int) RAM));
+        MemorySegment snapshot = MemorySegment.ofArray(memory.read(GuestAddress.of(0), (int) RAM));
         VirtQueueException e = assertThrows(VirtQueueException.class, queue::pop);
         assertTrue(e.getMessage().contains(part), () -> "expected '" + part + "' in: " + e.getMessage());
         assertFalse(e.getMessage().contains("\n"), "one line");
         assertEquals(before, queue.state(), "queue state unchanged");
-        assertEquals(-1, snapshot.mismatch(memory.slice(0, RAM)), "guest memory unchanged");
+        assertEquals(-1, snapshot.mismatch(memory.slice(GuestAddress.of(0), RAM)), "guest memory unchanged");
         // Still broken when asked again: no half-consumed chain, no skipping past the bad entry.
         assertThrows(VirtQueueException.class, queue::pop);
         return e;
@@ -193,7 +194,7 @@ class SplitQueueViolationTest {
         // Two RAM regions back to back in guest-physical space but separate host mappings: a buffer
         // across the seam is all RAM, yet no single host segment holds it.
         GuestMemory split = GuestMemory.of(new AddressMap(RAM), List.of(
-                new GuestMemory.Region(0, memory.slice(0, 0x20000)), new GuestMemory.Region(0x20000, memory.slice(0x40000, 0x20000))));
+                new GuestMemory.Region(GuestAddress.of(0), memory.slice(GuestAddress.of(0), 0x20000)), new GuestMemory.Region(GuestAddress.of(0x20000), memory.slice(GuestAddress.of(0x40000), 0x20000))));
         SplitQueue sq = new SplitQueue(split, 16, DESC, AVAIL, USED, false, false);
         d.addChain(Buf.w(0x1FFF0, 0x20));
         assertViolation(sq, "buffer 0x1fff0+0x20 is not in RAM");

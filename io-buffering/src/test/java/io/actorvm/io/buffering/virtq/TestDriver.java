@@ -1,5 +1,6 @@
 package io.actorvm.io.buffering.virtq;
 
+import io.actorvm.mmu.GuestAddress;
 import io.actorvm.mmu.GuestMemory;
 
 import java.lang.foreign.MemorySegment;
@@ -49,9 +50,9 @@ final class TestDriver {
         this.desc = desc;
         this.avail = avail;
         this.used = used;
-        memory.slice(desc, 16L * size).fill((byte) 0);
-        memory.slice(avail, 6 + 2L * size).fill((byte) 0);
-        memory.slice(used, 6 + 8L * size).fill((byte) 0);
+        memory.slice(GuestAddress.of(desc), 16L * size).fill((byte) 0);
+        memory.slice(GuestAddress.of(avail), 6 + 2L * size).fill((byte) 0);
+        memory.slice(GuestAddress.of(used), 6 + 8L * size).fill((byte) 0);
     }
 
     /** Both rings' idx start at {@code idx}, as after {@code idx} chains went round (for wrap-around tests). */
@@ -64,7 +65,7 @@ final class TestDriver {
     }
 
     MemorySegment seg(long address, long length) {
-        return memory.slice(address, length);
+        return memory.slice(GuestAddress.of(address), length);
     }
 
     void writeDesc(long table, int index, long address, long length, int flags, int next) {

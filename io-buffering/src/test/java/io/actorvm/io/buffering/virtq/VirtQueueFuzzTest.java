@@ -1,5 +1,6 @@
 package io.actorvm.io.buffering.virtq;
 
+import io.actorvm.mmu.GuestAddress;
 import io.actorvm.io.buffering.virtq.DescriptorChain.Segment;
 import io.actorvm.mmu.AddressMap;
 import io.actorvm.mmu.GuestMemory;
@@ -159,9 +160,9 @@ class VirtQueueFuzzTest {
             this.rnd = new SplittableRandom(seed + 0x9E3779B97F4A7C15L * worker);
             AddressMap map = new AddressMap(2 * AddressMap.MiB);
             this.backing = GuestMemory.allocate(map);
-            this.regions = List.of(new GuestMemory.Region(A, backing.slice(0, A_SIZE)),
-                    new GuestMemory.Region(B, backing.slice(0x10000, B_SIZE)),
-                    new GuestMemory.Region(C, backing.slice(0x40000, C_SIZE)));
+            this.regions = List.of(new GuestMemory.Region(GuestAddress.of(A), backing.slice(GuestAddress.of(0), A_SIZE)),
+                    new GuestMemory.Region(GuestAddress.of(B), backing.slice(GuestAddress.of(0x10000), B_SIZE)),
+                    new GuestMemory.Region(GuestAddress.of(C), backing.slice(GuestAddress.of(0x40000), C_SIZE)));
             this.memory = GuestMemory.of(map, regions);
             this.mirror = regions.stream().map(r -> MemorySegment.ofArray(new byte[(int) r.size()])).toArray(MemorySegment[]::new);
         }
@@ -193,7 +194,7 @@ class VirtQueueFuzzTest {
             newEpisode = false;
             if (rnd.nextInt(10) == 0) {
                 rnd.nextBytes(junk);
-                for (GuestMemory.Region r : regions) r.host().copyFrom(MemorySegment.ofArray(junk).asSlice(r.guestAddress(), r.size()));
+                for (GuestMemory.Region r : regions) r.host().copyFrom(MemorySegment.ofArray(junk).asSlice(r.guestAddress().value(), r.size()));
             }
             size = 1 << (rnd.nextInt(100) < 85 ? 3 + rnd.nextInt(6) : rnd.nextInt(3));
             eventIdx = rnd.nextBoolean();
@@ -387,7 +388,7 @@ class VirtQueueFuzzTest {
             long bytes = 0;
             for (int i = 0; i < buffers; i++) {
                 long[] b = randomBuffer();
-                segments.add(new Segment(b[0], b[1], i >= readable));
+                segments.add(new Segment(GuestAddress.of(b[0]), b[1], i >= readable));
                 bytes += b[1];
             }
             List<Long> written = new ArrayList<>(); // guest addresses of every descriptor we wrote, for mutations
@@ -403,7 +404,7 @@ class VirtQueueFuzzTest {
                     d.desc(indices[i], table, 16L * entries, flags, rnd.nextInt(65536));
                 } else {
                     Segment s = segments.get(bufferAt++);
-                    d.desc(indices[i], s.address(), s.length(), (s.writable() ? TestDriver.WRITE : 0) | (last ? 0 : TestDriver.NEXT),
+                    d.desc(indices[i], s.address().value(), s.length(), (s.writable() ? TestDriver.WRITE : 0) | (last ? 0 : TestDriver.NEXT),
                             last ? rnd.nextInt(65536) : indices[i + 1]);
                 }
                 written.add(desc + 16L * indices[i]);
@@ -421,7 +422,7 @@ class VirtQueueFuzzTest {
                 for (int k = 0; k < entries; k++) {
                     Segment s = segments.get(bufferAt++);
                     boolean last = k == entries - 1;
-                    d.writeDesc(table, order[k], s.address(), s.length(), (s.writable() ? TestDriver.WRITE : 0) | (last ? 0 : TestDriver.NEXT),
+                    d.writeDesc(table, order[k], s.address().value(), s.length(), (s.writable() ? TestDriver.WRITE : 0) | (last ? 0 : TestDriver.NEXT),
                             last ? rnd.nextInt(65536) : order[k + 1]);
                     written.add(table + 16L * order[k]);
                 }
@@ -475,7 +476,7 @@ class VirtQueueFuzzTest {
 
         /** Rewrites one field of the descriptor at {@code at} into something a hostile driver would. */
         private void mutate(long at, List<Long> chain, long table, int entries) {
-            MemorySegment dsc = memory.slice(at, 16);
+            MemorySegment dsc = memory.slice(GuestAddress.of(at), 16);
             int flags = Short.toUnsignedInt(dsc.get(U16, 12));
             switch (rnd.nextInt(16)) {
                 case 0 -> { dsc.set(U16, 12, (short) (flags | TestDriver.NEXT)); dsc.set(U16, 14, (short) rnd.nextInt(65536)); }
@@ -519,7 +520,7 @@ class VirtQueueFuzzTest {
             long bytes = 0;
             for (Segment s : segs) {
                 if (s.length() < 1 || s.length() > 0xFFFF_FFFFL) throw new AssertionError("length: " + chain);
-                if (regionOf(s.address(), s.length()) < 0) throw new AssertionError("segment not inside one RAM region: " + s + " in " + chain);
+                if (regionOf(s.address().value(), s.length()) < 0) throw new AssertionError("segment not inside one RAM region: " + s + " in " + chain);
                 if (writable && !s.writable()) throw new AssertionError("readable after writable: " + chain);
                 writable = s.writable();
                 bytes += s.length();
@@ -537,7 +538,7 @@ class VirtQueueFuzzTest {
                 for (Segment s : chain.segments()) {
                     if (s.writable() || at == expected.length) break;
                     int n = (int) Math.min(s.length(), expected.length - at);
-                    MemorySegment.copy(mirrorAt(s.address()), mirrorOffset(s.address()), MemorySegment.ofArray(expected), at, n);
+                    MemorySegment.copy(mirrorAt(s.address().value()), mirrorOffset(s.address().value()), MemorySegment.ofArray(expected), at, n);
                     at += n;
                 }
                 assertEquals(-1, MemorySegment.ofArray(expected).mismatch(MemorySegment.ofArray(got)), "readAll");
@@ -559,7 +560,7 @@ class VirtQueueFuzzTest {
                         continue;
                     }
                     long m = Math.min(s.length() - skip, n - done);
-                    MemorySegment.copy(MemorySegment.ofArray(data), done, mirrorAt(s.address()), mirrorOffset(s.address()) + skip, m);
+                    MemorySegment.copy(MemorySegment.ofArray(data), done, mirrorAt(s.address().value()), mirrorOffset(s.address().value()) + skip, m);
                     done += m;
                     skip = 0;
                 }
@@ -608,7 +609,7 @@ class VirtQueueFuzzTest {
         private int regionOf(long address, long length) {
             for (int i = 0; i < regions.size(); i++) {
                 GuestMemory.Region r = regions.get(i);
-                if (address >= r.guestAddress() && length >= 0 && length <= r.size() && address - r.guestAddress() <= r.size() - length) return i;
+                if (address >= r.guestAddress().value() && length >= 0 && length <= r.size() && address - r.guestAddress().value() <= r.size() - length) return i;
             }
             return -1;
         }
@@ -621,7 +622,7 @@ class VirtQueueFuzzTest {
             for (int i = 0; i < regions.size(); i++) {
                 long at = regions.get(i).host().mismatch(mirror[i]);
                 if (at >= 0) {
-                    long address = regions.get(i).guestAddress() + at;
+                    long address = regions.get(i).guestAddress().value() + at;
                     throw new AssertionError("after %s: guest byte 0x%x is 0x%02x, expected 0x%02x (used ring 0x%x+0x%x)".formatted(what, address,
                             regions.get(i).host().get(ValueLayout.JAVA_BYTE, at), mirror[i].get(ValueLayout.JAVA_BYTE, at), used, 6 + 8L * size));
                 }
@@ -633,7 +634,7 @@ class VirtQueueFuzzTest {
         }
 
         private long mirrorOffset(long address) {
-            return address - regions.get(regionOf(address, 1)).guestAddress();
+            return address - regions.get(regionOf(address, 1)).guestAddress().value();
         }
 
         private int mirrorU16(long address) {

@@ -92,7 +92,7 @@ public final class VmSnapshots {
                 // Reading the dirty log also clears it: a full snapshot starts the next increment afresh.
                 LongPredicate dirty = dirtyPages.apply(region);
                 LongPredicate inRegion = full ? gpn -> true : dirty;
-                long first = r.guestAddress() / SnapshotPages.PAGE_SIZE;
+                long first = r.guestAddress().value() / SnapshotPages.PAGE_SIZE;
                 GuestMemory one = GuestMemory.of(memory.addressMap(), List.of(r));
                 refs.addAll(SnapshotPages.capture(one, batch, gpn -> inRegion.test(gpn - first)));
                 region++;
