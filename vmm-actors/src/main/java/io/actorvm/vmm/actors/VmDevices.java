@@ -140,7 +140,8 @@ final class VmDevices {
             ringsByDevice.put(name, rings);
             if (model instanceof VirtioNet net) {
                 // Received frames go to the receive ring through the device's rings actor.
-                net.backend().start(frame -> rings.tell(new VirtioRings.Inbound(VirtioNet.RX_QUEUE, frame)));
+                if (net.backend() instanceof SwitchPort port) port.connect(rings, VirtioNet.RX_QUEUE);
+                else net.backend().start(frame -> rings.tell(new VirtioRings.Inbound(VirtioNet.RX_QUEUE, frame)));
             }
             for (int q = 0; q < model.queueCount(); q++) {
                 var notify = machine.eventFd();

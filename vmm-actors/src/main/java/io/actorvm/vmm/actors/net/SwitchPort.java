@@ -1,6 +1,7 @@
 package io.actorvm.vmm.actors.net;
 
 import io.actorvm.devices.virtio.net.NetBackend;
+import io.actorvm.vmm.actors.virtio.VirtioRings;
 import org.apache.pekko.actor.typed.ActorRef;
 
 import java.util.concurrent.atomic.AtomicLong;
@@ -17,9 +18,15 @@ public final class SwitchPort implements NetBackend {
         this.vswitch = vswitch;
     }
 
+    /** Frames for this port go to {@code rings} as data for its receive queue {@code queue}. */
+    public void connect(ActorRef<VirtioRings.Command> rings, int queue) {
+        vswitch.tell(new VirtualSwitch.Connect(port, rings, queue));
+    }
+
+    /** A switch port hands frames to an actor, not to a callback: use {@link #connect}. */
     @Override
     public void start(Consumer<byte[]> receiver) {
-        vswitch.tell(new VirtualSwitch.Connect(port, receiver));
+        throw new UnsupportedOperationException("a switch port delivers frames to a rings actor: connect(rings, queue)");
     }
 
     @Override

@@ -1,6 +1,8 @@
 package io.actorvm.vmm.actors.net;
 
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
+import io.actorvm.vmm.actors.virtio.VirtioRings;
+import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
@@ -10,7 +12,6 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.function.Consumer;
 
 /**
  * An Ethernet switch inside the actor system: connects the virtio-net devices of VMs with no host
@@ -24,8 +25,8 @@ public final class VirtualSwitch extends AbstractBehavior<VirtualSwitch.Command>
     /** Local to the VM's JVM: never serialized (Pekko's serialize-messages check skips them). */
     public sealed interface Command extends NoSerializationVerificationNeeded {}
 
-    /** Attaches a port; {@code receiver} gets the frames for it (on the switch's thread: hand them on, don't block). */
-    public record Connect(long port, Consumer<byte[]> receiver) implements Command {}
+    /** Attaches a port: frames for it go to {@code rings} as data for queue {@code queue} (a virtio-net receive queue). */
+    public record Connect(long port, ActorRef<VirtioRings.Command> rings, int queue) implements Command {}
 
     public record Disconnect(long port) implements Command {}
 
@@ -33,7 +34,7 @@ public final class VirtualSwitch extends AbstractBehavior<VirtualSwitch.Command>
     public record Frame(long port, byte[] data) implements Command {}
 
     private final String name;
-    private final Map<Long, Consumer<byte[]>> ports = new HashMap<>();
+    private final Map<Long, Connect> ports = new HashMap<>();
     private final Map<Long, Long> macToPort = new LinkedHashMap<>(16, 0.75f, true) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<Long, Long> eldest) {
@@ -55,7 +56,7 @@ public final class VirtualSwitch extends AbstractBehavior<VirtualSwitch.Command>
     public Receive<Command> createReceive() {
         return newReceiveBuilder()
                 .onMessage(Connect.class, c -> {
-                    ports.put(c.port(), c.receiver());
+                    ports.put(c.port(), c);
                     return this;
                 })
                 .onMessage(Disconnect.class, d -> {
@@ -78,9 +79,9 @@ public final class VirtualSwitch extends AbstractBehavior<VirtualSwitch.Command>
         Long out = (d[0] & 1) == 0 ? macToPort.get(destination) : null;
         if (out != null) {
             if (out != f.port()) {
-                Consumer<byte[]> r = ports.get(out);
+                Connect r = ports.get(out);
                 if (r != null) {
-                    r.accept(d);
+                    deliver(r, d);
                     forwarded++;
                 }
             }
@@ -88,9 +89,13 @@ public final class VirtualSwitch extends AbstractBehavior<VirtualSwitch.Command>
         }
         flooded++;
         ports.forEach((port, r) -> {
-            if (port != f.port()) r.accept(d);
+            if (port != f.port()) deliver(r, d);
         });
         return this;
+    }
+
+    private static void deliver(Connect to, byte[] frame) {
+        to.rings().tell(new VirtioRings.Inbound(to.queue(), frame));
     }
 
     private static long mac(byte[] d, int at) {

@@ -1,6 +1,9 @@
 package io.actorvm.vmm.actors.net;
 
+import io.actorvm.vmm.actors.virtio.VirtioRings;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
@@ -31,13 +34,23 @@ class VirtualSwitchTest {
         return f;
     }
 
+    /** Stands in for a device's rings actor: keeps the frames delivered to its receive queue. */
+    static ActorRef<VirtioRings.Command> collector(List<byte[]> frames) {
+        return kit.spawn(Behaviors.receive(VirtioRings.Command.class)
+                .onMessage(VirtioRings.Inbound.class, in -> {
+                    frames.add(in.data());
+                    return Behaviors.same();
+                })
+                .build());
+    }
+
     @Test
     void floodsUnknownLearnsSourcesAndForwardsUnicast() {
         var sw = kit.spawn(VirtualSwitch.create("t"));
         List<byte[]> a = new CopyOnWriteArrayList<>(), b = new CopyOnWriteArrayList<>(), c = new CopyOnWriteArrayList<>();
-        sw.tell(new VirtualSwitch.Connect(1, a::add));
-        sw.tell(new VirtualSwitch.Connect(2, b::add));
-        sw.tell(new VirtualSwitch.Connect(3, c::add));
+        sw.tell(new VirtualSwitch.Connect(1, collector(a), 0));
+        sw.tell(new VirtualSwitch.Connect(2, collector(b), 0));
+        sw.tell(new VirtualSwitch.Connect(3, collector(c), 0));
 
         sw.tell(new VirtualSwitch.Frame(1, frame(0xFF, 1, 1)));      // broadcast from MAC ..:01 on port 1
         await().until(() -> b.size() == 1 && c.size() == 1);
