@@ -167,7 +167,8 @@ public final class VirtioMmioTransport implements BusDevice, io.actorvm.devices.
         return (old & 0xFFFFFFFFL) | ((long) v << 32);
     }
 
-    private void writeStatus(int v) {
+    private void writeStatus(int written) {
+        int v = written & 0xFF; // the device status is a byte; the register's upper bits are reserved (as QEMU masks them)
         if (v == 0) {
             reset();
             return;
