@@ -15,3 +15,23 @@ time_ms() {
     echo $(( (t1 - t0) / 1000000 ))
   done | median
 }
+
+# between_ms WANT START END CMD...: runs CMD $RUNS times (exit status WANT each time) and prints the
+# median time in ms from the first output line containing START to the first containing END, as
+# the lines arrive: VMM start-up and guest boot do not count, only what the guest does in between.
+between_ms() {
+  local want=$1 start=$2 end=$3; shift 3
+  for _ in $(seq "$RUNS"); do
+    local stamps rc
+    stamps=$(mktemp)
+    set +e
+    "$@" 2>/dev/null </dev/null | while IFS= read -r line; do printf '%s %s\n' "$(date +%s%N)" "$line"; done > "$stamps"
+    rc=${PIPESTATUS[0]}
+    set -e
+    [ "$rc" = "$want" ] || { echo "bench: '$*' exited $rc, expected $want" >&2; rm -f "$stamps"; exit 1; }
+    awk -v s="$start" -v e="$end" 'index($0, s) && !t0 {t0 = $1} index($0, e) && t0 && !t1 {t1 = $1}
+        END { if (!t0 || !t1) exit 1; printf "%d\n", (t1 - t0) / 1000000 }' "$stamps" \
+      || { echo "bench: no '$start' ... '$end' in the output of '$*'" >&2; rm -f "$stamps"; exit 1; }
+    rm -f "$stamps"
+  done | median
+}
