@@ -60,12 +60,12 @@ public final class DeviceStates {
      */
     @SuppressWarnings({"unchecked", "rawtypes"})
     public static void restore(BusDevice model, byte[] bytes) {
-        Record state = decode(bytes);
+        StateCodec<?, ?> codec = codecOf(bytes);
+        Record state = codec.decode(bytes);
         switch (model) {
             case VirtioMmioTransport t when state instanceof VirtioDeviceState v -> t.restore(v.transport(), v.queues());
-            case Stateful s when s.codec().kind().equals(codecOf(bytes).kind()) -> s.restore(state);
-            default -> throw new DeviceStateException("device " + model.name() + " cannot take a "
-                    + codecOf(bytes).kind() + " state");
+            case Stateful s when s.codec().kind().equals(codec.kind()) -> s.restore(state);
+            default -> throw new DeviceStateException("device " + model.name() + " cannot take a " + codec.kind() + " state");
         }
     }
 }

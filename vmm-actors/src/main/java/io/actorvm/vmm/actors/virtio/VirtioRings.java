@@ -91,10 +91,17 @@ public final class VirtioRings extends AbstractBehavior<VirtioRings.Command> {
                 .onMessage(Activate.class, a -> {
                     stopRings();
                     generation++;
-                    for (int i = 0; i < a.queues().size(); i++) {
-                        SplitQueue.State s = a.queues().get(i);
-                        // The transport validated the state against guest memory already.
-                        SplitQueue q = s == null ? null : new SplitQueue(memory, s);
+                    List<SplitQueue> queues = new ArrayList<>();
+                    try {
+                        // The transport validated the states against guest memory already; a refusal
+                        // here still puts the device in its error state rather than stopping this actor.
+                        for (SplitQueue.State s : a.queues()) queues.add(s == null ? null : new SplitQueue(memory, s));
+                    } catch (RuntimeException e) {
+                        transport.tell(new DeviceActor.Fail("queue activation: " + e.getMessage()));
+                        return this;
+                    }
+                    for (int i = 0; i < queues.size(); i++) {
+                        SplitQueue q = queues.get(i);
                         Behavior<RingActor.Command> ring = device.isInbound(i)
                                 ? RingActor.inbound(i, q, device.inbound(i), memory, interrupt, failures)
                                 : RingActor.create(i, q, device.handler(i), memory, interrupt, io, failures);
