@@ -65,6 +65,7 @@ class DeviceRegisterFuzzTest {
         Path image = dir.resolve("disk.img");
         Files.write(image, new byte[1 << 16]);
         Clock clock = Clock.systemUTC();
+        DiskImage disk = disk(image);
         return List.of(
                 new Kind("serial", () -> new Serial16550(b -> {}, InterruptLine.NONE), Serial16550.PORT_COUNT, false),
                 new Kind("cmos-rtc", () -> new CmosRtc(clock), CmosRtc.PORT_COUNT, false),
@@ -72,7 +73,7 @@ class DeviceRegisterFuzzTest {
                 new Kind("post-code", PostCodePort::new, 1, false),
                 new Kind("debug-exit", () -> new DebugExit(DeviceStatesTest.IGNORE), 1, false),
                 new Kind("acpi-sleep", () -> new AcpiSleepControl(DeviceStatesTest.IGNORE, 5, 1), 1, false),
-                new Kind("virtio-blk", () -> transport(new VirtioBlock(disk(image), "d0")), VirtioMmioTransport.WINDOW, true),
+                new Kind("virtio-blk", () -> transport(new VirtioBlock(disk, "d0")), VirtioMmioTransport.WINDOW, true),
                 new Kind("virtio-net", () -> transport(new VirtioNet(new byte[] {2, 0, 0, 0, 0, 1}, DeviceStatesTest.NO_NET)),
                         VirtioMmioTransport.WINDOW, true),
                 new Kind("virtio-rng", () -> transport(new VirtioRng(EntropySource.secureRandom())), VirtioMmioTransport.WINDOW, true));
@@ -120,6 +121,94 @@ class DeviceRegisterFuzzTest {
             if (kind.virtio()) assertTrue(activations > activationsBefore, kind.name() + " never reached DRIVER_OK with valid queues");
         }
         assertEquals(9L * STEPS, done);
+    }
+
+    /**
+     * A snapshot's device state is read back from disk, so it is input too: a state blob whose
+     * hash is valid but whose content is hostile (bytes flipped, cut, inserted, spliced from
+     * another device) is either refused with a {@link DeviceStateException} or taken; either way
+     * nothing else escapes, and the model then serves guest accesses without throwing.
+     */
+    @Test
+    void aHostileStoredStateIsRefusedOrTakenAndTheModelGoesOn() throws IOException {
+        List<Kind> kinds = kinds();
+        List<byte[]> pool = new ArrayList<>();
+        SplittableRandom random = new SplittableRandom(SEED);
+        for (Kind kind : kinds) {
+            BusDevice device = kind.build().get();
+            for (int step = 0; step < 4096; step++) {
+                device.write(offset(random, kind), size(random), value(random, kind, offset(random, kind)));
+                if (step % 512 == 0) pool.add(encoded(device, random));
+            }
+        }
+        int refused = 0, taken = 0;
+        for (int step = 0; step < STEPS; step++) {
+            Kind kind = kinds.get(random.nextInt(kinds.size()));
+            byte[] bytes = mutate(random, pool.get(random.nextInt(pool.size())), pool);
+            BusDevice fresh = kind.build().get();
+            try {
+                DeviceStates.restore(fresh, bytes);
+                taken++;
+                for (int i = 0; i < 8; i++) {
+                    long offset = offset(random, kind);
+                    if (random.nextBoolean()) fresh.read(offset, size(random));
+                    else fresh.write(offset, size(random), value(random, kind, offset));
+                }
+            } catch (DeviceStateException e) {
+                refused++;
+            } catch (RuntimeException e) {
+                throw new AssertionError("%s, seed 0x%x, step %d: state %s threw %s"
+                        .formatted(kind.name(), SEED, step, java.util.HexFormat.of().formatHex(bytes), e), e);
+            }
+        }
+        System.out.printf("device state fuzz: %d hostile states, %d refused, %d taken (seed 0x%x)%n", STEPS, refused, taken, SEED);
+        assertEquals(STEPS, refused + taken);
+        assertTrue(taken > STEPS / 100, "too few mutated states were taken (" + taken + "): the mutations never get past the parser");
+        assertTrue(refused > STEPS / 100, "too few mutated states were refused (" + refused + ")");
+    }
+
+    /** A model's state as a snapshot keeps it: a virtio transport with its queues' progress. */
+    static byte[] encoded(BusDevice device, SplittableRandom r) {
+        if (device instanceof VirtioMmioTransport t) {
+            List<io.actorvm.io.buffering.virtq.SplitQueue.State> queues = new ArrayList<>();
+            for (int q = 0; q < 2; q++) {
+                queues.add(r.nextInt(3) == 0 ? null : new io.actorvm.io.buffering.virtq.SplitQueue.State(
+                        1 << r.nextInt(9), 0x1000L * r.nextInt(64), 0x1000L * r.nextInt(64), 0x1000L * r.nextInt(64),
+                        r.nextBoolean(), r.nextBoolean(), r.nextInt(1 << 16), r.nextInt(1 << 16), r.nextInt(1 << 16)));
+            }
+            return io.actorvm.devices.virtio.VirtioDeviceState.CODEC.encode(new io.actorvm.devices.virtio.VirtioDeviceState(t.state(), queues));
+        }
+        return device instanceof Stateful<?> s ? s.encodedState() : new byte[0];
+    }
+
+    /** One to four byte-level mutations: flips, cuts, insertions, a splice with another state. */
+    static byte[] mutate(SplittableRandom r, byte[] original, List<byte[]> pool) {
+        byte[] b = original.clone();
+        for (int n = 1 + r.nextInt(4); n > 0; n--) {
+            switch (r.nextInt(6)) {
+                case 0, 1 -> { if (b.length > 0) b[r.nextInt(b.length)] ^= (byte) (1 << r.nextInt(8)); }
+                case 2 -> { if (b.length > 0) b[r.nextInt(b.length)] = (byte) r.nextInt(256); }
+                case 3 -> b = java.util.Arrays.copyOf(b, b.length == 0 ? 0 : r.nextInt(b.length));
+                case 4 -> {
+                    int at = r.nextInt(b.length + 1);
+                    byte[] extra = new byte[1 + r.nextInt(8)];
+                    r.nextBytes(extra);
+                    byte[] out = new byte[b.length + extra.length];
+                    System.arraycopy(b, 0, out, 0, at);
+                    System.arraycopy(extra, 0, out, at, extra.length);
+                    System.arraycopy(b, at, out, at + extra.length, b.length - at);
+                    b = out;
+                }
+                default -> {
+                    byte[] other = pool.get(r.nextInt(pool.size()));
+                    int at = r.nextInt(b.length + 1), from = r.nextInt(other.length + 1);
+                    byte[] out = java.util.Arrays.copyOf(b, at + other.length - from);
+                    System.arraycopy(other, from, out, at, other.length - from);
+                    b = out;
+                }
+            }
+        }
+        return b;
     }
 
     /** The state goes through the codec and back into a fresh model, which must report the same bytes. */

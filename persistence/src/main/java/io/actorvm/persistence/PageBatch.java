@@ -55,26 +55,28 @@ public final class PageBatch implements AutoCloseable {
         return Sha256.toHex(putDigest(ByteBuffer.wrap(page), store.pages));
     }
 
+    /** Stores the bytes of {@code page} (guest memory): copied once, and the copy hashed and written. */
     public String put(MemorySegment page) {
-        return Sha256.toHex(putDigest(page.asByteBuffer(), store.pages));
+        return Sha256.toHex(putDigest(PageCopy.of(page), store.pages));
     }
 
     /** As {@link #put(MemorySegment)}, returning the 32 raw digest bytes (what a manifest stores). */
     public byte[] putDigest(MemorySegment page) {
-        return putDigest(page.asByteBuffer(), store.pages);
+        return putDigest(PageCopy.of(page), store.pages);
     }
 
     public String putBlob(byte[] blob) {
         return Sha256.toHex(putDigest(ByteBuffer.wrap(blob), store.blobs));
     }
 
+    /** {@code content} must not change meanwhile (a copy of guest memory, never guest memory itself). */
     private byte[] putDigest(ByteBuffer content, PageStore.Area area) {
         if (closed) throw new IllegalStateException("this page store batch is closed");
         byte[] digest = Sha256.digest(content);
         String hash = Sha256.toHex(digest);
         Path target = PageStore.pathOf(area, hash);
         long size = content.remaining();
-        if (PageStore.isStored(target, size)) {
+        if (PageStore.isStored(target, content)) {
             present.increment();
             return digest;
         }
@@ -82,7 +84,7 @@ public final class PageBatch implements AutoCloseable {
         commitLock.readLock().lock();
         try {
             // Again under the lock: a commit may have published this content since the check above.
-            if (pending.containsKey(key) || PageStore.isStored(target, size)) {
+            if (pending.containsKey(key) || PageStore.isStored(target, content)) {
                 present.increment();
                 return digest;
             }

@@ -29,7 +29,14 @@ import java.util.concurrent.ConcurrentHashMap;
  * rename, fsync of the directory), so a crash leaves either no file or the whole file; leftover
  * temporary files are never read and are deleted when a store is opened ({@link #cleanTemporaries}).
  * Reads re-hash the content and throw {@link SnapshotCorruptException} naming the hash when it does
- * not match or the file is gone.
+ * not match or the file is gone; a file larger than its area allows ({@link #MAX_PAGE_BYTES},
+ * {@link #MAX_BLOB_BYTES}) is refused before anything is read into memory.
+ *
+ * <p>What is hashed is what is written: guest memory is copied first, then the copy is hashed and
+ * stored, so a page that changes meanwhile (a device writing it, a running vCPU during live
+ * migration) can never be stored under the hash of other content. A put of content whose file
+ * already exists compares the file with the content (not only its size) and replaces a file that
+ * differs, so damage is repaired by the next put of that content rather than kept.
  *
  * <p>All-zero pages are not special-cased in the store: the zero page is stored once like any other
  * page, under {@link #ZERO_PAGE_HASH}. A restore into fresh (zeroed) memory can skip pages with that
@@ -47,6 +54,12 @@ public final class PageStore {
     /** The SHA-256 of 4096 zero bytes. */
     public static final String ZERO_PAGE_HASH = Sha256.hex(new byte[PAGE_SIZE]);
 
+    /** The largest page this store reads back: a 2 MiB huge page. */
+    public static final long MAX_PAGE_BYTES = 2L << 20;
+
+    /** The largest state blob this store reads back (vCPU, VM and device states are kilobytes). */
+    public static final long MAX_BLOB_BYTES = 64L << 20;
+
     /** Temporary files older than this are taken to belong to a writer that died, and deleted on open. */
     public static final Duration STALE_TEMPORARY_AGE = Duration.ofMinutes(1);
 
@@ -58,18 +71,20 @@ public final class PageStore {
     static final class Area {
         final String noun;
         final Path dir;
+        final long maxBytes;
         final Set<Path> knownFanOut = ConcurrentHashMap.newKeySet();
 
-        Area(String noun, Path dir) {
+        Area(String noun, Path dir, long maxBytes) {
             this.noun = noun;
             this.dir = dir;
+            this.maxBytes = maxBytes;
         }
     }
 
     private PageStore(Path root) {
         this.root = root;
-        this.pages = new Area("page", root.resolve("pages"));
-        this.blobs = new Area("blob", root.resolve("blobs"));
+        this.pages = new Area("page", root.resolve("pages"), MAX_PAGE_BYTES);
+        this.blobs = new Area("blob", root.resolve("blobs"), MAX_BLOB_BYTES);
     }
 
     /**
@@ -100,9 +115,9 @@ public final class PageStore {
         return Sha256.toHex(store(pages, ByteBuffer.wrap(page)));
     }
 
-    /** Stores the bytes of {@code page} (guest memory, read in place: no copy on the Java heap). */
+    /** Stores the bytes of {@code page} (guest memory): copied once, and the copy hashed and written. */
     public String put(MemorySegment page) {
-        return Sha256.toHex(store(pages, page.asByteBuffer()));
+        return Sha256.toHex(store(pages, PageCopy.of(page)));
     }
 
     /** The page with this hash, verified. */
@@ -199,12 +214,15 @@ public final class PageStore {
         return area.dir.resolve(hash.substring(0, 2)).resolve(hash.substring(2));
     }
 
-    /** Stores the buffer's remaining bytes unless present, durably; returns the raw digest. */
+    /**
+     * Stores the buffer's remaining bytes unless present, durably; returns the raw digest. The
+     * buffer must not change meanwhile: callers pass a copy of guest memory, never guest memory.
+     */
     private byte[] store(Area area, ByteBuffer content) {
         byte[] digest = Sha256.digest(content);
         String hash = Sha256.toHex(digest);
         Path file = pathOf(area, hash);
-        if (isStored(file, content.remaining())) return digest;
+        if (isStored(file, content)) return digest;
         Path dir = file.getParent();
         try {
             boolean newDir = ensureDirectory(area, dir);
@@ -218,13 +236,34 @@ public final class PageStore {
     }
 
     /**
-     * True when {@code file} exists with {@code size} bytes: one stat, no exception on the common
-     * absent path. A file of another size is damaged (a crash cannot leave one: files are published
-     * complete) and is then replaced by the put.
+     * True when {@code file} holds exactly {@code content}'s remaining bytes. The common absent case
+     * costs one stat and no exception; a file of the right size is read and compared, because a
+     * size says nothing about a flipped byte. A file that differs is damaged (a crash cannot leave
+     * one: files are published complete) and the caller's put replaces it.
      */
-    static boolean isStored(Path file, long size) {
+    static boolean isStored(Path file, ByteBuffer content) {
+        long size = content.remaining();
         File f = file.toFile();
-        return f.length() == size && (size > 0 || f.exists());
+        if (f.length() != size || (size == 0 && !f.exists())) return false;
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            ByteBuffer expected = content.duplicate();
+            ByteBuffer chunk = ByteBuffer.allocate((int) Math.min(size, 64 * 1024));
+            while (expected.hasRemaining()) {
+                chunk.clear().limit(Math.min(chunk.capacity(), expected.remaining()));
+                while (chunk.hasRemaining()) {
+                    if (ch.read(chunk) < 0) return false; // shrank meanwhile
+                }
+                chunk.flip();
+                ByteBuffer part = expected.slice(expected.position(), chunk.remaining());
+                if (chunk.mismatch(part) >= 0) return false;
+                expected.position(expected.position() + chunk.limit());
+            }
+            return ch.read(ByteBuffer.allocate(1)) < 0; // and grew by nothing meanwhile
+        } catch (NoSuchFileException gone) {
+            return false;
+        } catch (IOException e) {
+            return false; // unreadable: the put replaces it, or says why it cannot
+        }
     }
 
     /** Creates a fan-out directory if needed; true when this call created it. */
@@ -240,8 +279,19 @@ public final class PageStore {
         byte[] expected = Sha256.fromHex(hash);
         Path file = pathOf(area, hash);
         byte[] content;
-        try {
-            content = Files.readAllBytes(file);
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            long size = ch.size();
+            if (size > area.maxBytes) {
+                throw new SnapshotCorruptException(area.noun + " " + hash + " is corrupt: " + size + " bytes, more than the "
+                        + area.maxBytes + " a " + area.noun + " may have (" + file + ")");
+            }
+            content = new byte[(int) size];
+            ByteBuffer b = ByteBuffer.wrap(content);
+            while (b.hasRemaining()) {
+                if (ch.read(b) < 0) {
+                    throw new SnapshotCorruptException(area.noun + " " + hash + " is corrupt: it shrank while being read (" + file + ")");
+                }
+            }
         } catch (NoSuchFileException e) {
             throw missing(area, hash, file);
         } catch (IOException e) {

@@ -45,6 +45,12 @@ public final class SnapshotManifests {
     /** The only manifest format version this build reads and writes. */
     public static final int FORMAT_VERSION = 1;
 
+    /**
+     * The largest manifest this build reads: about 13 million page references, a full snapshot of a
+     * 50 GiB guest. A bigger file is refused with a one-line error before it is read into memory.
+     */
+    public static final long MAX_MANIFEST_BYTES = 512L << 20;
+
     static final String SUFFIX = ".manifest";
     static final byte[] MAGIC = "AVMSNAP\n".getBytes(StandardCharsets.US_ASCII);
     static final int HEADER_BYTES = MAGIC.length + Long.BYTES + Sha256.BYTES;
@@ -122,6 +128,11 @@ public final class SnapshotManifests {
         Path file = pathOf(id);
         byte[] bytes;
         try {
+            long size = Files.size(file);
+            if (size > MAX_MANIFEST_BYTES) {
+                throw new SnapshotCorruptException("snapshot " + id + ": manifest is " + size + " bytes, more than the "
+                        + MAX_MANIFEST_BYTES + " this build reads (" + file + ")");
+            }
             bytes = Files.readAllBytes(file);
         } catch (NoSuchFileException e) {
             throw new SnapshotNotFoundException("no snapshot " + id + " in " + dir);
@@ -201,16 +212,20 @@ public final class SnapshotManifests {
      * Calls {@code visitor} once per guest page present anywhere in {@code chain} (as {@link #chain}
      * returns it: oldest first), with the hash from the newest level that lists it. Returns the
      * number of pages visited. Uses a bit set over page numbers, not a map: a 4 GiB guest costs
-     * well under a megabyte.
+     * well under a megabyte. A page number beyond the newest level's memory layout is a
+     * {@link SnapshotCorruptException}, checked before it can size the bit set.
      */
     public static long forEachEffectivePage(List<SnapshotManifest> chain, PageVisitor visitor) {
+        if (chain.isEmpty()) return 0;
+        long pageLimit = pageLimit(chain.getLast());
         BitSet seen = new BitSet();
         long visited = 0;
         for (SnapshotManifest level : chain.reversed()) {
             for (PageRef ref : level.getPagesList()) {
                 long gpn = ref.getGuestPageNumber();
-                if (gpn > Integer.MAX_VALUE - 1) {
-                    throw new SnapshotCorruptException("snapshot " + level.getSnapshotId() + ": guest page number " + gpn + " is out of range");
+                if (gpn < 0 || gpn >= pageLimit) {
+                    throw new SnapshotCorruptException("snapshot " + level.getSnapshotId() + ": guest page number " + gpn
+                            + " lies beyond its memory layout");
                 }
                 if (ref.getSha256().size() != Sha256.BYTES) {
                     throw new SnapshotCorruptException("snapshot " + level.getSnapshotId() + ": page " + gpn + " has a "
@@ -225,11 +240,37 @@ public final class SnapshotManifests {
         return visited;
     }
 
+    /**
+     * One past the highest guest page number {@code leaf}'s memory layout covers, at most
+     * {@code Integer.MAX_VALUE} (8 TiB of 4 KiB pages); a layout with a page size other than
+     * {@link PageStore#PAGE_SIZE}, or one that overflows, is corrupt.
+     */
+    static long pageLimit(SnapshotManifest leaf) {
+        var layout = leaf.getMemory();
+        if (layout.getPageSize() != PageStore.PAGE_SIZE) {
+            throw new SnapshotCorruptException("snapshot " + leaf.getSnapshotId() + ": pages of " + layout.getPageSize()
+                    + " bytes (this build stores " + PageStore.PAGE_SIZE + ")");
+        }
+        long limit = 0;
+        for (var r : layout.getRegionsList()) {
+            long start = r.getGuestAddress(), size = r.getSize();
+            if (start < 0 || size < 0 || start + size < start) {
+                throw new SnapshotCorruptException("snapshot " + leaf.getSnapshotId() + ": a memory region overflows the address space");
+            }
+            limit = Math.max(limit, Math.ceilDiv(start + size, PageStore.PAGE_SIZE));
+        }
+        return Math.min(limit, Integer.MAX_VALUE);
+    }
+
     // ---- encoding ---------------------------------------------------------------------------
 
     /** The file content for a manifest (header and payload); no validation. */
     static byte[] encode(SnapshotManifest manifest) {
-        byte[] payload = manifest.toByteArray();
+        return encode(manifest.toByteArray());
+    }
+
+    /** The file content for a payload: header (magic, length, checksum) and the payload. */
+    static byte[] encode(byte[] payload) {
         return ByteBuffer.allocate(HEADER_BYTES + payload.length)
                 .put(MAGIC)
                 .putLong(payload.length)

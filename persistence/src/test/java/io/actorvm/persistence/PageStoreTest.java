@@ -163,6 +163,77 @@ class PageStoreTest {
     }
 
     @Test
+    void aFileOfTheRightSizeWithAFlippedByteIsReplacedByTheNextPut() throws IOException {
+        PageStore store = PageStore.open(root);
+        for (boolean batched : new boolean[] {false, true}) {
+            byte[] content = page(batched ? 61 : 60);
+            String hash = store.put(content);
+            Path file = store.pagePath(hash);
+            byte[] damaged = content.clone();
+            damaged[4095] ^= 0x10;
+            Files.write(file, damaged); // same size: a size check alone would keep it
+            assertThrows(SnapshotCorruptException.class, () -> store.get(hash));
+            if (batched) {
+                try (PageBatch batch = store.batch()) {
+                    assertEquals(hash, batch.put(content));
+                    assertEquals(1, batch.written(), "the damaged file is not taken for the content");
+                }
+            } else {
+                assertEquals(hash, store.put(content));
+            }
+            assertArrayEquals(content, store.get(hash));
+        }
+    }
+
+    @Test
+    void aPageThatChangesWhileItIsStoredIsStoredUnderTheHashOfWhatWasWritten() throws Exception {
+        PageStore store = PageStore.open(root);
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment guest = arena.allocate(PageStore.PAGE_SIZE);
+            java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+            // A "device" writing the page all the time, as DMA or a running vCPU would.
+            Thread writer = Thread.ofPlatform().start(() -> {
+                long n = 0;
+                while (!done.get()) {
+                    for (int off = 0; off < PageStore.PAGE_SIZE; off += 8) guest.set(ValueLayout.JAVA_LONG, off, n);
+                    n++;
+                }
+            });
+            java.util.List<String> hashes = new java.util.ArrayList<>();
+            try (PageBatch batch = store.batch()) {
+                for (int i = 0; i < 500; i++) {
+                    hashes.add(store.put(guest));
+                    hashes.add(batch.put(guest));
+                }
+            } finally {
+                done.set(true);
+                writer.join();
+            }
+            for (String h : hashes) store.get(h); // each file hashes to its name, or this throws
+            assertTrue(new java.util.HashSet<>(hashes).size() > 1, "the page did change while it was stored");
+        }
+    }
+
+    @Test
+    void anOversizedFileIsRefusedBeforeItIsRead() throws IOException {
+        PageStore store = PageStore.open(root);
+        String blob = store.putBlob(new byte[] {1, 2, 3});
+        try (var ch = java.nio.channels.FileChannel.open(store.blobPath(blob), java.nio.file.StandardOpenOption.WRITE)) {
+            ch.truncate(0);
+            ch.write(java.nio.ByteBuffer.wrap(new byte[] {1}), PageStore.MAX_BLOB_BYTES); // sparse: 64 MiB + 1 on disk for free
+        }
+        SnapshotCorruptException e = assertThrows(SnapshotCorruptException.class, () -> store.getBlob(blob));
+        assertEquals("blob " + blob + " is corrupt: " + (PageStore.MAX_BLOB_BYTES + 1) + " bytes, more than the "
+                + PageStore.MAX_BLOB_BYTES + " a blob may have (" + store.blobPath(blob) + ")", e.getMessage());
+        String page = store.put(page(62));
+        try (var ch = java.nio.channels.FileChannel.open(store.pagePath(page), java.nio.file.StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.wrap(new byte[] {1}), 3L << 30);
+        }
+        e = assertThrows(SnapshotCorruptException.class, () -> store.get(page));
+        assertTrue(e.getMessage().contains("more than the " + PageStore.MAX_PAGE_BYTES), e.getMessage());
+    }
+
+    @Test
     void leftoverTemporaryFilesAreIgnoredAndCleaned() throws IOException {
         PageStore store = PageStore.open(root);
         String hash = store.put(page(9));

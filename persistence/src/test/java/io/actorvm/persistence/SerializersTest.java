@@ -96,7 +96,9 @@ class SerializersTest {
                 VmEvent.newBuilder().setTimestampMillis(t + 6).setRestored(VmEvent.Restored.newBuilder().setSnapshotId("s2")).build(),
                 VmEvent.newBuilder().setTimestampMillis(t + 7).setStopped(VmEvent.Stopped.newBuilder()
                         .setReason("guest exited").setExitStatus(3)).build(),
-                VmEvent.newBuilder().setTimestampMillis(t + 8).setFailed(VmEvent.Failed.newBuilder().setReason("triple fault")).build());
+                VmEvent.newBuilder().setTimestampMillis(t + 8).setFailed(VmEvent.Failed.newBuilder().setReason("triple fault")).build(),
+                VmEvent.newBuilder().setTimestampMillis(t + 9).setSnapshotFailed(VmEvent.SnapshotFailed.newBuilder()
+                        .setReason("No space left on device").setNextFull(true)).build());
     }
 
     @Test

@@ -120,6 +120,33 @@ class SnapshotManifestsTest {
     }
 
     @Test
+    void aHugeManifestIsRefusedBeforeItIsRead() throws IOException {
+        SnapshotManifests manifests = SnapshotManifests.open(root);
+        try (var ch = java.nio.channels.FileChannel.open(manifests.pathOf("big"), java.nio.file.StandardOpenOption.CREATE_NEW,
+                java.nio.file.StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.wrap(SnapshotManifests.MAGIC), 0);
+            ch.write(java.nio.ByteBuffer.wrap(new byte[] {1}), 3L << 30); // sparse, 3 GiB
+        }
+        SnapshotCorruptException e = assertThrows(SnapshotCorruptException.class, () -> manifests.read("big"));
+        assertEquals("snapshot big: manifest is " + ((3L << 30) + 1) + " bytes, more than the " + SnapshotManifests.MAX_MANIFEST_BYTES
+                + " this build reads (" + manifests.pathOf("big") + ")", e.getMessage());
+    }
+
+    @Test
+    void aPageNumberBeyondTheMemoryLayoutIsCorruptBeforeAnythingIsSizedByIt() {
+        SnapshotManifests manifests = SnapshotManifests.open(root);
+        manifests.write(manifest("far", SnapshotKind.FULL, "", 0, 1, Integer.MAX_VALUE - 1, 2).build());
+        SnapshotCorruptException e = assertThrows(SnapshotCorruptException.class,
+                () -> SnapshotManifests.forEachEffectivePage(manifests.chain("far"), (gpn, sha) -> { }));
+        assertEquals("snapshot far: guest page number " + (Integer.MAX_VALUE - 1) + " lies beyond its memory layout", e.getMessage());
+        // 16 MiB of RAM: pages 0..4095.
+        manifests.write(manifest("edge", SnapshotKind.FULL, "", 4095, 1).build());
+        assertEquals(1, SnapshotManifests.forEachEffectivePage(manifests.chain("edge"), (gpn, sha) -> { }));
+        manifests.write(manifest("past", SnapshotKind.FULL, "", 4096, 1).build());
+        assertThrows(SnapshotCorruptException.class, () -> SnapshotManifests.forEachEffectivePage(manifests.chain("past"), (gpn, sha) -> { }));
+    }
+
+    @Test
     void anotherFormatVersionIsIncompatible() throws IOException {
         SnapshotManifests manifests = SnapshotManifests.open(root);
         SnapshotManifest future = manifest("v2", SnapshotKind.FULL, "").setFormatVersion(2).build();

@@ -125,7 +125,10 @@ public final class VirtioMmioTransport implements BusDevice, io.actorvm.devices.
             case DEVICE_FEATURES_SEL -> deviceFeaturesSel = v;
             case DRIVER_FEATURES_SEL -> driverFeaturesSel = v;
             case DRIVER_FEATURES -> {
-                if (driverFeaturesSel == 0 || driverFeaturesSel == 1) {
+                // Once FEATURES_OK is set the device has accepted a feature set; until a reset the
+                // driver cannot change it (QEMU keeps the accepted set too). Taking later writes
+                // would make the rings and a restored device use features nobody negotiated.
+                if ((status & S_FEATURES_OK) == 0 && (driverFeaturesSel == 0 || driverFeaturesSel == 1)) {
                     int shift = 32 * driverFeaturesSel;
                     driverFeatures = (driverFeatures & ~(0xFFFFFFFFL << shift)) | ((v & 0xFFFFFFFFL) << shift);
                 }
@@ -261,7 +264,13 @@ public final class VirtioMmioTransport implements BusDevice, io.actorvm.devices.
             return;
         }
         device.restore(s.device());
-        if ((status & S_FEATURES_OK) != 0) device.negotiated(driverFeatures);
+        if ((status & S_FEATURES_OK) != 0) {
+            if ((driverFeatures & ~device.features()) != 0 || (driverFeatures & VirtioDevice.F_VERSION_1) == 0) {
+                fail("restored state has accepted features 0x" + Long.toHexString(driverFeatures) + " this device does not offer");
+                return;
+            }
+            device.negotiated(driverFeatures);
+        }
     }
 
     /** Restarts the rings of a restored, running device where they were. */

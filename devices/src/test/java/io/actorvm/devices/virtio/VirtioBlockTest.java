@@ -99,6 +99,25 @@ class VirtioBlockTest {
         assertArrayEquals(before, Files.readAllBytes(img));
     }
 
+    /** The host file shrinks under the VM (a real host error, not the guest's doing): the guest sees IOERR, the device goes on. */
+    @Test
+    void aHostErrorIsTheGuestsIoErrorNotADeviceFailure() throws IOException {
+        Path img = image(64 * 1024);
+        try (DiskImage disk = DiskImage.open(img, false)) {
+            VirtioBlock blk = new VirtioBlock(disk, "shrunk");
+            QueueHandler q = blk.handler(0);
+            try (var ch = java.nio.channels.FileChannel.open(img, java.nio.file.StandardOpenOption.WRITE)) {
+                ch.truncate(4096);
+            }
+            assertEquals(1, q.process(request(0, 16, 1024, true), memory), "only the status byte is written");
+            assertEquals(1, status(), "IOERR");
+            assertEquals(1, blk.metrics().hostErrors());
+            assertEquals(1, blk.metrics().ioErrors());
+            assertEquals(1024 + 1, q.process(request(0, 2, 1024, true), memory), "what the host still has reads fine");
+            assertEquals(0, status());
+        }
+    }
+
     @Test
     void malformedRequestsAreProtocolViolations() throws IOException {
         try (DiskImage disk = DiskImage.open(image(8192), false)) {

@@ -304,7 +304,10 @@ public final class Vm {
                 .onMessage(SnapshotDone.class, d -> {
                     VmSnapshotter.release(runtime, d.wasRunning());
                     if (d.failure() != null) {
-                        d.replyTo().tell(StatusReply.error("snapshot failed: " + reason(d.failure())));
+                        String why = reason(d.failure());
+                        ctx.getLog().warn("VM {}: snapshot failed, the next one will be full: {}", config.name(), why);
+                        journal.record(snapshots.failed(why));
+                        d.replyTo().tell(StatusReply.error("snapshot failed: " + why));
                     } else {
                         SnapshotInfo info = snapshots.taken(d.taken());
                         // The reply waits for the journal: "snapshot taken" is durable once the caller hears of it.

@@ -60,6 +60,16 @@ final class VmSnapshotter {
         return new Vm.SnapshotInfo(taken.id(), taken.parentId(), taken.full(), taken.pages(), taken.bytesWritten(), taken.millis());
     }
 
+    /**
+     * Notes a snapshot that failed. It may have read the dirty-page log (reading clears it), and
+     * what it read is lost with it: an incremental snapshot on the old parent would silently miss
+     * those pages. So the next snapshot is full; returns the journal event that says so.
+     */
+    VmEvent failed(String reason) {
+        lastSnapshotId = null;
+        return VmEvents.snapshotFailed(reason, true);
+    }
+
     /** The journal event that records {@code taken}. */
     static VmEvent event(VmSnapshots.Taken taken) {
         return VmEvents.snapshotTaken(taken.id(), taken.manifest(), taken.parentId(), taken.full(), taken.pages(), taken.bytesWritten());

@@ -71,7 +71,7 @@ class VmProtocolSerializationTest {
                 new Vm.Stats(io, List.of(
                         new DeviceActor.Metrics("serial", new Serial16550.Metrics(1, 2, 3, 4), 0, 5, 6),
                         new DeviceActor.Metrics("virtio-blk", new VirtioMmioTransport.Metrics(
-                                new VirtioBlock.Metrics(1, 2, 3, 4, 5, 6, 7), 9, 10, 11, false), 0, 0, 0))));
+                                new VirtioBlock.Metrics(1, 2, 3, 4, 5, 6, 7, 8), 9, 10, 11, false), 0, 0, 0))));
         for (Object m : messages) assertEquals(m, roundTrip(m), m.getClass().getName());
         assertArrayEquals(new byte[] {1, 2, 3}, ((Vm.ConsoleInput) roundTrip(new Vm.ConsoleInput(new byte[] {1, 2, 3}))).data());
         assertArrayEquals(new byte[] {4, 5}, ((ConsoleOutput) roundTrip(new ConsoleOutput(new byte[] {4, 5}))).bytes());

@@ -32,13 +32,17 @@ public final class VirtioBlock extends AbstractVirtioDevice {
     /** Largest data part of one request we serve (the driver is told via seg_max and size_max-free defaults). */
     static final int MAX_REQUEST_BYTES = 4 << 20;
 
+    /** {@code ioErrors}: requests answered IOERR (out of range, read-only, host errors); {@code hostErrors}: those the host file caused. */
     public record Metrics(long reads, long writes, long flushes, long bytesRead, long bytesWritten, long ioErrors,
-                          long unsupported) implements DeviceMetrics {}
+                          long hostErrors, long unsupported) implements DeviceMetrics {}
+
+    private static final System.Logger LOG = System.getLogger(VirtioBlock.class.getName());
 
     private final DiskImage disk;
     private final String id;
     private final LongAdder reads = new LongAdder(), writes = new LongAdder(), flushes = new LongAdder(),
-            bytesRead = new LongAdder(), bytesWritten = new LongAdder(), ioErrors = new LongAdder(), unsupported = new LongAdder();
+            bytesRead = new LongAdder(), bytesWritten = new LongAdder(), ioErrors = new LongAdder(), hostErrors = new LongAdder(),
+            unsupported = new LongAdder();
 
     public VirtioBlock(DiskImage disk, String id) {
         super(CODEC);
@@ -109,11 +113,14 @@ public final class VirtioBlock extends AbstractVirtioDevice {
                     status = S_IOERR;
                 } else {
                     ByteBuffer buf = ByteBuffer.allocate((int) dataIn);
-                    disk.read(sector * DiskImage.SECTOR, buf);
-                    written = chain.write(memory, 0, buf.array());
-                    reads.increment();
-                    bytesRead.add(dataIn);
-                    status = S_OK;
+                    if (hostIo(() -> disk.read(sector * DiskImage.SECTOR, buf))) {
+                        written = chain.write(memory, 0, buf.array());
+                        reads.increment();
+                        bytesRead.add(dataIn);
+                        status = S_OK;
+                    } else {
+                        status = S_IOERR;
+                    }
                 }
             }
             case T_OUT -> {
@@ -124,16 +131,18 @@ public final class VirtioBlock extends AbstractVirtioDevice {
                     status = S_IOERR;
                 } else {
                     byte[] all = chain.readAll(memory, (int) (HEADER + dataOut));
-                    disk.write(sector * DiskImage.SECTOR, ByteBuffer.wrap(all, HEADER, (int) dataOut));
-                    writes.increment();
-                    bytesWritten.add(dataOut);
-                    status = S_OK;
+                    if (hostIo(() -> disk.write(sector * DiskImage.SECTOR, ByteBuffer.wrap(all, HEADER, (int) dataOut)))) {
+                        writes.increment();
+                        bytesWritten.add(dataOut);
+                        status = S_OK;
+                    } else {
+                        status = S_IOERR;
+                    }
                 }
             }
             case T_FLUSH -> {
-                disk.flush();
                 flushes.increment();
-                status = S_OK;
+                status = hostIo(disk::flush) ? S_OK : S_IOERR;
             }
             case T_GET_ID -> {
                 byte[] idBytes = java.util.Arrays.copyOf(id.getBytes(StandardCharsets.US_ASCII), ID_BYTES);
@@ -151,12 +160,37 @@ public final class VirtioBlock extends AbstractVirtioDevice {
         return written + 1;
     }
 
+    private interface DiskAction {
+        void run() throws IOException;
+    }
+
+    /**
+     * Runs one operation on the host file. A host error (EIO, ENOSPC, a file truncated under the
+     * VM) is the guest's I/O error, as on a real disk: the request completes with IOERR, counted
+     * in {@code hostErrors}, and the device goes on; it is not the guest's fault, so it is no
+     * reason for NEEDS_RESET. The first error and then one in every 1000 are logged.
+     */
+    private boolean hostIo(DiskAction action) {
+        try {
+            action.run();
+            return true;
+        } catch (IOException e) {
+            hostErrors.increment();
+            if (hostErrors.sum() % 1000 == 1) {
+                LOG.log(System.Logger.Level.WARNING, "virtio-blk " + id + ": host I/O error on " + disk.path() + " ("
+                        + hostErrors.sum() + " so far), the guest sees an I/O error: " + e.getMessage());
+            }
+            return false;
+        }
+    }
+
     private boolean inRange(long sector, long bytes) {
         return sector >= 0 && sector <= disk.sectors() && bytes / DiskImage.SECTOR <= disk.sectors() - sector;
     }
 
     @Override
     public Metrics metrics() {
-        return new Metrics(reads.sum(), writes.sum(), flushes.sum(), bytesRead.sum(), bytesWritten.sum(), ioErrors.sum(), unsupported.sum());
+        return new Metrics(reads.sum(), writes.sum(), flushes.sum(), bytesRead.sum(), bytesWritten.sum(), ioErrors.sum(), hostErrors.sum(),
+                unsupported.sum());
     }
 }

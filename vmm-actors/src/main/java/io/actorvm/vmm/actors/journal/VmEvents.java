@@ -77,6 +77,10 @@ public final class VmEvents {
                 .setPageCount(pages).setBytes(bytes)).build();
     }
 
+    public static VmEvent snapshotFailed(String reason, boolean nextFull) {
+        return at().setSnapshotFailed(VmEvent.SnapshotFailed.newBuilder().setReason(reason).setNextFull(nextFull)).build();
+    }
+
     /** One line for {@code history}: the event's kind and its details. */
     public static String describe(VmEvent e) {
         return switch (e.getEventCase()) {
@@ -92,6 +96,8 @@ public final class VmEvents {
             case RESTORED -> "restored";
             case STOPPED -> "stopped status=" + e.getStopped().getExitStatus() + " reason=" + e.getStopped().getReason();
             case FAILED -> "failed reason=" + e.getFailed().getReason();
+            case SNAPSHOT_FAILED -> "snapshot-failed" + (e.getSnapshotFailed().getNextFull() ? " next=full" : "")
+                    + " reason=" + e.getSnapshotFailed().getReason();
             case EVENT_NOT_SET -> "unknown";
         };
     }

@@ -37,7 +37,7 @@ public final class RingActor extends AbstractBehavior<RingActor.Command> {
     /** The guest notified this queue. */
     public record Notify() implements Command {}
 
-    /** Data from the host for an inbound queue (a received frame). */
+    /** Data from the host for an inbound queue (a received frame); held while the ring is quiesced. */
     public record Deliver(byte[] data) implements Command {}
 
     /** Finish in-flight requests, take no new ones, then reply. */
@@ -136,11 +136,15 @@ public final class RingActor extends AbstractBehavior<RingActor.Command> {
                 .build();
     }
 
-    /** Inbound: moves pending data into guest buffers while both exist; one interrupt per batch. */
+    /**
+     * Inbound: moves pending data into guest buffers while both exist; one interrupt per batch.
+     * Not while quiesced: a snapshot is reading guest memory and the ring's indices, so host data
+     * (a received frame) waits in {@link #pending} until {@link Unquiesce}.
+     */
     private void fillPending() {
         boolean used = false;
         try {
-            while (!failed && !pending.isEmpty()) {
+            while (!failed && !quiescing && !pending.isEmpty()) {
                 Optional<DescriptorChain> next = queue.pop();
                 if (next.isEmpty()) {
                     if (queue.enableNotificationAndCheck()) continue;
