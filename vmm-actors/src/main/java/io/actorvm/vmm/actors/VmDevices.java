@@ -113,7 +113,7 @@ final class VmDevices {
         for (int i = 0; i < config.nets().size(); i++) {
             NetConfig net = config.nets().get(i);
             NetBackend backend = net.kind() == NetConfig.Kind.TAP ? machine.taps.get(i)
-                    : new SwitchPort(Switches.get(ctx.getSystem()).named(net.name()));
+                    : new SwitchPort(Switches.get(ctx.getSystem()).named(net.name()), Switches.get(ctx.getSystem()).policy().maxQueuedPerPort());
             if (backend instanceof SwitchPort port) switchPorts.add(port);
             models.add(new VirtioNet(net.macFor(config.name(), i), backend));
         }
@@ -140,7 +140,7 @@ final class VmDevices {
             ringsByDevice.put(name, rings);
             if (model instanceof VirtioNet net) {
                 // Received frames go to the receive ring through the device's rings actor.
-                if (net.backend() instanceof SwitchPort port) port.connect(rings, VirtioNet.RX_QUEUE);
+                if (net.backend() instanceof SwitchPort port) port.connect(rings, VirtioNet.RX_QUEUE, net.mac());
                 else net.backend().start(frame -> rings.tell(new VirtioRings.Inbound(VirtioNet.RX_QUEUE, frame)));
             }
             for (int q = 0; q < model.queueCount(); q++) {

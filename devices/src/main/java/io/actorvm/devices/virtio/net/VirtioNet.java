@@ -41,6 +41,11 @@ public final class VirtioNet extends AbstractVirtioDevice {
         this.backend = backend;
     }
 
+    /** The device's MAC address (a copy). */
+    public byte[] mac() {
+        return mac.clone();
+    }
+
     public NetBackend backend() {
         return backend;
     }

@@ -28,9 +28,14 @@ public final class Switches implements Extension {
         return system.registerExtension(ID);
     }
 
+    /** What every switch of this actor system enforces ({@code actorvm.switch}). */
+    public VirtualSwitch.Policy policy() {
+        return VirtualSwitch.Policy.of(system.settings().config());
+    }
+
     /** The switch called {@code name}, created on first use. */
     public ActorRef<VirtualSwitch.Command> named(String name) {
-        return switches.computeIfAbsent(name, n -> system.systemActorOf(VirtualSwitch.create(n),
+        return switches.computeIfAbsent(name, n -> system.systemActorOf(VirtualSwitch.create(n, policy()),
                 "switch-" + java.net.URLEncoder.encode(n, java.nio.charset.StandardCharsets.UTF_8), Props.empty()));
     }
 }

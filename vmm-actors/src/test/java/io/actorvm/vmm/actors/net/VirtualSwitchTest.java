@@ -9,6 +9,7 @@ import org.junit.jupiter.api.Test;
 
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -48,9 +49,9 @@ class VirtualSwitchTest {
     void floodsUnknownLearnsSourcesAndForwardsUnicast() {
         var sw = kit.spawn(VirtualSwitch.create("t"));
         List<byte[]> a = new CopyOnWriteArrayList<>(), b = new CopyOnWriteArrayList<>(), c = new CopyOnWriteArrayList<>();
-        sw.tell(new VirtualSwitch.Connect(1, collector(a), 0));
-        sw.tell(new VirtualSwitch.Connect(2, collector(b), 0));
-        sw.tell(new VirtualSwitch.Connect(3, collector(c), 0));
+        sw.tell(new VirtualSwitch.Connect(1, collector(a), 0, null, new AtomicInteger()));
+        sw.tell(new VirtualSwitch.Connect(2, collector(b), 0, null, new AtomicInteger()));
+        sw.tell(new VirtualSwitch.Connect(3, collector(c), 0, null, new AtomicInteger()));
 
         sw.tell(new VirtualSwitch.Frame(1, frame(0xFF, 1, 1)));      // broadcast from MAC ..:01 on port 1
         await().until(() -> b.size() == 1 && c.size() == 1);
@@ -68,6 +69,89 @@ class VirtualSwitchTest {
         sw.tell(new VirtualSwitch.Frame(1, frame(2, 1, 4)));         // ..:02 forgotten: flooded to port 3 only
         await().until(() -> c.size() == 2);
         assertTrue(b.size() == 2);
+    }
+
+    static byte[] mac(int last) {
+        return new byte[] {2, 2, 2, 2, 2, (byte) last};
+    }
+
+    static VirtualSwitch.Stats stats(ActorRef<VirtualSwitch.Command> sw) {
+        var probe = kit.<VirtualSwitch.Stats>createTestProbe();
+        sw.tell(new VirtualSwitch.GetStats(probe.getRef()));
+        return probe.receiveMessage();
+    }
+
+    @Test
+    void aPortCannotSendAsAnotherAndUnicastToAConnectedMacIsNeverFlooded() {
+        var sw = kit.spawn(VirtualSwitch.create("locked"));
+        List<byte[]> a = new CopyOnWriteArrayList<>(), b = new CopyOnWriteArrayList<>(), c = new CopyOnWriteArrayList<>();
+        sw.tell(new VirtualSwitch.Connect(1, collector(a), 0, mac(1), new AtomicInteger()));
+        sw.tell(new VirtualSwitch.Connect(2, collector(b), 0, mac(2), new AtomicInteger()));
+        sw.tell(new VirtualSwitch.Connect(3, collector(c), 0, mac(3), new AtomicInteger()));
+
+        sw.tell(new VirtualSwitch.Frame(1, frame(0xFF, 2, 1)));      // port 1 claims to be ..:02
+        sw.tell(new VirtualSwitch.Frame(3, frame(2, 3, 2)));         // to ..:02: known since port 2 connected
+        sw.tell(new VirtualSwitch.Frame(1, frame(0xFF, 1, 3)));      // a genuine broadcast from ..:01
+        await().until(() -> b.size() == 2 && c.size() == 1);
+        assertEquals(2, b.getFirst()[14], "the spoofed frame reached nobody");
+        assertEquals(3, c.getFirst()[14]);
+        assertEquals(0, a.size(), "port 3's unicast to ..:02 was not flooded to port 1");
+        VirtualSwitch.Stats s = stats(sw);
+        assertEquals(1, s.spoofed());
+        assertEquals(1, s.forwarded());
+        assertEquals(1, s.flooded());
+    }
+
+    @Test
+    void withoutAMacAPortOwnsTheFirstSourceItSends() {
+        var sw = kit.spawn(VirtualSwitch.create("first-source"));
+        List<byte[]> a = new CopyOnWriteArrayList<>(), b = new CopyOnWriteArrayList<>();
+        sw.tell(new VirtualSwitch.Connect(1, collector(a), 0, null, new AtomicInteger()));
+        sw.tell(new VirtualSwitch.Connect(2, collector(b), 0, null, new AtomicInteger()));
+        sw.tell(new VirtualSwitch.Frame(1, frame(0xFF, 1, 1)));
+        sw.tell(new VirtualSwitch.Frame(1, frame(0xFF, 9, 2)));      // a second source from the same port
+        sw.tell(new VirtualSwitch.Frame(2, frame(0xFF, 1, 3)));      // port 2 claims port 1's address
+        await().until(() -> b.size() == 1);
+        assertEquals(2, stats(sw).spoofed());
+        assertEquals(0, a.size());
+    }
+
+    @Test
+    void withSourcesUnlockedAPortLearnsOnlyItsShare() {
+        var sw = kit.spawn(VirtualSwitch.create("bridge", new VirtualSwitch.Policy(false, 2, 256)));
+        List<byte[]> a = new CopyOnWriteArrayList<>(), b = new CopyOnWriteArrayList<>(), c = new CopyOnWriteArrayList<>();
+        sw.tell(new VirtualSwitch.Connect(1, collector(a), 0, null, new AtomicInteger()));
+        sw.tell(new VirtualSwitch.Connect(2, collector(b), 0, null, new AtomicInteger()));
+        sw.tell(new VirtualSwitch.Connect(3, collector(c), 0, null, new AtomicInteger()));
+        for (int src = 10; src < 13; src++) sw.tell(new VirtualSwitch.Frame(1, frame(0xFF, src, src)));
+        await().until(() -> b.size() == 3 && c.size() == 3);
+        sw.tell(new VirtualSwitch.Frame(2, frame(11, 2, 20)));        // learned: to port 1 only
+        sw.tell(new VirtualSwitch.Frame(2, frame(12, 2, 21)));        // beyond port 1's share: flooded
+        await().until(() -> a.size() == 2 && c.size() == 4);
+        assertEquals(21, c.get(3)[14]);
+        assertEquals(0, stats(sw).spoofed());
+    }
+
+    @Test
+    void aPortSendingFasterThanTheSwitchTakesFramesDropsTheExcess() {
+        var parked = kit.<VirtualSwitch.Command>createTestProbe(); // a switch that takes nothing
+        SwitchPort port = new SwitchPort(parked.getRef(), 8);
+        for (int i = 0; i < 20; i++) port.send(frame(0xFF, 1, i));
+        assertEquals(12, port.dropped());
+        assertEquals(8, parked.receiveSeveralMessages(8).size());
+        parked.expectNoMessage(java.time.Duration.ofMillis(100));
+
+        var sw = kit.spawn(VirtualSwitch.create("bounded"));
+        List<byte[]> b = new CopyOnWriteArrayList<>();
+        SwitchPort sender = new SwitchPort(sw, 8);
+        sender.connect(collector(new CopyOnWriteArrayList<>()), 0, mac(1));
+        sw.tell(new VirtualSwitch.Connect(99, collector(b), 0, mac(2), new AtomicInteger()));
+        for (int round = 0; round < 3; round++) {
+            for (int i = 0; i < 8; i++) sender.send(frame(0xFF, 1, i));
+            stats(sw); // the switch has taken them: the port may queue 8 more
+        }
+        await().until(() -> b.size() == 24);
+        assertEquals(0, sender.dropped());
     }
 
     @Test
