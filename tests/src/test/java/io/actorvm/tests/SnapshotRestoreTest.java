@@ -93,20 +93,20 @@ class SnapshotRestoreTest {
     void snapshotSigkillRestoreContinuesTheCount() throws Exception {
         GuestRun.assumeKvm();
         Path data = dir.resolve("data");
-        String api = "127.0.0.1:" + freePort();
+        String api = dir.resolve("api.sock").toString(); // the API's default transport: a Unix socket
         Path out1 = dir.resolve("run.out");
         Process vmm = start(out1, "run", "--kernel", GuestRun.guest("counter").toString(), "--memory", "16M",
-                "--cmdline", "every=20000", "--api", api, "--data-dir", data.toString(), "--name", "ctr");
+                "--cmdline", "every=20000", "--api-sock", api, "--data-dir", data.toString(), "--name", "ctr");
         try {
             awaitOutput(out1, () -> counts(out1).size() >= 3);
 
-            CliTest.Result full = cli("snapshot", "--api", api);
+            CliTest.Result full = cli("snapshot", "--api-sock", api);
             assertEquals(0, full.status(), full.err() + processOutput(out1));
             long beforeSnapshot = counts(out1).getLast(); // printed before the reply, so before or at the snapshot
             String fullId = lastLine(full.out());
             assertTrue(full.out().startsWith("full snapshot: "), full.out());
 
-            CliTest.Result incremental = cli("snapshot", "--api", api);
+            CliTest.Result incremental = cli("snapshot", "--api-sock", api);
             assertEquals(0, incremental.status(), incremental.err() + processOutput(out1));
             String incId = lastLine(incremental.out());
             long fullPages = pages(full.out()), incPages = pages(incremental.out());
@@ -153,15 +153,15 @@ class SnapshotRestoreTest {
     void corruptOrMissingSnapshotsAreOneLineErrors() throws Exception {
         GuestRun.assumeKvm();
         Path data = dir.resolve("data");
-        String api = "127.0.0.1:" + freePort();
+        String api = "127.0.0.1:" + freePort(); // TCP when asked for: loopback
         Path out = dir.resolve("run.out");
         // 256 MiB, so that a full snapshot takes long enough to be killed in the middle.
         Process vmm = start(out, "run", "--kernel", GuestRun.guest("counter").toString(), "--memory", "256M",
-                "--cmdline", "every=20000", "--api", api, "--data-dir", data.toString(), "--name", "c2");
+                "--cmdline", "every=20000", "--api", "tcp:" + api, "--data-dir", data.toString(), "--name", "c2");
         String id;
         try {
             awaitOutput(out, () -> counts(out).size() >= 2);
-            CliTest.Result snap = cli("snapshot", "--api", api);
+            CliTest.Result snap = cli("snapshot", "--api", "tcp:" + api);
             assertEquals(0, snap.status(), snap.err() + processOutput(out));
             id = lastLine(snap.out());
             // SIGKILL in the middle of another full snapshot: whatever phase it hits, the previous

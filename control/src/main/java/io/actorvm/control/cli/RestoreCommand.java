@@ -22,7 +22,7 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--snapshot", paramLabel = "ID", description = "the snapshot; default: the VM's newest, from its journal") String snapshot;
     @Option(names = "--name", defaultValue = "vm", paramLabel = "VM", description = "whose newest snapshot, without --snapshot (default ${DEFAULT-VALUE})") String name;
     @Option(names = "--paused", description = "restore with the vCPUs paused (resume through the API)") boolean paused;
-    @Option(names = "--api", paramLabel = "HOST:PORT", description = "serve the control API") String api;
+    @picocli.CommandLine.Mixin ApiOptions api;
     @Option(names = "--stats", description = "print exit and device counters when the VM ends") boolean stats;
 
     @Override

@@ -52,9 +52,8 @@ final class RunCommand implements Callable<Integer> {
             description = "journal and snapshots of this VM (embedded H2 journal in DIR/journal.mv.db)")
     Path dataDir;
 
-    @Option(names = "--api", paramLabel = "HOST:PORT",
-            description = "serve the control API (HTTP/JSON) on this loopback address, e.g. 127.0.0.1:8080")
-    String api;
+    @picocli.CommandLine.Mixin
+    ApiOptions api;
 
     @Option(names = "--stats", description = "print exit and device counters to stderr when the VM ends")
     boolean stats;

@@ -1,52 +1,79 @@
 package io.actorvm.control.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.actorvm.control.api.ApiEndpoint;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.time.Duration;
 import java.util.concurrent.Callable;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
-/** {@code actorvm snapshot --api HOST:PORT}: snapshots a running VM; prints the id on the last line. */
+/**
+ * {@code actorvm snapshot --api-sock PATH}: snapshots a running VM; prints the id on the last line.
+ * The snapshot is an operation the command starts and then polls, so no connection has to stay
+ * open as long as a large snapshot takes.
+ */
 @Command(name = "snapshot", mixinStandardHelpOptions = true,
-        description = "Take a snapshot of a VM run with --api and --data-dir; prints the snapshot id on its last line.")
+        description = "Take a snapshot of a VM run with --api-sock (or --api) and --data-dir; prints the snapshot id on its last line.")
 final class SnapshotCommand implements Callable<Integer> {
-    @Option(names = "--api", required = true, paramLabel = "HOST:PORT", description = "the VM's control API")
-    String api;
+    @Mixin
+    ApiOptions api;
 
     @Option(names = "--full", description = "a full snapshot even if there is a previous one to be incremental on")
     boolean full;
 
-    private static final Pattern FIELD = Pattern.compile("\"(\\w+)\"\\s*:\\s*(\"([^\"]*)\"|[-\\w.]+)");
+    private static final ObjectMapper JSON = new ObjectMapper();
+    static final long POLL_MILLIS = 200, GIVE_UP_MILLIS = 30 * 60_000;
 
     @Override
     public Integer call() throws Exception {
-        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
-        HttpResponse<String> r;
+        ApiEndpoint endpoint;
+        ApiClient client;
         try {
-            r = http.send(HttpRequest.newBuilder(URI.create("http://" + api + "/snapshot/create" + (full ? "?type=full" : "")))
-                    .PUT(HttpRequest.BodyPublishers.noBody()).timeout(Duration.ofMinutes(10)).build(), HttpResponse.BodyHandlers.ofString());
-        } catch (IOException | IllegalArgumentException e) {
-            System.err.println("actorvm: cannot reach the control API at " + api + ": " + (e.getMessage() == null ? e : e.getMessage()));
+            endpoint = api.endpoint();
+            if (endpoint == null) throw new IllegalArgumentException("say where the VM's API is: --api-sock PATH or --api tcp:HOST:PORT");
+            client = new ApiClient(endpoint, api.token());
+        } catch (IllegalArgumentException e) {
+            System.err.println("actorvm: " + e.getMessage());
             return Main.USAGE_ERROR;
         }
-        java.util.Map<String, String> fields = new java.util.LinkedHashMap<>();
-        Matcher m = FIELD.matcher(r.body());
-        while (m.find()) fields.put(m.group(1), m.group(3) != null ? m.group(3) : m.group(2));
-        if (r.statusCode() != 200) {
-            System.err.println("actorvm: " + fields.getOrDefault("fault_message", "HTTP " + r.statusCode()));
+        JsonNode op;
+        try {
+            ApiClient.Response r = client.send("POST", "/operations/snapshot" + (full ? "?type=full" : ""));
+            op = json(r.body());
+            if (r.status() != 202) {
+                System.err.println("actorvm: " + op.path("fault_message").asText("HTTP " + r.status()));
+                return 1;
+            }
+            long deadline = System.currentTimeMillis() + GIVE_UP_MILLIS;
+            while ("running".equals(op.path("state").asText()) && System.currentTimeMillis() < deadline) {
+                Thread.sleep(POLL_MILLIS);
+                op = json(client.send("GET", "/operations/" + op.path("id").asText()).body());
+            }
+        } catch (IOException e) {
+            System.err.println("actorvm: cannot reach the control API at " + endpoint + ": " + (e.getMessage() == null ? e : e.getMessage()));
+            return Main.USAGE_ERROR;
+        }
+        if (!"succeeded".equals(op.path("state").asText())) {
+            System.err.println("actorvm: " + op.path("faultMessage").asText(op.path("fault_message").asText("snapshot " + op.path("state").asText())));
             return 1;
         }
-        System.out.println((Boolean.parseBoolean(fields.get("full")) ? "full" : "incremental") + " snapshot: "
-                + fields.get("pages") + " pages, " + fields.get("bytesWritten") + " bytes written, " + fields.get("millis") + " ms"
-                + (fields.getOrDefault("parentId", "").isEmpty() || "null".equals(fields.get("parentId")) ? "" : ", parent " + fields.get("parentId")));
-        System.out.println(fields.get("id"));
+        JsonNode s = op.path("result");
+        String parent = s.path("parentId").asText("");
+        System.out.println((s.path("full").asBoolean() ? "full" : "incremental") + " snapshot: " + s.path("pages").asLong() + " pages, "
+                + s.path("bytesWritten").asLong() + " bytes written, " + s.path("millis").asLong() + " ms"
+                + (parent.isEmpty() || "null".equals(parent) ? "" : ", parent " + parent));
+        System.out.println(s.path("id").asText());
         return 0;
+    }
+
+    private static JsonNode json(String body) throws IOException {
+        try {
+            return JSON.readTree(body);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IOException("the API answered something that is not JSON: " + body.lines().findFirst().orElse(""));
+        }
     }
 }

@@ -74,24 +74,23 @@ final class VmRunner {
 
     /**
      * Runs {@code behavior} (a fresh or a restored VM) with the terminal as console; serves the
-     * control API on {@code api} ("HOST:PORT", or null).
+     * control API where {@code api} says (none without --api-sock or --api).
      */
-    static int run(VmConfig config, org.apache.pekko.actor.typed.Behavior<Vm.Command> behavior, String api, boolean printStats,
+    static int run(VmConfig config, org.apache.pekko.actor.typed.Behavior<Vm.Command> behavior, ApiOptions api, boolean printStats,
                    boolean checkKernel) throws InterruptedException {
+        io.actorvm.control.api.ApiEndpoint endpoint;
+        try {
+            endpoint = api.endpoint();
+        } catch (IllegalArgumentException e) {
+            System.err.println("actorvm: " + e.getMessage());
+            return Main.USAGE_ERROR;
+        }
         try {
             if (checkKernel) preflight(config);
             else Kvm.open().close();
         } catch (KernelFormatException | KvmUnavailableException e) {
             System.err.println("actorvm: " + e.getMessage());
             return Main.USAGE_ERROR;
-        }
-        String[] hostPort = null;
-        if (api != null) {
-            hostPort = api.split(":", 2);
-            if (hostPort.length != 2 || !hostPort[1].matches("\\d{1,5}")) {
-                System.err.println("actorvm: bad --api address '" + api + "' (use HOST:PORT, e.g. 127.0.0.1:8080)");
-                return Main.USAGE_ERROR;
-            }
         }
         Console console = new Console();
         ActorSystem<Vm.Command> system;
@@ -101,12 +100,13 @@ final class VmRunner {
             System.err.println("actorvm: " + e.getMessage());
             return Main.USAGE_ERROR;
         }
+        ControlApi.Binding apiBinding = null;
         try {
-            if (hostPort != null) {
+            if (endpoint != null) {
                 try {
-                    ControlApi.bind(system, system, hostPort[0], Integer.parseInt(hostPort[1])).toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS);
-                } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
-                    System.err.println("actorvm: cannot serve the API on " + api + ": " + (e.getCause() != null ? e.getCause().getMessage() : e));
+                    apiBinding = ControlApi.bind(system, system, endpoint);
+                } catch (java.io.IOException e) {
+                    System.err.println("actorvm: cannot serve the API on " + endpoint + ": " + e.getMessage());
                     return Main.USAGE_ERROR;
                 }
             }
@@ -133,6 +133,7 @@ final class VmRunner {
             return 1;
         } finally {
             console.restore();
+            if (apiBinding != null) apiBinding.close(); // the socket file goes with the VMM
             system.terminate();
             system.getWhenTerminated().toCompletableFuture().orTimeout(10, java.util.concurrent.TimeUnit.SECONDS)
                     .exceptionally(x -> null).join();
