@@ -68,18 +68,24 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
 
     private final BusDevice model;
     private final AtomicLong failures;
+    private final GuestLogLimit logLimit;
     private long batches, batchedWrites;
 
     public static Behavior<Command> create(BusDevice model) {
         AtomicLong failures = new AtomicLong(); // outlives restarts, like the model
-        Behavior<Command> b = Behaviors.setup(ctx -> new DeviceActor(ctx, model, failures));
-        return Behaviors.supervise(b).onFailure(RuntimeException.class, SupervisorStrategy.restart().withLoggingEnabled(true));
+        GuestLogLimit logLimit = GuestLogLimit.perDevice(); // and so does the budget of lines a guest can cause
+        Behavior<Command> b = Behaviors.setup(ctx -> new DeviceActor(ctx, model, failures, logLimit));
+        // Pekko's own line per restart (with its stack trace) only at debug: a guest can provoke
+        // restarts in a loop; the budgeted warning below says it instead.
+        return Behaviors.supervise(b).onFailure(RuntimeException.class,
+                SupervisorStrategy.restart().withLogLevel(org.slf4j.event.Level.DEBUG));
     }
 
-    private DeviceActor(ActorContext<Command> context, BusDevice model, AtomicLong failures) {
+    private DeviceActor(ActorContext<Command> context, BusDevice model, AtomicLong failures, GuestLogLimit logLimit) {
         super(context);
         this.model = model;
         this.failures = failures;
+        this.logLimit = logLimit;
     }
 
     @Override
@@ -98,7 +104,8 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
                 .onMessage(Read.class, this::onRead)
                 .onMessage(HostInput.class, in -> {
                     if (model instanceof io.actorvm.devices.HostInput sink) sink.receive(in.data());
-                    else getContext().getLog().warn("device {} takes no host input; {} bytes dropped", model.name(), in.data().length);
+                    else logLimit.admit().ifPresent(left -> getContext().getLog().warn("device {} takes no host input; {} bytes dropped{}",
+                            model.name(), in.data().length, GuestLogLimit.suppressedNote(left)));
                     return this;
                 })
                 .onMessage(RestoreState.class, r -> {
@@ -107,7 +114,8 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
                 })
                 .onMessage(Fail.class, f -> {
                     if (model instanceof ErrorState e) e.fail(f.reason());
-                    else getContext().getLog().warn("device {} failed: {}", model.name(), f.reason());
+                    else logLimit.admit().ifPresent(left -> getContext().getLog().warn("device {} failed: {}{}", model.name(), f.reason(),
+                            GuestLogLimit.suppressedNote(left)));
                     return this;
                 })
                 .onMessage(CaptureState.class, c -> {
@@ -121,7 +129,9 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
                 })
                 .onSignal(PreRestart.class, s -> {
                     long n = failures.incrementAndGet();
-                    getContext().getLog().warn("device {} failed ({} failures so far); restarted with its state kept", model.name(), n);
+                    logLimit.admit().ifPresent(left -> getContext().getLog().warn(
+                            "device {} failed ({} failures so far); restarted with its state kept{}", model.name(), n,
+                            GuestLogLimit.suppressedNote(left)));
                     return this;
                 })
                 .build();

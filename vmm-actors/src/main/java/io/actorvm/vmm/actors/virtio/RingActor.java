@@ -6,6 +6,7 @@ import io.actorvm.devices.virtio.VirtioInterrupt;
 import io.actorvm.io.buffering.virtq.DescriptorChain;
 import io.actorvm.io.buffering.virtq.SplitQueue;
 import io.actorvm.mmu.GuestMemory;
+import io.actorvm.vmm.actors.device.GuestLogLimit;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -65,6 +66,8 @@ public final class RingActor extends AbstractBehavior<RingActor.Command> {
     private final VirtioInterrupt interrupt;
     private final Executor io;
     private final ActorRef<Failed> failures;
+    /** The device's budget of guest-caused log lines: rings come and go with resets, the budget stays. */
+    private final GuestLogLimit logLimit;
     private final List<ActorRef<Done>> quiesceWaiters = new ArrayList<>();
     private int inFlight;
     private boolean quiescing, failed;
@@ -74,20 +77,21 @@ public final class RingActor extends AbstractBehavior<RingActor.Command> {
     public static final int MAX_PENDING = 256;
 
     public static Behavior<Command> create(int index, SplitQueue queue, QueueHandler handler, GuestMemory memory,
-                                           VirtioInterrupt interrupt, Executor io, ActorRef<Failed> failures) {
-        return Behaviors.setup(ctx -> new RingActor(ctx, index, queue, handler, null, memory, interrupt, io, failures));
+                                           VirtioInterrupt interrupt, Executor io, ActorRef<Failed> failures, GuestLogLimit logLimit) {
+        return Behaviors.setup(ctx -> new RingActor(ctx, index, queue, handler, null, memory, interrupt, io, failures, logLimit));
     }
 
     /** A ring the device fills on its own schedule: buffers are used as {@link Deliver}ed data arrives. */
     public static Behavior<Command> inbound(int index, SplitQueue queue, io.actorvm.devices.virtio.InboundHandler inbound,
-                                            GuestMemory memory, VirtioInterrupt interrupt, ActorRef<Failed> failures) {
-        return Behaviors.setup(ctx -> new RingActor(ctx, index, queue, null, inbound, memory, interrupt, null, failures));
+                                            GuestMemory memory, VirtioInterrupt interrupt, ActorRef<Failed> failures, GuestLogLimit logLimit) {
+        return Behaviors.setup(ctx -> new RingActor(ctx, index, queue, null, inbound, memory, interrupt, null, failures, logLimit));
     }
 
     private RingActor(ActorContext<Command> ctx, int index, SplitQueue queue, QueueHandler handler,
                       io.actorvm.devices.virtio.InboundHandler inbound, GuestMemory memory,
-                      VirtioInterrupt interrupt, Executor io, ActorRef<Failed> failures) {
+                      VirtioInterrupt interrupt, Executor io, ActorRef<Failed> failures, GuestLogLimit logLimit) {
         super(ctx);
+        this.logLimit = logLimit;
         this.index = index;
         this.queue = queue;
         this.handler = handler;
@@ -217,7 +221,8 @@ public final class RingActor extends AbstractBehavior<RingActor.Command> {
     private void fail(String reason) {
         if (failed) return;
         failed = true;
-        getContext().getLog().warn("virtqueue {}: {} (device needs reset)", index, reason);
+        logLimit.admit().ifPresent(left -> getContext().getLog().warn("virtqueue {}: {} (device needs reset){}", index, reason,
+                GuestLogLimit.suppressedNote(left)));
         failures.tell(new Failed(index, "queue " + index + ": " + reason));
     }
 

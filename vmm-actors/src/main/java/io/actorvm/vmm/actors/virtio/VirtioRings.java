@@ -5,6 +5,7 @@ import io.actorvm.devices.virtio.VirtioDevice;
 import io.actorvm.devices.virtio.VirtioInterrupt;
 import io.actorvm.io.buffering.virtq.SplitQueue;
 import io.actorvm.mmu.GuestMemory;
+import io.actorvm.vmm.actors.device.GuestLogLimit;
 import io.actorvm.vmm.actors.device.DeviceActor;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -66,6 +67,7 @@ public final class VirtioRings extends AbstractBehavior<VirtioRings.Command> {
     private final ActorRef<DeviceActor.Command> transport;
     private final Executor io;
     private final ActorRef<RingActor.Failed> failures;
+    private final GuestLogLimit logLimit = GuestLogLimit.perDevice();
     private final List<ActorRef<RingActor.Command>> rings = new ArrayList<>();
     private int generation;
 
@@ -103,8 +105,8 @@ public final class VirtioRings extends AbstractBehavior<VirtioRings.Command> {
                     for (int i = 0; i < queues.size(); i++) {
                         SplitQueue q = queues.get(i);
                         Behavior<RingActor.Command> ring = device.isInbound(i)
-                                ? RingActor.inbound(i, q, device.inbound(i), memory, interrupt, failures)
-                                : RingActor.create(i, q, device.handler(i), memory, interrupt, io, failures);
+                                ? RingActor.inbound(i, q, device.inbound(i), memory, interrupt, failures, logLimit)
+                                : RingActor.create(i, q, device.handler(i), memory, interrupt, io, failures, logLimit);
                         rings.add(q == null ? null : getContext().spawn(ring, "queue-" + i + "-g" + generation));
                     }
                     // Buffers the driver made available before DRIVER_OK are served now.

@@ -41,7 +41,8 @@ class RingActorTest {
             SplitQueue queue = new SplitQueue(memory, new SplitQueue.State(8, 0x1000, 0x2000, 0x3000, false, false, 0, 0, 0));
             TestProbe<RingActor.Failed> failures = kit.createTestProbe();
             ActorRef<RingActor.Command> ring = kit.spawn(RingActor.inbound(0, queue,
-                    (data, chain, mem) -> chain.write(mem, 0, data), memory, new VirtioInterrupt(() -> {}), failures.getRef()));
+                    (data, chain, mem) -> chain.write(mem, 0, data), memory, new VirtioInterrupt(() -> {}), failures.getRef(),
+                    io.actorvm.vmm.actors.device.GuestLogLimit.perDevice()));
 
             TestProbe<Done> quiet = kit.createTestProbe();
             ring.tell(new RingActor.Quiesce(quiet.getRef()));
