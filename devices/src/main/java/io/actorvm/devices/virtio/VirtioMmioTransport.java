@@ -64,6 +64,7 @@ public final class VirtioMmioTransport implements BusDevice, io.actorvm.devices.
     private final QueueConfig[] queues;
     private int status, deviceFeaturesSel, driverFeaturesSel, queueSel, configGeneration;
     private long driverFeatures;
+    private boolean draining;
     private String error;
     private long notifications, resets, protocolErrors;
 
@@ -214,6 +215,20 @@ public final class VirtioMmioTransport implements BusDevice, io.actorvm.devices.
         host.activate(ready);
     }
 
+    /**
+     * True from a reset until the host says the old rings stopped ({@link #ringsStopped}): the
+     * runtime holds the driver's next accesses meanwhile, as a device that is resetting stalls
+     * its driver on hardware (QEMU drains a device's requests inside the reset write).
+     */
+    public boolean draining() {
+        return draining;
+    }
+
+    /** The rings of before the reset finished their requests in flight and stopped. */
+    public void ringsStopped() {
+        draining = false;
+    }
+
     /** Puts the device into DEVICE_NEEDS_RESET; callable by the runtime when a ring hits bad guest data. */
     @Override
     public void fail(String reason) {
@@ -227,6 +242,7 @@ public final class VirtioMmioTransport implements BusDevice, io.actorvm.devices.
 
     private void reset() {
         resets++;
+        draining = true;
         host.deactivate();
         device.reset();
         status = 0;

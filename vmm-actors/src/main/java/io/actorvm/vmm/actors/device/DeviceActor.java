@@ -6,6 +6,7 @@ import io.actorvm.devices.DeviceMetrics;
 import io.actorvm.devices.DeviceStates;
 import io.actorvm.devices.ErrorState;
 import io.actorvm.io.buffering.BufferedWrite;
+import io.actorvm.devices.virtio.VirtioMmioTransport;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PreRestart;
@@ -50,6 +51,9 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     /** The device's host side cannot go on with what the guest gave it: the device enters its error state. */
     public record Fail(String reason) implements Command {}
 
+    /** A virtio transport's rings of before its reset have stopped (see {@link VirtioMmioTransport#draining()}). */
+    public record RingsStopped() implements Command {}
+
     public record GetMetrics(ActorRef<Metrics> replyTo) implements Command {}
 
     /** The model's registers for a snapshot ({@code state} null for a device that keeps none). */
@@ -93,12 +97,16 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
         return newReceiveBuilder()
                 .onMessage(Write.class, w -> {
                     model.write(w.offset(), w.size(), w.value());
-                    return this;
+                    return afterWrite();
                 })
                 .onMessage(WriteBatch.class, batch -> {
                     batches++;
                     batchedWrites += batch.writes().size();
                     for (BufferedWrite w : batch.writes()) model.write(w.offset(), w.size(), w.value());
+                    return afterWrite();
+                })
+                .onMessage(RingsStopped.class, r -> {
+                    if (model instanceof VirtioMmioTransport t) t.ringsStopped();
                     return this;
                 })
                 .onMessage(Read.class, this::onRead)
@@ -135,6 +143,36 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
                     return this;
                 })
                 .build();
+    }
+
+    /** Accesses held at most while a reset drains; beyond that writes are dropped and reads answer all-ones. */
+    static final int DRAIN_STASH = 4096;
+
+    /**
+     * After a write that reset a virtio transport: hold every further access until its old rings
+     * have finished their requests and stopped, so the driver's next read waits as it would on
+     * hardware and no request of the old driver completes into the new one's rings. VirtioRings
+     * bounds the wait (a hung host request does not hang the reset).
+     */
+    private Behavior<Command> afterWrite() {
+        if (!(model instanceof VirtioMmioTransport t) || !t.draining()) return this;
+        return Behaviors.withStash(DRAIN_STASH, stash -> Behaviors.receive(Command.class)
+                .onMessage(RingsStopped.class, r -> {
+                    t.ringsStopped();
+                    return stash.unstashAll(this);
+                })
+                .onAnyMessage(m -> {
+                    if (!stash.isFull()) {
+                        stash.stash(m);
+                    } else {
+                        if (m instanceof Read read) read.replyTo().tell(new ReadResult(-1L));
+                        logLimit.admit().ifPresent(left -> getContext().getLog().warn(
+                                "device {} is resetting and holds {} accesses already; dropped one{}", model.name(), DRAIN_STASH,
+                                GuestLogLimit.suppressedNote(left)));
+                    }
+                    return Behaviors.same();
+                })
+                .build());
     }
 
     private Behavior<Command> onRead(Read r) {

@@ -49,6 +49,13 @@ public final class RingActor extends AbstractBehavior<RingActor.Command> {
     /** The queue's progress for a snapshot; ask after {@link Quiesce}, so nothing is in flight. */
     public record GetState(ActorRef<SplitQueue.State> replyTo) implements Command {}
 
+    /**
+     * The driver reset the device: take nothing more, publish nothing more (completions of
+     * requests in flight are dropped, not written to the ring the driver gave up), and reply once
+     * none is in flight.
+     */
+    public record Abandon(ActorRef<Done> replyTo) implements Command {}
+
     /** Take requests again after a {@link Quiesce} (the snapshot is done). */
     public record Unquiesce() implements Command {}
 
@@ -134,6 +141,13 @@ public final class RingActor extends AbstractBehavior<RingActor.Command> {
                 .onMessage(Quiesce.class, q -> {
                     quiescing = true;
                     quiesceWaiters.add(q.replyTo());
+                    replyIfQuiet();
+                    return this;
+                })
+                .onMessage(Abandon.class, a -> {
+                    failed = true; // as after a failure: no pops, no used entries, no interrupts
+                    pending.clear();
+                    quiesceWaiters.add(a.replyTo());
                     replyIfQuiet();
                     return this;
                 })

@@ -36,7 +36,14 @@ public final class VirtioRings extends AbstractBehavior<VirtioRings.Command> {
     /** The driver set DRIVER_OK: run these queues (null entries: queues the driver did not make ready). */
     public record Activate(List<SplitQueue.State> queues) implements Command {}
 
+    /**
+     * The driver reset the device, or it failed: the rings stop once their requests in flight are
+     * done (dropped, not published), then the transport hears {@link DeviceActor.RingsStopped}.
+     */
     public record Deactivate() implements Command {}
+
+    /** Rings being abandoned finished their requests in flight (or took too long). */
+    private record Abandoned(List<ActorRef<RingActor.Command>> rings) implements Command {}
 
     public record Notify(int queue) implements Command {}
 
@@ -69,6 +76,8 @@ public final class VirtioRings extends AbstractBehavior<VirtioRings.Command> {
     private final ActorRef<RingActor.Failed> failures;
     private final GuestLogLimit logLimit = GuestLogLimit.perDevice();
     private final List<ActorRef<RingActor.Command>> rings = new ArrayList<>();
+    /** Rings of earlier activations still finishing their requests. */
+    private final java.util.Set<ActorRef<RingActor.Command>> abandoning = new java.util.HashSet<>();
     private int generation;
 
     public static Behavior<Command> create(VirtioDevice device, VirtioInterrupt interrupt, GuestMemory memory,
@@ -91,7 +100,7 @@ public final class VirtioRings extends AbstractBehavior<VirtioRings.Command> {
     public Receive<Command> createReceive() {
         return newReceiveBuilder()
                 .onMessage(Activate.class, a -> {
-                    stopRings();
+                    abandonRings();
                     generation++;
                     List<SplitQueue> queues = new ArrayList<>();
                     try {
@@ -114,7 +123,13 @@ public final class VirtioRings extends AbstractBehavior<VirtioRings.Command> {
                     return this;
                 })
                 .onMessage(Deactivate.class, d -> {
-                    stopRings();
+                    abandonRings();
+                    return this;
+                })
+                .onMessage(Abandoned.class, a -> {
+                    a.rings().forEach(r -> getContext().stop(r));
+                    abandoning.removeAll(a.rings());
+                    if (abandoning.isEmpty()) transport.tell(new DeviceActor.RingsStopped());
                     return this;
                 })
                 .onMessage(Notify.class, n -> {
@@ -174,9 +189,28 @@ public final class VirtioRings extends AbstractBehavior<VirtioRings.Command> {
                 .build();
     }
 
-    /** Stopped rings drop completions still in flight (the driver reset the device). */
-    private void stopRings() {
-        rings.stream().filter(r -> r != null).forEach(r -> getContext().stop(r));
+    /**
+     * Takes the running rings out of service: they finish what is in flight (a reset must not let
+     * a request of the old driver write guest memory after the new one has started, nor two
+     * generations of rings run at once), then stop; then the transport is told. At most
+     * {@link #ABANDON_TIMEOUT}: a request stuck on a hung host file does not hang the guest's reset.
+     */
+    private void abandonRings() {
+        List<ActorRef<RingActor.Command>> current = rings.stream().filter(r -> r != null).toList();
         rings.clear();
+        if (current.isEmpty()) {
+            if (abandoning.isEmpty()) transport.tell(new DeviceActor.RingsStopped());
+            return;
+        }
+        abandoning.addAll(current);
+        var scheduler = getContext().getSystem().scheduler();
+        List<CompletableFuture<Done>> drained = new ArrayList<>();
+        for (var r : current) {
+            drained.add(AskPattern.<RingActor.Command, Done>ask(r, RingActor.Abandon::new, ABANDON_TIMEOUT, scheduler)
+                    .toCompletableFuture().exceptionally(timedOut -> Done.getInstance()));
+        }
+        getContext().pipeToSelf(CompletableFuture.allOf(drained.toArray(CompletableFuture[]::new)), (ok, err) -> new Abandoned(current));
     }
+
+    static final Duration ABANDON_TIMEOUT = Duration.ofSeconds(30);
 }
