@@ -23,6 +23,12 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--name", defaultValue = "vm", paramLabel = "VM", description = "whose newest snapshot, without --snapshot (default ${DEFAULT-VALUE})") String name;
     @Option(names = "--paused", description = "restore with the vCPUs paused (resume through the API)") boolean paused;
     @picocli.CommandLine.Mixin ApiOptions api;
+    @Option(names = "--disk", paramLabel = "PATH[,ro]",
+            description = "use this disk image instead of the snapshot's (repeatable, in the snapshot's order, all of them)")
+    java.util.List<String> disks = new java.util.ArrayList<>();
+    @Option(names = "--net", paramLabel = "tap=NAME|switch=NAME",
+            description = "attach the network device to this backend instead of the snapshot's (repeatable, in order, all of them)")
+    java.util.List<String> nets = new java.util.ArrayList<>();
     @Option(names = "--stats", description = "print exit and device counters when the VM ends") boolean stats;
 
     @Override
@@ -46,11 +52,41 @@ final class RestoreCommand implements Callable<Integer> {
         try {
             // Reading and verifying the chain first: a missing or corrupt snapshot changes nothing.
             VmSnapshots.Loaded loaded = VmSnapshots.load(SnapshotStore.open(dataDir), snapshot);
-            config = VmEvents.config(loaded.config(), dataDir);
+            config = withHostOverrides(VmEvents.config(loaded.config(), dataDir));
         } catch (SnapshotException | IllegalArgumentException e) {
             System.err.println("actorvm: " + e.getMessage());
             return Main.USAGE_ERROR;
         }
         return VmRunner.run(config, Vm.restore(config, snapshot, paused, HostSources.system()), api, stats, false);
+    }
+
+    /**
+     * The host resources a snapshot names (disk files, tap devices, switches) are this host's to
+     * choose on restore: the devices stay the same, only what backs them changes. Disk contents
+     * are not part of a snapshot: the files given (or recorded) are used as they are now.
+     */
+    VmConfig withHostOverrides(VmConfig config) {
+        if (!disks.isEmpty()) {
+            if (disks.size() != config.disks().size()) {
+                throw new IllegalArgumentException("snapshot " + snapshot + " has " + config.disks().size() + " disk(s); --disk was given "
+                        + disks.size() + " time(s) (give each of them, in order)");
+            }
+            config = config.withDisks(disks.stream().map(io.actorvm.vmm.actors.DiskConfig::parse).toList());
+        }
+        if (!nets.isEmpty()) {
+            if (nets.size() != config.nets().size()) {
+                throw new IllegalArgumentException("snapshot " + snapshot + " has " + config.nets().size() + " network device(s); --net was given "
+                        + nets.size() + " time(s) (give each of them, in order)");
+            }
+            java.util.List<io.actorvm.vmm.actors.NetConfig> replaced = new java.util.ArrayList<>();
+            for (int i = 0; i < nets.size(); i++) {
+                io.actorvm.vmm.actors.NetConfig given = io.actorvm.vmm.actors.NetConfig.parse(nets.get(i));
+                if (given == null) throw new IllegalArgumentException("--net none cannot replace a network device of the snapshot");
+                // The guest knows its MAC: keep the snapshot's unless another is given.
+                replaced.add(given.mac() == null ? new io.actorvm.vmm.actors.NetConfig(given.kind(), given.name(), config.nets().get(i).mac()) : given);
+            }
+            config = config.withNets(replaced);
+        }
+        return config;
     }
 }

@@ -106,6 +106,7 @@ final class Machine implements AutoCloseable {
             kvm = Kvm.open();
         } catch (RuntimeException e) {
             closeAll(disks);
+            taps.forEach(t -> { if (t != null) t.close(); });
             throw e;
         }
         Machine m = null;

@@ -13,6 +13,7 @@ import io.actorvm.persistence.KryoSerializable;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
@@ -97,7 +98,7 @@ public final class Vm {
     private record VcpuStopped(VcpuActor.Stopped stopped) implements Command, NoSerializationVerificationNeeded {}
     record GuestEnded(Terminated how) implements Command, NoSerializationVerificationNeeded {}
     private record DevicesDrained(List<DeviceActor.Metrics> metrics) implements Command, NoSerializationVerificationNeeded {}
-    private record MachineBuilt(ActorRef<StatusReply<Done>> replyTo, Machine machine, Throwable failure) implements Command, NoSerializationVerificationNeeded {}
+    private record MachineBuilt(ActorRef<StatusReply<Done>> replyTo, Throwable failure) implements Command, NoSerializationVerificationNeeded {}
     private record PauseDone(ActorRef<StatusReply<Done>> replyTo, Throwable failure) implements Command, NoSerializationVerificationNeeded {}
     private record SnapshotDone(ActorRef<StatusReply<SnapshotInfo>> replyTo, VmSnapshots.Taken taken, Throwable failure,
                                 boolean wasRunning) implements Command, NoSerializationVerificationNeeded {}
@@ -136,6 +137,7 @@ public final class Vm {
     private final HostSources sources;
     private final IoStats stats = new IoStats();
     private final VmEnd end = new VmEnd();
+    private final MachineHandoff handoff = new MachineHandoff();
     /** The guest's console as a stream (a child from the start, so subscribers may attach before {@link Start}). */
     private final ActorRef<ConsoleHub.Command> console;
     /** The machine, devices and vCPUs once started; null before and once released. */
@@ -190,10 +192,11 @@ public final class Vm {
      */
     private Behavior<Command> onStart(Start start) {
         journal = JournalWriter.of(ctx, config);
-        ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> Machine.create(config, restoreFrom),
+        ctx.pipeToSelf(CompletableFuture.runAsync(() -> handoff.offer(Machine.create(config, restoreFrom)),
                         ctx.getSystem().dispatchers().lookup(DispatcherSelector.blocking())),
-                (built, failure) -> new MachineBuilt(start.replyTo(), built, failure));
+                (built, failure) -> new MachineBuilt(start.replyTo(), failure));
         return Behaviors.withStash(STASH_CAPACITY, stash -> Behaviors.receive(Command.class)
+                .onSignal(PostStop.class, this::onPostStop)
                 .onMessage(MachineBuilt.class, b -> stash.unstashAll(onMachineBuilt(b)))
                 .onMessage(GetStatus.class, g -> reply(g, State.CREATED))
                 .onAnyMessage(m -> {
@@ -205,21 +208,32 @@ public final class Vm {
     }
 
     private Behavior<Command> onMachineBuilt(MachineBuilt built) {
-        if (built.failure() != null) {
-            String reason = reason(built.failure());
+        Machine machine = handoff.take();
+        Throwable failure = built.failure();
+        if (failure == null) {
+            try {
+                runtime = VmRuntime.wire(ctx, config, sources, console, machine, new GuestRequests(ctx.getSelf()), stats,
+                        ctx.messageAdapter(VcpuActor.Stopped.class, VcpuStopped::new));
+            } catch (RuntimeException e) {
+                // Devices half attached (an eventfd refused, a tap that would not start): give back
+                // what the machine holds; the device actors spawned so far stop with this VM.
+                machine.close();
+                failure = e;
+            }
+        }
+        if (failure != null) {
+            String reason = reason(failure);
             built.replyTo().tell(StatusReply.error(reason));
             end.endNow(new Terminated("failed to start: " + reason, 1, true));
             return stopped();
         }
-        runtime = VmRuntime.wire(ctx, config, sources, console, built.machine(), new GuestRequests(ctx.getSelf()), stats,
-                ctx.messageAdapter(VcpuActor.Stopped.class, VcpuStopped::new));
         snapshots = VmSnapshotter.of(config, restoreFrom);
         if (startPaused) runtime.vcpus.startPaused();
         if (startPaused) journal.record(restoreFrom != null ? VmEvents.restored(restoreFrom) : VmEvents.started());
         // The journal records that the guest runs before it does: a VMM killed at any moment
         // leaves a journal that knows about every guest execution.
         journal.record(startPaused ? VmEvents.paused() : restoreFrom != null ? VmEvents.restored(restoreFrom) : VmEvents.started(),
-                failure -> new StartJournaled(built.replyTo(), failure));
+                notJournaled -> new StartJournaled(built.replyTo(), notJournaled));
         return startPaused ? paused() : running();
     }
 
@@ -238,9 +252,25 @@ public final class Vm {
                 .build();
     }
 
+    /**
+     * The VM actor stops without having stopped its guest (its actor system terminates, its
+     * parent stops it, it failed): the vCPU actors, children, have stopped first and taken their
+     * threads out of KVM_RUN; what the machine holds is released here, and a machine still
+     * being built is closed when it is ready.
+     */
+    private Behavior<Command> onPostStop(PostStop signal) {
+        handoff.abandon();
+        if (runtime != null) {
+            runtime.releaseAfterAbnormalStop();
+            runtime = null;
+        }
+        return Behaviors.same();
+    }
+
     /** What every state answers alike: status, watchers, console subscribers. */
     private BehaviorBuilder<Command> any(BehaviorBuilder<Command> b, State state) {
-        return b.onMessage(GetStatus.class, g -> reply(g, state))
+        return b.onSignal(PostStop.class, this::onPostStop)
+                .onMessage(GetStatus.class, g -> reply(g, state))
                 .onMessage(WatchTermination.class, w -> { end.watch(w.replyTo()); return Behaviors.same(); })
                 .onMessage(AttachConsole.class, a -> { console.tell(new ConsoleHub.Attach(a.subscriber())); return Behaviors.same(); })
                 .onMessage(DetachConsole.class, d -> { console.tell(new ConsoleHub.Detach(d.subscriber())); return Behaviors.same(); })
@@ -301,6 +331,7 @@ public final class Vm {
         ctx.pipeToSelf(snapshots.take(runtime, t.full(), wasRunning, ctx.getSystem()),
                 (taken, failure) -> new SnapshotDone(t.replyTo(), taken, failure, wasRunning));
         return Behaviors.withStash(STASH_CAPACITY, stash -> Behaviors.receive(Command.class)
+                .onSignal(PostStop.class, this::onPostStop)
                 .onMessage(SnapshotDone.class, d -> {
                     VmSnapshotter.release(runtime, d.wasRunning());
                     if (d.failure() != null) {

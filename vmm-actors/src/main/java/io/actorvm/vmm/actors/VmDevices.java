@@ -235,6 +235,11 @@ final class VmDevices {
     void stop() {
         devices.forEach(dev -> ctx.stop(dev.ref()));
         virtioRings.forEach(ctx::stop);
+        closePorts();
+    }
+
+    /** Leaves the switches (the device actors are stopped, or stop with the VM). */
+    void closePorts() {
         switchPorts.forEach(SwitchPort::close);
     }
 }

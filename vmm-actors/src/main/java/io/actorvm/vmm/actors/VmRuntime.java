@@ -44,6 +44,17 @@ final class VmRuntime {
         return new VmRuntime(machine, devices, VcpuGroup.spawn(ctx, machine.vcpus, router, vcpuStopped), irqchipOpen);
     }
 
+    /**
+     * After the VM actor stopped without the usual stop: its children (vCPUs, devices) have
+     * stopped already, the vCPU threads are out of KVM_RUN; the machine's fds, threads, taps and
+     * memory are released, and the switch ports let go.
+     */
+    void releaseAfterAbnormalStop() {
+        devices.closePorts();
+        irqchipOpen.set(false);
+        machine.close();
+    }
+
     /** Once every vCPU has stopped and the devices have drained: device actors stopped, then KVM and memory released. */
     void release() {
         devices.stop();

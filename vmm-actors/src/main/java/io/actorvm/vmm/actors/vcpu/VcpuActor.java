@@ -6,6 +6,7 @@ import io.actorvm.kvm.VmExit;
 import io.actorvm.vmm.actors.io.ExitHandler;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
@@ -117,7 +118,32 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
                     parent.tell(new Stopped(vcpu.id(), e.outcome()));
                     return Behaviors.stopped();
                 })
+                .onSignal(PostStop.class, s -> {
+                    endThread();
+                    return this;
+                })
                 .build();
+    }
+
+    /** Longest wait for a vCPU thread to leave when its actor stops (a read waits at most 5 s for its device). */
+    static final long THREAD_END_MILLIS = 10_000;
+
+    /**
+     * The actor stopped (normally after its loop ended; abnormally when the VM or its actor
+     * system went away): the thread leaves KVM_RUN and ends before the VM releases the vCPU's fd
+     * and mappings, which the thread would otherwise touch after they are gone.
+     */
+    private void endThread() {
+        if (thread == null || !thread.isAlive()) return;
+        control.request(VcpuControl.Target.STOP);
+        kick();
+        thread.interrupt(); // a read waiting for its device
+        try {
+            thread.join(THREAD_END_MILLIS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (thread.isAlive()) getContext().getLog().error("vCPU {} thread did not end within {} ms", vcpu.id(), THREAD_END_MILLIS);
     }
 
     private void kick() {
