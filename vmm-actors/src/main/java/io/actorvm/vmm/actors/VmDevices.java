@@ -30,9 +30,11 @@ import io.actorvm.vmm.actors.net.SwitchPort;
 import io.actorvm.vmm.actors.net.Switches;
 import io.actorvm.vmm.actors.virtio.VirtioHostAdapter;
 import io.actorvm.vmm.actors.virtio.VirtioRings;
+import io.actorvm.vmm.actors.virtio.VmIoShare;
 import io.actorvm.vmm.actors.virtio.VirtioSlots;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.Scheduler;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
@@ -120,6 +122,9 @@ final class VmDevices {
         if (config.rng()) models.add(new VirtioRng(sources.entropy()));
         if (models.isEmpty()) return;
         machine.poller = new IoEventPoller("virtio-notify-" + config.name());
+        // Every device of this VM shares one bounded part of the pool all VMs use.
+        VmIoShare io = new VmIoShare(ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(VirtioRings.DEVICE_IO_DISPATCHER)),
+                ctx.getSystem().settings().config().getInt("actorvm.device-io-per-vm"));
         List<VirtioSlots.Slot> slots = VirtioSlots.first(models.size());
         for (int i = 0; i < models.size(); i++) {
             VirtioDevice model = models.get(i);
@@ -131,7 +136,7 @@ final class VmDevices {
             VirtioMmioTransport transport = new VirtioMmioTransport(model, host, interrupt, machine.memory);
             String name = model.name() + "-" + i;
             var transportRef = ctx.spawn(DeviceActor.create(transport), name);
-            var rings = ctx.spawn(VirtioRings.create(model, interrupt, machine.memory, transportRef), name + "-rings");
+            var rings = ctx.spawn(VirtioRings.create(model, interrupt, machine.memory, transportRef, io), name + "-rings");
             host.bind(rings);
             DeviceRef dev = new DeviceRef(name, transportRef);
             mmio.register(new IoRange(slot.base(), VirtioSlots.WINDOW), dev);

@@ -80,19 +80,20 @@ public final class VirtioRings extends AbstractBehavior<VirtioRings.Command> {
     private final java.util.Set<ActorRef<RingActor.Command>> abandoning = new java.util.HashSet<>();
     private int generation;
 
+    /** {@code io}: where the device's requests run, the VM's {@link VmIoShare} of the device I/O pool. */
     public static Behavior<Command> create(VirtioDevice device, VirtioInterrupt interrupt, GuestMemory memory,
-                                           ActorRef<DeviceActor.Command> transport) {
-        return Behaviors.setup(ctx -> new VirtioRings(ctx, device, interrupt, memory, transport));
+                                           ActorRef<DeviceActor.Command> transport, Executor io) {
+        return Behaviors.setup(ctx -> new VirtioRings(ctx, device, interrupt, memory, transport, io));
     }
 
     private VirtioRings(ActorContext<Command> ctx, VirtioDevice device, VirtioInterrupt interrupt, GuestMemory memory,
-                        ActorRef<DeviceActor.Command> transport) {
+                        ActorRef<DeviceActor.Command> transport, Executor io) {
         super(ctx);
         this.device = device;
         this.interrupt = interrupt;
         this.memory = memory;
         this.transport = transport;
-        this.io = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(DEVICE_IO_DISPATCHER));
+        this.io = io;
         this.failures = ctx.messageAdapter(RingActor.Failed.class, RingFailed::new);
     }
 

@@ -56,7 +56,8 @@ class VirtioResetTest {
             VirtioHostAdapter host = new VirtioHostAdapter();
             VirtioInterrupt interrupt = new VirtioInterrupt(() -> {});
             ActorRef<DeviceActor.Command> transport = kit.spawn(DeviceActor.create(new VirtioMmioTransport(rng, host, interrupt, memory)));
-            host.bind(kit.spawn(VirtioRings.create(rng, interrupt, memory, transport)));
+            host.bind(kit.spawn(VirtioRings.create(rng, interrupt, memory, transport,
+                    new VmIoShare(java.util.concurrent.ForkJoinPool.commonPool(), 4))));
 
             // One device-writable buffer of 64 bytes at 0x4000 in a ring of 8: desc 0x1000, avail 0x2000, used 0x3000.
             memory.write(GuestAddress.of(0x1000), ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN)
