@@ -120,8 +120,12 @@ final class GuestRun {
     final Capture console;
 
     GuestRun(ActorTestKit kit, String guest, String cmdline, long memory, int cpus) {
+        this(kit, new VmConfig(guest, guest(guest), cmdline, memory, cpus));
+    }
+
+    /** A VM of {@code config} spawned in {@code kit}, its console captured from the start. */
+    GuestRun(ActorTestKit kit, VmConfig config) {
         this.kit = kit;
-        VmConfig config = new VmConfig(guest, guest(guest), cmdline, memory, cpus);
         vm = kit.spawn(Vm.create(config));
         console = Capture.attach(kit, vm);
     }

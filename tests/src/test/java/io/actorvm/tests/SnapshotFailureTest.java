@@ -6,7 +6,6 @@ import io.actorvm.vmm.actors.Vm;
 import io.actorvm.vmm.actors.VmConfig;
 import io.actorvm.vmm.actors.journal.Journal;
 import io.actorvm.vmm.actors.journal.VmJournal;
-import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -46,12 +45,11 @@ class SnapshotFailureTest {
         var conf = Journal.openData(data).pekkoConfig().withFallback(ConfigFactory.load());
         ActorTestKit kit = ActorTestKit.create("snapshot-failure", conf);
         try {
-            VmConfig config = new VmConfig("counting", GuestRun.guest("counter"), "every=100000", 16L << 20, 1).withDataDir(data);
-            ActorRef<Vm.Command> vm = kit.spawn(Vm.create(config));
-            GuestRun.Capture console = GuestRun.Capture.attach(kit, vm);
-            TestProbe<StatusReply<Done>> done = kit.createTestProbe();
-            vm.tell(new Vm.Start(done.getRef()));
-            assertTrue(done.receiveMessage(Duration.ofSeconds(60)).isSuccess());
+            GuestRun run = new GuestRun(kit, new VmConfig("counting", GuestRun.guest("counter"), "every=100000", 16L << 20, 1)
+                    .withDataDir(data));
+            ActorRef<Vm.Command> vm = run.vm;
+            GuestRun.Capture console = run.console;
+            run.start();
             await().atMost(Duration.ofSeconds(60)).until(() -> console.text().contains("count "));
 
             assertTrue(snapshot(kit, vm).full());
@@ -76,8 +74,7 @@ class SnapshotFailureTest {
             assertNull(third.parentId());
             assertEquals(third.id(), snapshot(kit, vm).parentId(), "and the one after builds on it again");
 
-            vm.tell(new Vm.Stop("test over", done.getRef()));
-            done.receiveMessage(Duration.ofSeconds(60));
+            assertTrue(run.command(r -> new Vm.Stop("test over", r)).isSuccess());
             List<VmEvent> journal = journal(kit, "counting");
             VmEvent failure = journal.stream().filter(VmEvent::hasSnapshotFailed).findFirst().orElseThrow();
             assertTrue(failure.getSnapshotFailed().getNextFull(), failure.toString());
