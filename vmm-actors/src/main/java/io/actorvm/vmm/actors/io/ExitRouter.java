@@ -17,6 +17,7 @@ import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import io.actorvm.vmm.actors.device.GuestLogLimit;
 
 /**
  * Routes a vCPU's port and MMIO exits to device actors. Runs on the vCPU threads: writes are
@@ -28,6 +29,7 @@ public final class ExitRouter implements ExitHandler {
     public static final Duration READ_TIMEOUT = Duration.ofSeconds(5);
 
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ExitRouter.class);
+    private final GuestLogLimit readFailureLog = GuestLogLimit.perDevice();
     /** Unclaimed accesses logged (at debug level) per VM before going quiet: a guest can make millions. */
     private static final int UNCLAIMED_LOG_LIMIT = 64;
 
@@ -150,7 +152,12 @@ public final class ExitRouter implements ExitHandler {
                             replyTo -> new DeviceActor.Read(offset, size, replyTo), READ_TIMEOUT, scheduler)
                     .toCompletableFuture().get(READ_TIMEOUT.toMillis() + 1000, TimeUnit.MILLISECONDS).value();
         } catch (ExecutionException | TimeoutException e) {
+            // The vCPU cannot wait forever, and the guest gets what an absent device gives; that
+            // is an error of ours or of the device, so it is counted and said (within a budget).
             stats.readTimeouts.increment();
+            readFailureLog.admit().ifPresent(left -> LOG.warn("a read of device {} at offset 0x{} got no answer within {} s; "
+                    + "the guest sees all ones ({} such reads so far){}", device.name(), Long.toHexString(offset),
+                    READ_TIMEOUT.toSeconds(), stats.readTimeouts.sum(), GuestLogLimit.suppressedNote(left)));
             return -1L;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
