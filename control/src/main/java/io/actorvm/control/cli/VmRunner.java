@@ -74,13 +74,13 @@ final class VmRunner {
 
     /**
      * Runs {@code behavior} (a fresh or a restored VM) with the terminal as console; serves the
-     * control API where {@code api} says (none without --api-sock or --api).
+     * control API where {@code api} says (none when null, or without --api-sock or --api).
      */
     static int run(VmConfig config, org.apache.pekko.actor.typed.Behavior<Vm.Command> behavior, ApiOptions api, boolean printStats,
                    boolean checkKernel) throws InterruptedException {
         io.actorvm.control.api.ApiEndpoint endpoint;
         try {
-            endpoint = api.endpoint();
+            endpoint = api == null ? null : api.endpoint();
         } catch (IllegalArgumentException e) {
             System.err.println("actorvm: " + e.getMessage());
             return Main.USAGE_ERROR;
