@@ -221,9 +221,14 @@ class LinuxBootTest {
         assertTrue(b.console().text().contains("ping-status=0"), "b pings a:\n" + b.console().text());
     }
 
-    /** Brings eth0 up, pings the peer until 3 answers (the peer may still be booting), stays up a while for the peer's pings. */
+    /**
+     * Brings eth0 up, waits until the peer answers at all (it may still be booting: busybox's
+     * {@code ping -c 3} sends three pings a second apart and gives up, whatever {@code -w} says),
+     * then pings it 3 times, and stays up a while for the peer's pings.
+     */
     static String pingScript(String self, String peer) {
-        return "ip addr add " + self + "/24 dev eth0 && ip link set eth0 up && ping -c 3 -w 240 " + peer
+        return "ip addr add " + self + "/24 dev eth0 && ip link set eth0 up && i=0; until ping -c 1 -W 1 " + peer
+                + " >/dev/null 2>&1 || [ $i -ge 120 ]; do i=$((i+1)); done; ping -c 3 -w 60 " + peer
                 + "; echo ping-status=$?; sleep 20";
     }
 
