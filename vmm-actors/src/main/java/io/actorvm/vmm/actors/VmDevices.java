@@ -115,7 +115,7 @@ final class VmDevices {
         for (int i = 0; i < config.nets().size(); i++) {
             NetConfig net = config.nets().get(i);
             NetBackend backend = net.kind() == NetConfig.Kind.TAP ? machine.taps.get(i)
-                    : new SwitchPort(Switches.get(ctx.getSystem()).named(net.name()), Switches.get(ctx.getSystem()).policy().maxQueuedPerPort());
+                    : switchPort(net.name());
             if (backend instanceof SwitchPort port) switchPorts.add(port);
             models.add(new VirtioNet(net.macFor(config.name(), i), backend));
         }
@@ -241,6 +241,12 @@ final class VmDevices {
         devices.forEach(dev -> ctx.stop(dev.ref()));
         virtioRings.forEach(ctx::stop);
         closePorts();
+    }
+
+    /** A port of switch {@code name}, with the queue bound every port of this actor system has. */
+    private SwitchPort switchPort(String name) {
+        Switches switches = Switches.get(ctx.getSystem());
+        return new SwitchPort(switches.named(name), switches.policy().maxQueuedPerPort());
     }
 
     /** Leaves the switches (the device actors are stopped, or stop with the VM). */

@@ -18,10 +18,12 @@ public final class Switches implements Extension {
     };
 
     private final ActorSystem<?> system;
+    private final VirtualSwitch.Policy policy;
     private final ConcurrentHashMap<String, ActorRef<VirtualSwitch.Command>> switches = new ConcurrentHashMap<>();
 
     private Switches(ActorSystem<?> system) {
         this.system = system;
+        this.policy = VirtualSwitch.Policy.of(system.settings().config());
     }
 
     public static Switches get(ActorSystem<?> system) {
@@ -30,12 +32,12 @@ public final class Switches implements Extension {
 
     /** What every switch of this actor system enforces ({@code actorvm.switch}). */
     public VirtualSwitch.Policy policy() {
-        return VirtualSwitch.Policy.of(system.settings().config());
+        return policy;
     }
 
     /** The switch called {@code name}, created on first use. */
     public ActorRef<VirtualSwitch.Command> named(String name) {
-        return switches.computeIfAbsent(name, n -> system.systemActorOf(VirtualSwitch.create(n, policy()),
+        return switches.computeIfAbsent(name, n -> system.systemActorOf(VirtualSwitch.create(n, policy),
                 "switch-" + java.net.URLEncoder.encode(n, java.nio.charset.StandardCharsets.UTF_8), Props.empty()));
     }
 }
