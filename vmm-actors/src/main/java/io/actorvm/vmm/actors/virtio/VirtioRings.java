@@ -77,6 +77,8 @@ public final class VirtioRings extends AbstractBehavior<VirtioRings.Command> {
     private final List<ActorRef<RingActor.Command>> rings = new ArrayList<>();
     /** Rings of earlier activations still finishing their requests. */
     private final java.util.Set<ActorRef<RingActor.Command>> abandoning = new java.util.HashSet<>();
+    /** A Deactivate waits for its answer ({@link DeviceActor.RingsStopped}). */
+    private boolean stopOwed;
     private int generation;
 
     /** {@code io}: where the device's requests run, the VM's {@link VmIoShare} of the device I/O pool. */
@@ -123,13 +125,14 @@ public final class VirtioRings extends AbstractBehavior<VirtioRings.Command> {
                     return this;
                 })
                 .onMessage(Deactivate.class, d -> {
+                    stopOwed = true;
                     abandonRings();
                     return this;
                 })
                 .onMessage(Abandoned.class, a -> {
                     a.rings().forEach(r -> getContext().stop(r));
                     abandoning.removeAll(a.rings());
-                    if (abandoning.isEmpty()) transport.tell(new DeviceActor.RingsStopped());
+                    tellStoppedIfDone();
                     return this;
                 })
                 .onMessage(Notify.class, n -> {
@@ -199,7 +202,7 @@ public final class VirtioRings extends AbstractBehavior<VirtioRings.Command> {
         List<ActorRef<RingActor.Command>> current = rings.stream().filter(r -> r != null).toList();
         rings.clear();
         if (current.isEmpty()) {
-            if (abandoning.isEmpty()) transport.tell(new DeviceActor.RingsStopped());
+            tellStoppedIfDone();
             return;
         }
         abandoning.addAll(current);
@@ -213,4 +216,16 @@ public final class VirtioRings extends AbstractBehavior<VirtioRings.Command> {
     }
 
     static final Duration ABANDON_TIMEOUT = Duration.ofSeconds(30);
+
+    /**
+     * Answers the transport's {@link Deactivate}s, once no ring is still finishing. Only a
+     * Deactivate is answered: an Activate also retires old rings, but nobody waits for that, and
+     * an answer then would end the wait of a reset that follows it.
+     */
+    private void tellStoppedIfDone() {
+        if (stopOwed && abandoning.isEmpty()) {
+            stopOwed = false;
+            transport.tell(new DeviceActor.RingsStopped());
+        }
+    }
 }
