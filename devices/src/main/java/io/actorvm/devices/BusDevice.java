@@ -16,6 +16,12 @@ public interface BusDevice {
     /** A guest write. */
     void write(long offset, int size, long value);
 
+    /**
+     * Called by the host after it handled a run of guest writes: hand on any host-side output the
+     * model gathered meanwhile (the UART's transmitted bytes go on as one chunk, not byte by byte).
+     */
+    default void flush() {}
+
     /** The device's counters, as its own metrics record. */
     DeviceMetrics metrics();
 }

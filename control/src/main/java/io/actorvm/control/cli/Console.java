@@ -2,8 +2,10 @@ package io.actorvm.control.cli;
 
 import io.actorvm.vmm.actors.Vm;
 import io.actorvm.vmm.actors.console.ConsoleOutput;
+import io.actorvm.vmm.actors.console.ConsoleSink;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 import java.io.File;
@@ -12,6 +14,7 @@ import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
 
@@ -26,27 +29,45 @@ final class Console {
     private final OutputStream out = new FileOutputStream(FileDescriptor.out);
     private String savedTty;
 
+    /** How long the end of a VM waits for its last output to reach stdout before the CLI goes on. */
+    static final Duration LAST_OUTPUT_WAIT = Duration.ofSeconds(5);
+
     /**
-     * A subscriber to the VM's console stream and its end, in one mailbox: it writes each chunk of
-     * guest output to stdout (blocking: run it on the blocking dispatcher), and completes
-     * {@code ended} with the VM's end, which the VM sends after the last of its output.
+     * A subscriber to the VM's console stream and its end, in one mailbox: guest output goes to
+     * stdout through a bounded {@link ConsoleSink} (a terminal paused with Ctrl-S or a pipe nobody
+     * reads then drops output instead of growing the heap or stalling the guest), and
+     * {@code ended} completes with the VM's end, which the VM sends after the last of its output,
+     * once that output is written (or {@link #LAST_OUTPUT_WAIT} has passed).
      */
     Behavior<Object> writer(CompletableFuture<Vm.Terminated> ended) {
-        return Behaviors.receive(Object.class)
-                .onMessage(ConsoleOutput.class, o -> {
-                    try {
-                        out.write(o.bytes());
-                        out.flush();
-                    } catch (IOException e) {
-                        // stdout closed (e.g. piped into head): the guest keeps running, its output goes nowhere
-                    }
-                    return Behaviors.same();
-                })
-                .onMessage(Vm.Terminated.class, t -> {
-                    ended.complete(t);
-                    return Behaviors.same();
-                })
-                .build();
+        return Behaviors.setup(ctx -> {
+            ConsoleSink sink = new ConsoleSink("stdout", bytes -> {
+                try {
+                    out.write(bytes);
+                    out.flush();
+                } catch (IOException e) {
+                    // stdout closed (e.g. piped into head): the guest keeps running, its output goes nowhere
+                }
+            });
+            return Behaviors.receive(Object.class)
+                    .onMessage(ConsoleOutput.class, o -> {
+                        sink.offer(o.bytes());
+                        return Behaviors.same();
+                    })
+                    .onMessage(Vm.Terminated.class, t -> {
+                        sink.awaitDrained(LAST_OUTPUT_WAIT); // runs on the blocking dispatcher
+                        if (sink.dropped() > 0) {
+                            System.err.println("actorvm: " + sink.dropped() + " bytes of console output were dropped (stdout did not keep up)");
+                        }
+                        ended.complete(t);
+                        return Behaviors.same();
+                    })
+                    .onSignal(PostStop.class, sig -> {
+                        sink.close();
+                        return Behaviors.same();
+                    })
+                    .build();
+        });
     }
 
     /** Raw mode if stdin is a terminal; output processing stays on so "\n" still returns the carriage. */

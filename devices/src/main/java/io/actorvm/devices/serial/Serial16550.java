@@ -192,6 +192,11 @@ public final class Serial16550 implements BusDevice, io.actorvm.devices.HostInpu
     }
 
     @Override
+    public void flush() {
+        output.flush();
+    }
+
+    @Override
     public Metrics metrics() {
         return new Metrics(txBytes, rxBytes, overruns, interrupts);
     }

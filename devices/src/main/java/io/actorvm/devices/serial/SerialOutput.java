@@ -4,4 +4,7 @@ package io.actorvm.devices.serial;
 @FunctionalInterface
 public interface SerialOutput {
     void transmit(byte b);
+
+    /** The bytes transmitted since the last flush may go on together now (see {@code BusDevice#flush}). */
+    default void flush() {}
 }

@@ -25,6 +25,7 @@ import io.actorvm.kvm.IoEventPoller;
 import io.actorvm.vmm.actors.console.ConsoleHub;
 import io.actorvm.vmm.actors.console.ConsolePublisher;
 import io.actorvm.vmm.actors.device.DeviceActor;
+import io.actorvm.vmm.actors.device.DeviceBacklog;
 import io.actorvm.vmm.actors.io.DeviceRef;
 import io.actorvm.vmm.actors.net.SwitchPort;
 import io.actorvm.vmm.actors.net.Switches;
@@ -97,8 +98,9 @@ final class VmDevices {
     }
 
     private DeviceRef attach(IoBus<DeviceRef> bus, IoRange range, BusDevice model) {
-        var ref = ctx.spawn(DeviceActor.create(model), model.name());
-        DeviceRef dev = new DeviceRef(model.name(), ref);
+        DeviceBacklog backlog = new DeviceBacklog();
+        var ref = ctx.spawn(DeviceActor.create(model, backlog), model.name());
+        DeviceRef dev = new DeviceRef(model.name(), ref, backlog);
         bus.register(range, dev);
         devices.add(dev);
         return dev;
@@ -135,10 +137,11 @@ final class VmDevices {
             VirtioHostAdapter host = new VirtioHostAdapter();
             VirtioMmioTransport transport = new VirtioMmioTransport(model, host, interrupt, machine.memory);
             String name = model.name() + "-" + i;
-            var transportRef = ctx.spawn(DeviceActor.create(transport), name);
+            DeviceBacklog backlog = new DeviceBacklog();
+            var transportRef = ctx.spawn(DeviceActor.create(transport, backlog), name);
             var rings = ctx.spawn(VirtioRings.create(model, interrupt, machine.memory, transportRef, io), name + "-rings");
             host.bind(rings);
-            DeviceRef dev = new DeviceRef(name, transportRef);
+            DeviceRef dev = new DeviceRef(name, transportRef, backlog);
             mmio.register(new IoRange(slot.base(), VirtioSlots.WINDOW), dev);
             devices.add(dev);
             virtioRings.add(rings);

@@ -40,7 +40,7 @@ final class VmRuntime {
         AtomicBoolean irqchipOpen = new AtomicBoolean(true);
         VmDevices devices = VmDevices.attach(ctx, config, sources, console, machine, control, irqchipOpen);
         devices.restore(machine.restoredDeviceStates);
-        ExitRouter router = new ExitRouter(devices.ports, devices.mmio, machine.ring, ctx.getSystem().scheduler(), stats);
+        ExitRouter router = new ExitRouter(devices.ports, devices.mmio, machine.ring, stats);
         return new VmRuntime(machine, devices, VcpuGroup.spawn(ctx, machine.vcpus, router, vcpuStopped), irqchipOpen);
     }
 

@@ -69,9 +69,9 @@ class VmProtocolSerializationTest {
                 new Vm.SnapshotInfo("20261202T120000Z-12345", "", true, 4096, 70000, 3200),
                 new Vm.Status("web-1", Vm.State.STOPPED, terminated), terminated,
                 new Vm.Stats(io, List.of(
-                        new DeviceActor.Metrics("serial", new Serial16550.Metrics(1, 2, 3, 4), 0, 5, 6),
+                        new DeviceActor.Metrics("serial", new Serial16550.Metrics(1, 2, 3, 4), 0, 5, 6, 7, 8000),
                         new DeviceActor.Metrics("virtio-blk", new VirtioMmioTransport.Metrics(
-                                new VirtioBlock.Metrics(1, 2, 3, 4, 5, 6, 7, 8), 9, 10, 11, false), 0, 0, 0))));
+                                new VirtioBlock.Metrics(1, 2, 3, 4, 5, 6, 7, 8), 9, 10, 11, false), 0, 0, 0, 0, 0))));
         for (Object m : messages) assertEquals(m, roundTrip(m), m.getClass().getName());
         assertArrayEquals(new byte[] {1, 2, 3}, ((Vm.ConsoleInput) roundTrip(new Vm.ConsoleInput(new byte[] {1, 2, 3}))).data());
         assertArrayEquals(new byte[] {4, 5}, ((ConsoleOutput) roundTrip(new ConsoleOutput(new byte[] {4, 5}))).bytes());

@@ -4,6 +4,7 @@ import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
@@ -47,17 +48,24 @@ public final class ConsoleHub {
     }
 
     /**
-     * A subscriber that hands each chunk of output to {@code onOutput}, on the subscriber's own
-     * thread (for embedders and benchmarks that want a callback; spawn it on the blocking
-     * dispatcher if the callback blocks).
+     * A subscriber that hands each chunk of output to {@code onOutput} on a thread of its own,
+     * through a bounded {@link ConsoleSink}: {@code onOutput} may block, and if it falls more than
+     * {@link ConsoleSink#CAPACITY} bytes behind, output is dropped (and counted) rather than kept.
      */
     public static Behavior<ConsoleOutput> subscriber(Consumer<byte[]> onOutput) {
-        return Behaviors.receive(ConsoleOutput.class)
-                .onMessage(ConsoleOutput.class, o -> {
-                    onOutput.accept(o.bytes());
-                    return Behaviors.same();
-                })
-                .build();
+        return Behaviors.setup(ctx -> {
+            ConsoleSink sink = new ConsoleSink(ctx.getSelf().path().name(), onOutput);
+            return Behaviors.receive(ConsoleOutput.class)
+                    .onMessage(ConsoleOutput.class, o -> {
+                        sink.offer(o.bytes());
+                        return Behaviors.same();
+                    })
+                    .onSignal(PostStop.class, s -> {
+                        sink.close();
+                        return Behaviors.same();
+                    })
+                    .build();
+        });
     }
 
     private Behavior<Command> behavior() {

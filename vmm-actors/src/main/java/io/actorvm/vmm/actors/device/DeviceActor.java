@@ -37,8 +37,23 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     /** Writes drained together from KVM's coalesced ring, in guest order. */
     public record WriteBatch(List<BufferedWrite> writes) implements Command {}
 
-    /** A guest read; the reply is the value, low {@code size} bytes significant. */
-    public record Read(long offset, int size, ActorRef<ReadResult> replyTo) implements Command {}
+    /**
+     * A {@code rep outs}: {@code data.length / size} items of {@code size} bytes, little-endian,
+     * written to one register in order (one message for what may be thousands of writes).
+     */
+    public record RepWrite(long offset, int size, byte[] data) implements Command {}
+
+    /** A guest read; the answer is the value, low {@code size} bytes significant, numbered {@code ticket}. */
+    public record Read(long offset, int size, ReadReply reply, long ticket) implements Command {
+        /** A read answered as a {@link ReadResult} message. */
+        public Read(long offset, int size, ActorRef<ReadResult> replyTo) {
+            this(offset, size, ReadReply.to(replyTo), 0);
+        }
+
+        void answer(long value) {
+            reply.answer(ticket, value);
+        }
+    }
 
     public record ReadResult(long value) {}
 
@@ -62,8 +77,12 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     /** The model's state through its own codec ({@code state} null for a device that keeps none). */
     public record CapturedState(String device, byte[] state) {}
 
-    /** The model's own metrics, and what the actor counts around it. */
-    public record Metrics(String device, DeviceMetrics model, long failures, long batches, long batchedWrites) {
+    /**
+     * The model's own metrics, and what the actor counts around it: failures, coalesced batches,
+     * and how often (and how long in all) vCPUs waited for a place in the device's backlog.
+     */
+    public record Metrics(String device, DeviceMetrics model, long failures, long batches, long batchedWrites,
+                          long backlogStalls, long backlogStalledNanos) {
         /** The model's counters by name (see {@link DeviceMetrics#counters()}). */
         public Map<String, Long> counters() {
             return model.counters();
@@ -71,23 +90,35 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     }
 
     private final BusDevice model;
+    private final DeviceBacklog backlog;
     private final AtomicLong failures;
     private final GuestLogLimit logLimit;
     private long batches, batchedWrites;
 
+    /** A device actor with a backlog of its own (for tests and tools that write to it directly). */
     public static Behavior<Command> create(BusDevice model) {
+        return create(model, new DeviceBacklog());
+    }
+
+    /**
+     * A device actor for {@code model}. Every {@link Write}, {@link WriteBatch} and
+     * {@link RepWrite} sent to it must hold a place in {@code backlog}, which it gives back.
+     */
+    public static Behavior<Command> create(BusDevice model, DeviceBacklog backlog) {
         AtomicLong failures = new AtomicLong(); // outlives restarts, like the model
         GuestLogLimit logLimit = GuestLogLimit.perDevice(); // and so does the budget of lines a guest can cause
-        Behavior<Command> b = Behaviors.setup(ctx -> new DeviceActor(ctx, model, failures, logLimit));
+        Behavior<Command> b = Behaviors.setup(ctx -> new DeviceActor(ctx, model, backlog, failures, logLimit));
         // Pekko's own line per restart (with its stack trace) only at debug: a guest can provoke
         // restarts in a loop; the budgeted warning below says it instead.
         return Behaviors.supervise(b).onFailure(RuntimeException.class,
                 SupervisorStrategy.restart().withLogLevel(org.slf4j.event.Level.DEBUG));
     }
 
-    private DeviceActor(ActorContext<Command> context, BusDevice model, AtomicLong failures, GuestLogLimit logLimit) {
+    private DeviceActor(ActorContext<Command> context, BusDevice model, DeviceBacklog backlog, AtomicLong failures,
+                        GuestLogLimit logLimit) {
         super(context);
         this.model = model;
+        this.backlog = backlog;
         this.failures = failures;
         this.logLimit = logLimit;
     }
@@ -95,14 +126,25 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     @Override
     public Receive<Command> createReceive() {
         return newReceiveBuilder()
+                // Each write message gives its backlog place back first: a model that throws must not keep it.
                 .onMessage(Write.class, w -> {
+                    backlog.leave();
                     model.write(w.offset(), w.size(), w.value());
                     return afterWrite();
                 })
                 .onMessage(WriteBatch.class, batch -> {
+                    backlog.leave();
                     batches++;
                     batchedWrites += batch.writes().size();
                     for (BufferedWrite w : batch.writes()) model.write(w.offset(), w.size(), w.value());
+                    return afterWrite();
+                })
+                .onMessage(RepWrite.class, rep -> {
+                    backlog.leave();
+                    int size = rep.size();
+                    for (int i = 0; i + size <= rep.data().length; i += size) {
+                        model.write(rep.offset(), size, littleEndian(rep.data(), i, size));
+                    }
                     return afterWrite();
                 })
                 .onMessage(RingsStopped.class, r -> {
@@ -132,7 +174,8 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
                     return this;
                 })
                 .onMessage(GetMetrics.class, m -> {
-                    m.replyTo().tell(new Metrics(model.name(), model.metrics(), failures.get(), batches, batchedWrites));
+                    m.replyTo().tell(new Metrics(model.name(), model.metrics(), failures.get(), batches, batchedWrites,
+                            backlog.stalls(), backlog.stalledNanos()));
                     return this;
                 })
                 .onSignal(PreRestart.class, s -> {
@@ -155,6 +198,7 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
      * bounds the wait (a hung host request does not hang the reset).
      */
     private Behavior<Command> afterWrite() {
+        model.flush();
         if (!(model instanceof VirtioMmioTransport t) || !t.draining()) return this;
         return Behaviors.withStash(DRAIN_STASH, stash -> Behaviors.receive(Command.class)
                 .onMessage(RingsStopped.class, r -> {
@@ -165,7 +209,8 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
                     if (!stash.isFull()) {
                         stash.stash(m);
                     } else {
-                        if (m instanceof Read read) read.replyTo().tell(new ReadResult(-1L));
+                        if (m instanceof Read read) read.answer(-1L);
+                        if (m instanceof Write || m instanceof WriteBatch || m instanceof RepWrite) backlog.leave();
                         logLimit.admit().ifPresent(left -> getContext().getLog().warn(
                                 "device {} is resetting and holds {} accesses already; dropped one{}", model.name(), DRAIN_STASH,
                                 GuestLogLimit.suppressedNote(left)));
@@ -181,10 +226,16 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
             value = model.read(r.offset(), r.size());
         } catch (RuntimeException e) {
             // The vCPU is blocked on this answer: give it what an absent device gives, then fail.
-            r.replyTo().tell(new ReadResult(-1L));
+            r.answer(-1L);
             throw e;
         }
-        r.replyTo().tell(new ReadResult(value));
+        r.answer(value);
         return this;
+    }
+
+    private static long littleEndian(byte[] data, int offset, int size) {
+        long v = 0;
+        for (int i = size - 1; i >= 0; i--) v = (v << 8) | (data[offset + i] & 0xFF);
+        return v;
     }
 }

@@ -5,8 +5,7 @@ import io.actorvm.io.buffering.CoalescedRing;
 import io.actorvm.io.buffering.IoBus;
 import io.actorvm.kvm.VmExit;
 import io.actorvm.vmm.actors.device.DeviceActor;
-import org.apache.pekko.actor.typed.Scheduler;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import io.actorvm.vmm.actors.device.GuestLogLimit;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -14,15 +13,18 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import io.actorvm.vmm.actors.device.GuestLogLimit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Routes a vCPU's port and MMIO exits to device actors. Runs on the vCPU threads: writes are
- * {@code tell}s (the vCPU resumes at once), reads are asks that block only the vCPU that made
- * them. Accesses nobody claims behave as on a PC: reads see all ones, writes vanish; both are counted.
+ * Routes a vCPU's port and MMIO exits to device actors. Runs on the vCPU threads: a write is a
+ * {@code tell} into the device's bounded backlog (the vCPU resumes at once unless the backlog is
+ * full, and then waits for the device, as on hardware); a read is a message answered through the
+ * vCPU's own {@link ReplyChannel}, and blocks only the vCPU that made it. Accesses nobody claims
+ * behave as on a PC: reads see all ones, writes vanish; both are counted.
+ *
+ * <p>A vCPU told to stop is interrupted: a wait here then ends at once, the write is not sent and
+ * the read sees all ones (counted as {@code stopped_accesses}); the guest never runs again.
  */
 public final class ExitRouter implements ExitHandler {
     /** A device that does not answer a read in this time is treated as absent for that read. */
@@ -33,18 +35,17 @@ public final class ExitRouter implements ExitHandler {
     /** Unclaimed accesses logged (at debug level) per VM before going quiet: a guest can make millions. */
     private static final int UNCLAIMED_LOG_LIMIT = 64;
 
-    private final java.util.concurrent.atomic.AtomicInteger unclaimedLogged = new java.util.concurrent.atomic.AtomicInteger();
+    private final AtomicInteger unclaimedLogged = new AtomicInteger();
+    private final ThreadLocal<ReplyChannel> replies = ThreadLocal.withInitial(() -> new ReplyChannel(Thread.currentThread()));
     private final IoBus<DeviceRef> ports;
     private final IoBus<DeviceRef> mmio;
     private final CoalescedRing ring; // shared by all vCPUs of the VM; null when not in use
-    private final Scheduler scheduler;
     private final IoStats stats;
 
-    public ExitRouter(IoBus<DeviceRef> ports, IoBus<DeviceRef> mmio, CoalescedRing ring, Scheduler scheduler, IoStats stats) {
+    public ExitRouter(IoBus<DeviceRef> ports, IoBus<DeviceRef> mmio, CoalescedRing ring, IoStats stats) {
         this.ports = ports;
         this.mmio = mmio;
         this.ring = ring;
-        this.scheduler = scheduler;
         this.stats = stats;
     }
 
@@ -79,7 +80,7 @@ public final class ExitRouter implements ExitHandler {
             byDevice.computeIfAbsent(target.get().owner(), k -> new ArrayList<>())
                     .add(new BufferedWrite(target.get().offset(), e.length(), e.value()));
         }
-        byDevice.forEach((dev, writes) -> dev.ref().tell(new DeviceActor.WriteBatch(writes)));
+        byDevice.forEach((dev, writes) -> send(dev, new DeviceActor.WriteBatch(writes)));
     }
 
     @Override
@@ -91,9 +92,10 @@ public final class ExitRouter implements ExitHandler {
             unclaimed("port write", out.port(), out.size());
             return;
         }
-        for (int i = 0; i < out.count(); i++) {
-            target.get().owner().ref().tell(new DeviceActor.Write(target.get().offset(), out.size(), out.value(i)));
-        }
+        DeviceRef dev = target.get().owner();
+        long offset = target.get().offset();
+        send(dev, out.count() == 1 ? new DeviceActor.Write(offset, out.size(), out.value(0))
+                : new DeviceActor.RepWrite(offset, out.size(), out.data()));
     }
 
     @Override
@@ -122,7 +124,7 @@ public final class ExitRouter implements ExitHandler {
             unclaimed("MMIO write", w.address(), w.data().length);
             return;
         }
-        target.get().owner().ref().tell(new DeviceActor.Write(target.get().offset(), w.data().length, w.value()));
+        send(target.get().owner(), new DeviceActor.Write(target.get().offset(), w.data().length, w.value()));
     }
 
     @Override
@@ -146,12 +148,24 @@ public final class ExitRouter implements ExitHandler {
         }
     }
 
-    private long read(DeviceRef device, long offset, int size) {
+    /** Sends a write once the device's backlog has a place for it. */
+    private void send(DeviceRef device, DeviceActor.Command write) {
         try {
-            return AskPattern.<DeviceActor.Command, DeviceActor.ReadResult>ask(device.ref(),
-                            replyTo -> new DeviceActor.Read(offset, size, replyTo), READ_TIMEOUT, scheduler)
-                    .toCompletableFuture().get(READ_TIMEOUT.toMillis() + 1000, TimeUnit.MILLISECONDS).value();
-        } catch (ExecutionException | TimeoutException e) {
+            device.backlog().enter();
+        } catch (InterruptedException e) {
+            stopped();
+            return;
+        }
+        device.ref().tell(write);
+    }
+
+    private long read(DeviceRef device, long offset, int size) {
+        ReplyChannel channel = replies.get();
+        long ticket = channel.open();
+        device.ref().tell(new DeviceActor.Read(offset, size, channel, ticket));
+        try {
+            return channel.await(ticket, System.nanoTime() + READ_TIMEOUT.toNanos());
+        } catch (TimeoutException e) {
             // The vCPU cannot wait forever, and the guest gets what an absent device gives; that
             // is an error of ours or of the device, so it is counted and said (within a budget).
             stats.readTimeouts.increment();
@@ -160,9 +174,15 @@ public final class ExitRouter implements ExitHandler {
                     READ_TIMEOUT.toSeconds(), stats.readTimeouts.sum(), GuestLogLimit.suppressedNote(left)));
             return -1L;
         } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+            stopped();
             return -1L;
         }
+    }
+
+    /** The vCPU was interrupted because it is stopping: keep the request for its loop, count the access. */
+    private void stopped() {
+        Thread.currentThread().interrupt();
+        stats.stoppedAccesses.increment();
     }
 
     private static void putLittleEndian(byte[] dst, int offset, int size, long value) {

@@ -13,6 +13,8 @@ public final class IoStats {
     public final LongAdder unknownPortWrites = new LongAdder(), unknownPortReads = new LongAdder();
     public final LongAdder unknownMmioWrites = new LongAdder(), unknownMmioReads = new LongAdder();
     public final LongAdder readTimeouts = new LongAdder();
+    /** Accesses cut short because their vCPU was stopping (a write not sent, a read answered with all ones). */
+    public final LongAdder stoppedAccesses = new LongAdder();
     public final LongAdder kicks = new LongAdder();
     public final LongAdder coalescedBatches = new LongAdder(), coalescedWrites = new LongAdder();
     public final LongAccumulator largestCoalescedBatch = new LongAccumulator(Math::max, 0);
@@ -29,6 +31,7 @@ public final class IoStats {
         m.put("unknown_mmio_writes", unknownMmioWrites.sum());
         m.put("unknown_mmio_reads", unknownMmioReads.sum());
         m.put("read_timeouts", readTimeouts.sum());
+        m.put("stopped_accesses", stoppedAccesses.sum());
         m.put("kicks", kicks.sum());
         m.put("coalesced_batches", coalescedBatches.sum());
         m.put("coalesced_writes", coalescedWrites.sum());

@@ -111,6 +111,8 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
                         return Behaviors.stopped();
                     }
                     kick();
+                    // A vCPU waiting for a device (a full backlog, a read) stops waiting: its VM is ending.
+                    thread.interrupt();
                     return this;
                 })
                 .onMessage(LoopEnded.class, e -> {
