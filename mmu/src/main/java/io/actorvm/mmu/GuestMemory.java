@@ -162,6 +162,17 @@ public final class GuestMemory implements AutoCloseable {
         return null;
     }
 
+    /**
+     * A view of guest RAM at [address, address+length) for a device to write into in place (a
+     * disk read lands here with no copy); its pages count as written from now on. Throws if any
+     * byte is not RAM.
+     */
+    public MemorySegment dmaTarget(GuestAddress address, long length) {
+        MemorySegment view = slice(address, length);
+        mark(written, address.value(), length);
+        return view;
+    }
+
     public void write(GuestAddress address, byte[] data) {
         copyIn(address, MemorySegment.ofArray(data), 0, data.length);
     }

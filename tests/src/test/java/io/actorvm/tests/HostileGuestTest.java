@@ -168,7 +168,7 @@ class HostileGuestTest extends ActorTestSupport {
         Counted victim = counter(name + "-victim", "every=2000", victimNets);
         // Baseline: beside a neighbour that burns a vCPU and does nothing else.
         Counted calm = counter(name + "-calm", "every=1000000000000");
-        TimeUnit.SECONDS.sleep(3);
+        TimeUnit.SECONDS.sleep(10); // both booted, the JIT warm
         f.baselineRate = rate(victim, BASELINE, () -> {});
         stop(calm.vm());
 

@@ -87,6 +87,46 @@ class VirtioBlockTest {
     }
 
     @Test
+    void dataScatteredOverSegmentsMovesInChainOrder() throws IOException {
+        Path img = image(64 * 1024);
+        byte[] file = Files.readAllBytes(img);
+        try (DiskImage disk = DiskImage.open(img, false)) {
+            QueueHandler q = new VirtioBlock(disk, "disk0").handler(0);
+            // A read of 1536 bytes into three pieces, the last one sharing its descriptor with the status byte.
+            memory.write(GuestAddress.of(0x10000), ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putInt(0, 0).putLong(8, 4).array());
+            DescriptorChain read = new DescriptorChain(1, List.of(
+                    new DescriptorChain.Segment(GuestAddress.of(0x10000), 16, false),
+                    new DescriptorChain.Segment(GuestAddress.of(0x21000), 100, true),
+                    new DescriptorChain.Segment(GuestAddress.of(0x22000), 1000, true),
+                    new DescriptorChain.Segment(GuestAddress.of(0x23000), 437, true)));
+            assertEquals(1536 + 1, q.process(read, memory));
+            assertEquals(0, memory.read(GuestAddress.of(0x23000 + 436), 1)[0]);
+            byte[] got = new byte[1536];
+            System.arraycopy(memory.read(GuestAddress.of(0x21000), 100), 0, got, 0, 100);
+            System.arraycopy(memory.read(GuestAddress.of(0x22000), 1000), 0, got, 100, 1000);
+            System.arraycopy(memory.read(GuestAddress.of(0x23000), 436), 0, got, 1100, 436);
+            assertArrayEquals(Arrays.copyOfRange(file, 4 * 512, 4 * 512 + 1536), got);
+
+            // A write whose header and first data bytes share a descriptor, the rest in a second one.
+            byte[] data = new byte[1024];
+            for (int i = 0; i < data.length; i++) data[i] = (byte) (255 - i);
+            byte[] first = new byte[16 + 300];
+            ByteBuffer.wrap(first).order(ByteOrder.LITTLE_ENDIAN).putInt(0, 1).putLong(8, 10);
+            System.arraycopy(data, 0, first, 16, 300);
+            memory.write(GuestAddress.of(0x40000), first);
+            memory.write(GuestAddress.of(0x41000), Arrays.copyOfRange(data, 300, 1024));
+            memory.write(GuestAddress.of(0x30000), new byte[] {(byte) 0xEE});
+            DescriptorChain write = new DescriptorChain(2, List.of(
+                    new DescriptorChain.Segment(GuestAddress.of(0x40000), 316, false),
+                    new DescriptorChain.Segment(GuestAddress.of(0x41000), 724, false),
+                    new DescriptorChain.Segment(GuestAddress.of(0x30000), 1, true)));
+            assertEquals(1, q.process(write, memory));
+            assertEquals(0, status());
+            assertArrayEquals(data, Arrays.copyOfRange(Files.readAllBytes(img), 10 * 512, 10 * 512 + 1024));
+        }
+    }
+
+    @Test
     void readOnlyDisksRefuseWritesWithIoErr() throws IOException {
         Path img = image(8192);
         byte[] before = Files.readAllBytes(img);

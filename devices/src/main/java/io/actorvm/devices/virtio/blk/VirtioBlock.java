@@ -112,9 +112,13 @@ public final class VirtioBlock extends AbstractVirtioDevice {
                 if (!inRange(sector, dataIn)) {
                     status = S_IOERR;
                 } else {
-                    ByteBuffer buf = ByteBuffer.allocate((int) dataIn);
-                    if (hostIo(() -> disk.read(sector * DiskImage.SECTOR, buf))) {
-                        written = chain.write(memory, 0, buf.array());
+                    // Straight from the file into the guest's buffers: no copy on the heap.
+                    long[] at = {sector * DiskImage.SECTOR};
+                    if (hostIo(() -> chain.visit(true, 0, dataIn, (address, n) -> {
+                        disk.read(at[0], memory.dmaTarget(address, n).asByteBuffer());
+                        at[0] += n;
+                    }))) {
+                        written = (int) dataIn;
                         reads.increment();
                         bytesRead.add(dataIn);
                         status = S_OK;
@@ -130,8 +134,11 @@ public final class VirtioBlock extends AbstractVirtioDevice {
                 if (disk.readOnly() || !inRange(sector, dataOut)) {
                     status = S_IOERR;
                 } else {
-                    byte[] all = chain.readAll(memory, (int) (HEADER + dataOut));
-                    if (hostIo(() -> disk.write(sector * DiskImage.SECTOR, ByteBuffer.wrap(all, HEADER, (int) dataOut)))) {
+                    long[] at = {sector * DiskImage.SECTOR};
+                    if (hostIo(() -> chain.visit(false, HEADER, dataOut, (address, n) -> {
+                        disk.write(at[0], memory.slice(address, n).asByteBuffer());
+                        at[0] += n;
+                    }))) {
                         writes.increment();
                         bytesWritten.add(dataOut);
                         status = S_OK;

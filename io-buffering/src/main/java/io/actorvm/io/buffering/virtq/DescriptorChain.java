@@ -44,6 +44,36 @@ public record DescriptorChain(int head, List<Segment> segments) {
         return n;
     }
 
+    /** What {@link #visit} hands each piece of guest buffer to; may do host I/O. */
+    @FunctionalInterface
+    public interface PartVisitor {
+        void part(GuestAddress address, long length) throws java.io.IOException;
+    }
+
+    /**
+     * Walks the readable (or writable) bytes of the chain as if they were one buffer, from
+     * {@code skip} for {@code length} bytes, handing each piece that lies in one segment to
+     * {@code visitor} in order: how a device moves data between guest RAM and a host file with no
+     * copy on the heap. Returns the bytes visited: fewer than {@code length} when the chain ends first.
+     */
+    public long visit(boolean writable, long skip, long length, PartVisitor visitor) throws java.io.IOException {
+        if (skip < 0 || length < 0) throw new IllegalArgumentException("negative skip or length: " + skip + ", " + length);
+        long done = 0;
+        for (Segment s : segments) {
+            if (s.writable() != writable) continue;
+            if (done == length) break;
+            if (skip >= s.length()) {
+                skip -= s.length();
+                continue;
+            }
+            long n = Math.min(s.length() - skip, length - done);
+            visitor.part(s.address().plus(skip), n);
+            done += n;
+            skip = 0;
+        }
+        return done;
+    }
+
     /**
      * Copies the readable bytes, in chain order, up to {@code max} of them. The bound is the
      * caller's: a chain may legally describe up to the queue's byte cap, far more than a device
