@@ -11,7 +11,11 @@ import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.ServerBinding;
 import org.apache.pekko.http.javadsl.marshallers.jackson.Jackson;
+import org.apache.pekko.http.javadsl.model.ContentType;
+import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.model.headers.Authorization;
 import org.apache.pekko.http.javadsl.model.headers.HttpChallenge;
@@ -45,6 +49,7 @@ import java.util.function.Supplier;
  *
  * <pre>
  * GET  /vm                   status
+ * GET  /metrics              the VM's exit, I/O and device metrics as Prometheus text
  * PUT  /vm/pause             pause the vCPUs
  * PUT  /vm/resume
  * PUT  /vm/stop
@@ -152,8 +157,14 @@ public final class ControlApi extends AllDirectives {
                 .withFallback(system.settings().config()));
     }
 
+    private static final ContentType.NonBinary PROMETHEUS = (ContentType.NonBinary) ContentTypes.parse(PrometheusText.CONTENT_TYPE);
+
     Route routes() {
         return handleRejections(ApiFaults.rejections(), () -> handleExceptions(ApiFaults.exceptions(), () -> guarded(() -> concat(
+                path("metrics", () -> get(() -> onSuccess(ask(Vm.GetStatus::new, COMMAND_TIMEOUT).thenCompose(status ->
+                        ask(Vm.GetStats::new, COMMAND_TIMEOUT).thenApply(stats -> PrometheusText.render(status, stats))),
+                        text -> complete(HttpResponse.create().withStatus(StatusCodes.OK).withEntity(HttpEntities.create(
+                                PROMETHEUS, text)))))),
                 path("vm", () -> get(() -> onSuccess(ask(Vm.GetStatus::new, COMMAND_TIMEOUT),
                         s -> complete(StatusCodes.OK, Map.of("name", s.name(), "state", s.state().name().toLowerCase(),
                                 "termination", s.termination() == null ? "" : s.termination().reason()), Jackson.marshaller())))),

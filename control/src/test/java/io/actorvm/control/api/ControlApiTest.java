@@ -3,7 +3,9 @@ package io.actorvm.control.api;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.typesafe.config.ConfigFactory;
+import io.actorvm.devices.serial.Serial16550;
 import io.actorvm.vmm.actors.Vm;
+import io.actorvm.vmm.actors.device.DeviceActor;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -31,6 +33,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -62,6 +65,11 @@ class ControlApiTest {
         return kit.spawn(Behaviors.receive(Vm.Command.class)
                 .onMessage(Vm.GetStatus.class, g -> {
                     g.replyTo().tell(new Vm.Status("web-1", Vm.State.RUNNING, null));
+                    return Behaviors.same();
+                })
+                .onMessage(Vm.GetStats.class, g -> {
+                    g.replyTo().tell(new Vm.Stats(Map.of("exits", 42L, "largest_coalesced_batch", 7L), List.of(new DeviceActor.Metrics(
+                            "serial@0x3f8", new Serial16550.Metrics(1, 2, 3, 4), 0, 5, 6, 8, 2_500_000_000L))));
                     return Behaviors.same();
                 })
                 .onMessage(Vm.Pause.class, c -> refuse(c.replyTo()))
@@ -180,6 +188,34 @@ class ControlApiTest {
                 () -> ControlApi.bind(kit.system(), standIn(10), new ApiEndpoint.UnixSocket(file))).getMessage());
         api.close();
         assertFalse(Files.exists(socket), "closing removes the socket file");
+    }
+
+    @Test
+    void metricsArePrometheusText() throws Exception {
+        Path socket = dir.resolve("api.sock");
+        ControlApi.Binding api = ControlApi.bind(kit.system(), standIn(10), new ApiEndpoint.UnixSocket(socket));
+        Reply metrics = request(socket, "GET", "/metrics", "");
+        assertEquals(200, metrics.status(), metrics.body());
+        assertTrue(metrics.contentType().startsWith("text/plain; version=0.0.4"), metrics.contentType());
+        List<String> lines = metrics.body().lines().toList();
+        assertTrue(lines.contains("actorvm_io_exits_total{vm=\"web-1\"} 42"), metrics.body());
+        assertTrue(lines.contains("actorvm_io_largest_coalesced_batch{vm=\"web-1\"} 7"), metrics.body());
+        assertTrue(lines.contains("actorvm_vm_state{vm=\"web-1\",state=\"running\"} 1"), metrics.body());
+        assertTrue(lines.contains("actorvm_device_backlog_stalls_total{vm=\"web-1\",device=\"serial@0x3f8\"} 8"), metrics.body());
+        assertTrue(lines.contains("actorvm_device_backlog_stalled_seconds_total{vm=\"web-1\",device=\"serial@0x3f8\"} 2.5"), metrics.body());
+        // The exposition format: each family once, its HELP and TYPE first, then its samples together.
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        String current = null;
+        for (String line : lines) {
+            if (line.startsWith("# TYPE ")) {
+                current = line.split(" ")[2];
+                assertTrue(seen.add(current), "family " + current + " appears twice");
+            } else if (!line.startsWith("#")) {
+                assertTrue(line.matches("[a-zA-Z_:][a-zA-Z0-9_:]*\\{[^}]*\\} -?[0-9.eE+-]+"), line);
+                assertEquals(current, line.substring(0, line.indexOf('{')), line);
+            }
+        }
+        api.close();
     }
 
     @Test
