@@ -68,5 +68,6 @@ class CliTest {
         assertOneLineError(actorvm("run", "--kernel", hello, "--cpus", "0"), "cpus must be between 1 and");
         assertOneLineError(actorvm("run", "--kernel"), "Missing required parameter");
         assertOneLineError(actorvm("run", "--kernel", hello, "--memory", "1M"), "guest memory must be");
+        assertOneLineError(actorvm("run", "--kernel", hello, "--jfr", "/nonexistent/dir/vm.jfr"), "cannot record to /nonexistent/dir/vm.jfr");
     }
 }

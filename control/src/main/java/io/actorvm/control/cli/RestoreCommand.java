@@ -30,6 +30,8 @@ final class RestoreCommand implements Callable<Integer> {
             description = "attach the network device to this backend instead of the snapshot's (repeatable, in order, all of them)")
     java.util.List<String> nets = new java.util.ArrayList<>();
     @Option(names = "--stats", description = "print exit and device counters when the VM ends") boolean stats;
+    @Option(names = "--jfr", paramLabel = "FILE",
+            description = "record actorvm's JFR events (sampled exits, snapshots, restores, device errors) to FILE") Path jfr;
 
     @Override
     public Integer call() throws Exception {
@@ -57,7 +59,8 @@ final class RestoreCommand implements Callable<Integer> {
             System.err.println("actorvm: " + e.getMessage());
             return Main.USAGE_ERROR;
         }
-        return VmRunner.run(config, Vm.restore(config, snapshot, paused, HostSources.system()), api, stats, false);
+        VmConfig vm = config;
+        return VmRunner.withRecording(jfr, () -> VmRunner.run(vm, Vm.restore(vm, snapshot, paused, HostSources.system()), api, stats, false));
     }
 
     /**

@@ -58,6 +58,10 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--stats", description = "print exit and device counters to stderr when the VM ends")
     boolean stats;
 
+    @Option(names = "--jfr", paramLabel = "FILE",
+            description = "record actorvm's JFR events (sampled exits, snapshots, restores, device errors) to FILE")
+    java.nio.file.Path jfr;
+
     @Override
     public Integer call() throws Exception {
         VmConfig config;
@@ -69,6 +73,7 @@ final class RunCommand implements Callable<Integer> {
             System.err.println("actorvm: " + e.getMessage());
             return Main.USAGE_ERROR;
         }
-        return VmRunner.run(config, io.actorvm.vmm.actors.Vm.create(config), api, stats, true);
+        VmConfig vm = config;
+        return VmRunner.withRecording(jfr, () -> VmRunner.run(vm, io.actorvm.vmm.actors.Vm.create(vm), api, stats, true));
     }
 }

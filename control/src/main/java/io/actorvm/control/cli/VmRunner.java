@@ -51,6 +51,29 @@ final class VmRunner {
         return run(config, Vm.create(config), null, printStats, true);
     }
 
+    /** What {@link #withRecording} runs. */
+    interface VmRun {
+        int run() throws InterruptedException;
+    }
+
+    /**
+     * Runs {@code run} with a JFR recording of actorvm's events (sampled exits, snapshots,
+     * restores, device errors) written to {@code jfr} when it ends; no recording when null.
+     */
+    static int withRecording(java.nio.file.Path jfr, VmRun run) throws InterruptedException {
+        if (jfr == null) return run.run();
+        io.actorvm.vmm.actors.jfr.VmRecording recording;
+        try {
+            recording = io.actorvm.vmm.actors.jfr.VmRecording.start(jfr);
+        } catch (IllegalArgumentException e) {
+            System.err.println("actorvm: " + e.getMessage());
+            return Main.USAGE_ERROR;
+        }
+        try (recording) {
+            return run.run();
+        }
+    }
+
     /** The actor-system configuration of the CLI, with the journal of {@code dataDir} if there is one. */
     static com.typesafe.config.Config systemConfig(java.nio.file.Path dataDir) {
         var conf = ConfigFactory.parseString("""

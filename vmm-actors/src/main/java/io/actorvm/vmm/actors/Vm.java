@@ -3,6 +3,8 @@ package io.actorvm.vmm.actors;
 import io.actorvm.devices.HostSources;
 import io.actorvm.vmm.actors.console.ConsoleHub;
 import io.actorvm.vmm.actors.console.ConsoleOutput;
+import io.actorvm.vmm.actors.jfr.RestoreEvent;
+import io.actorvm.vmm.actors.jfr.SnapshotEvent;
 import io.actorvm.vmm.actors.journal.JournalWriter;
 import io.actorvm.vmm.actors.journal.VmEvents;
 import io.actorvm.vmm.actors.snapshot.VmSnapshots;
@@ -192,12 +194,13 @@ public final class Vm {
      */
     private Behavior<Command> onStart(Start start) {
         journal = JournalWriter.of(ctx, config);
+        RestoreEvent restoring = restoreFrom == null ? null : RestoreEvent.begin(config.name(), restoreFrom);
         ctx.pipeToSelf(CompletableFuture.runAsync(() -> handoff.offer(Machine.create(config, restoreFrom)),
                         ctx.getSystem().dispatchers().lookup(DispatcherSelector.blocking())),
                 (built, failure) -> new MachineBuilt(start.replyTo(), failure));
         return Behaviors.withStash(STASH_CAPACITY, stash -> Behaviors.receive(Command.class)
                 .onSignal(PostStop.class, this::onPostStop)
-                .onMessage(MachineBuilt.class, b -> stash.unstashAll(onMachineBuilt(b)))
+                .onMessage(MachineBuilt.class, b -> stash.unstashAll(onMachineBuilt(b, restoring)))
                 .onMessage(GetStatus.class, g -> reply(g, State.CREATED))
                 .onAnyMessage(m -> {
                     if (stash.isFull()) ctx.getLog().warn("VM {} is starting; dropped {}", config.name(), m);
@@ -207,7 +210,7 @@ public final class Vm {
                 .build());
     }
 
-    private Behavior<Command> onMachineBuilt(MachineBuilt built) {
+    private Behavior<Command> onMachineBuilt(MachineBuilt built, RestoreEvent restoring) {
         Machine machine = handoff.take();
         Throwable failure = built.failure();
         if (failure == null) {
@@ -221,6 +224,7 @@ public final class Vm {
                 failure = e;
             }
         }
+        if (restoring != null) restoring.end(failure == null ? null : reason(failure));
         if (failure != null) {
             String reason = reason(failure);
             built.replyTo().tell(StatusReply.error(reason));
@@ -328,6 +332,7 @@ public final class Vm {
             t.replyTo().tell(StatusReply.error("VM " + config.name() + " has no data directory: snapshots need one"));
             return Behaviors.same();
         }
+        SnapshotEvent recorded = SnapshotEvent.begin(config.name(), t.full());
         ctx.pipeToSelf(snapshots.take(runtime, t.full(), wasRunning, ctx.getSystem()),
                 (taken, failure) -> new SnapshotDone(t.replyTo(), taken, failure, wasRunning));
         return Behaviors.withStash(STASH_CAPACITY, stash -> Behaviors.receive(Command.class)
@@ -338,9 +343,11 @@ public final class Vm {
                         String why = reason(d.failure());
                         ctx.getLog().warn("VM {}: snapshot failed, the next one will be full: {}", config.name(), why);
                         journal.record(snapshots.failed(why));
+                        recorded.failed(why);
                         d.replyTo().tell(StatusReply.error("snapshot failed: " + why));
                     } else {
                         SnapshotInfo info = snapshots.taken(d.taken());
+                        recorded.taken(info.id(), info.full(), info.pages(), info.bytesWritten());
                         // The reply waits for the journal: "snapshot taken" is durable once the caller hears of it.
                         journal.record(VmSnapshotter.event(d.taken()), failure -> new SnapshotJournaled(d.replyTo(), info, failure));
                     }

@@ -7,6 +7,7 @@ import io.actorvm.devices.DeviceStates;
 import io.actorvm.devices.ErrorState;
 import io.actorvm.io.buffering.BufferedWrite;
 import io.actorvm.devices.virtio.VirtioMmioTransport;
+import io.actorvm.vmm.actors.jfr.DeviceErrorEvent;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PreRestart;
@@ -163,6 +164,7 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
                     return this;
                 })
                 .onMessage(Fail.class, f -> {
+                    DeviceErrorEvent.record(model.name(), f.reason());
                     if (model instanceof ErrorState e) e.fail(f.reason());
                     else logLimit.admit().ifPresent(left -> getContext().getLog().warn("device {} failed: {}{}", model.name(), f.reason(),
                             GuestLogLimit.suppressedNote(left)));
@@ -180,6 +182,7 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
                 })
                 .onSignal(PreRestart.class, s -> {
                     long n = failures.incrementAndGet();
+                    DeviceErrorEvent.record(model.name(), "the model threw; restarted with its state kept");
                     logLimit.admit().ifPresent(left -> getContext().getLog().warn(
                             "device {} failed ({} failures so far); restarted with its state kept{}", model.name(), n,
                             GuestLogLimit.suppressedNote(left)));

@@ -4,6 +4,7 @@ import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import io.actorvm.kvm.VcpuFd;
 import io.actorvm.kvm.VmExit;
 import io.actorvm.vmm.actors.io.ExitHandler;
+import io.actorvm.vmm.actors.jfr.ExitEvent;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.PostStop;
@@ -158,6 +159,7 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
         Outcome outcome = null;
         try {
             vcpu.bindToCurrentThread();
+            int untilSample = ExitEvent.nextSampleIn();
             while (outcome == null) {
                 if (control.pauseRequested()) completePendingInstruction();
                 if (!control.awaitRunnable(() -> self.tell(new LoopPaused()))) {
@@ -167,7 +169,12 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
                 VmExit exit = vcpu.run();
                 exits.stats().exits.increment();
                 exits.drainCoalesced();
-                outcome = handle(exit);
+                if (--untilSample > 0) {
+                    outcome = handle(exit);
+                } else {
+                    untilSample = ExitEvent.nextSampleIn();
+                    outcome = handleRecorded(exit);
+                }
             }
         } catch (Throwable t) {
             outcome = new Outcome("vCPU " + vcpu.id() + " failed: " + t, true, false);
@@ -194,6 +201,18 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
             Outcome o = handle(exit);
             if (o != null) control.request(VcpuControl.Target.STOP);
         }
+    }
+
+    /** {@link #handle}, timed as a JFR {@link ExitEvent} when a recording wants them. */
+    private Outcome handleRecorded(VmExit exit) {
+        ExitEvent event = new ExitEvent();
+        if (!event.isEnabled()) return handle(exit);
+        event.begin();
+        Outcome o = handle(exit);
+        event.vcpu = vcpu.id();
+        event.kind = exit.getClass().getSimpleName();
+        event.commit();
+        return o;
     }
 
     /** Handles one exit; returns null to keep running, or why this vCPU stops. */
