@@ -20,6 +20,8 @@ public final class IoEventPoller implements AutoCloseable {
     private static final int MAX_EVENTS = 64, WAIT_MILLIS = 200;
 
     private final int epfd = Libc.epollCreate();
+    /** Signalled by {@link #close}, so the thread leaves its wait at once (key 0: no registration). */
+    private final EventFd wakeUp = new EventFd();
     private final Map<Long, Registration> registrations = new ConcurrentHashMap<>();
     private final AtomicLong nextKey = new AtomicLong(1);
     private final Thread thread;
@@ -28,6 +30,7 @@ public final class IoEventPoller implements AutoCloseable {
     private record Registration(EventFd eventFd, Runnable listener) {}
 
     public IoEventPoller(String name) {
+        Libc.epollCtl(epfd, Libc.EPOLL_CTL_ADD, wakeUp.fd(), 0);
         thread = Thread.ofPlatform().name(name).daemon(true).start(this::loop);
     }
 
@@ -48,12 +51,13 @@ public final class IoEventPoller implements AutoCloseable {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment events = arena.allocate((long) MAX_EVENTS * Libc.EPOLL_EVENT_SIZE, 8);
             while (running) {
-                // A bounded wait, so close() is noticed without signalling the thread.
+                // Bounded as well, in case a wake-up is ever lost.
                 int n = Libc.epollWait(epfd, events, MAX_EVENTS, WAIT_MILLIS);
                 if (n == -Libc.EINTR) continue;
                 if (n < 0) throw new SyscallException("epoll_wait", -n);
                 for (int i = 0; i < n; i++) {
                     long key = events.get(ValueLayout.JAVA_LONG_UNALIGNED, (long) i * Libc.EPOLL_EVENT_SIZE + 4);
+                    if (key == 0) continue; // close() woke us: running is false now
                     Registration r = registrations.get(key);
                     if (r == null) continue;
                     if (r.eventFd().drain() > 0) r.listener().run();
@@ -62,15 +66,20 @@ public final class IoEventPoller implements AutoCloseable {
         }
     }
 
-    /** Stops the thread (within one wait period) and closes the epoll fd; the eventfds stay open. */
+    /**
+     * Stops the thread (it is woken, so at once; a VM's stop waits for this) and closes the epoll
+     * fd; the registered eventfds stay open.
+     */
     @Override
     public void close() {
         running = false;
+        wakeUp.signal();
         try {
             thread.join(2 * WAIT_MILLIS + 1000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
         Libc.close(epfd);
+        wakeUp.close();
     }
 }
