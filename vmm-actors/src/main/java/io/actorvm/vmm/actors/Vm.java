@@ -1,40 +1,27 @@
 package io.actorvm.vmm.actors;
 
 import io.actorvm.devices.HostSources;
-import io.actorvm.vmm.actors.console.ConsoleHub;
 import io.actorvm.vmm.actors.console.ConsoleOutput;
-import io.actorvm.vmm.actors.jfr.RestoreEvent;
-import io.actorvm.vmm.actors.jfr.SnapshotEvent;
-import io.actorvm.vmm.actors.journal.JournalWriter;
-import io.actorvm.vmm.actors.journal.VmEvents;
 import io.actorvm.vmm.actors.snapshot.VmSnapshots;
 import io.actorvm.vmm.actors.device.DeviceActor;
-import io.actorvm.vmm.actors.io.IoStats;
 import io.actorvm.vmm.actors.vcpu.VcpuActor;
 import io.actorvm.persistence.KryoSerializable;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.actor.typed.ActorRef;
-import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.Behavior;
-import org.apache.pekko.actor.typed.DispatcherSelector;
-import org.apache.pekko.actor.typed.javadsl.ActorContext;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
-import org.apache.pekko.actor.typed.javadsl.BehaviorBuilder;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.pattern.StatusReply;
 
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 
 /**
  * A virtual machine as an actor: the public entry point for embedding. Spawn {@link #create} in
  * any {@code ActorSystem}, send {@link Start}, and watch for {@link Terminated}. The VM owns its
  * {@link VmRuntime} (machine, devices, vCPUs) and journal. States: created → running ⇄ paused →
- * stopping → stopped; every lifecycle command has a reply.
+ * stopping → stopped; every lifecycle command has a reply. This class is the protocol and its
+ * factories; {@link VmBehavior} is the state machine behind them.
  */
 public final class Vm {
 
@@ -87,25 +74,24 @@ public final class Vm {
      * The journal recorded the event a step waited for ({@code failure} null) or could not: "started"
      * (the vCPUs may run), "snapshot taken" (the caller may hear of it), "stopped" (watchers may).
      */
-    private sealed interface Journaled extends Command, NoSerializationVerificationNeeded {
+    sealed interface Journaled extends Command, NoSerializationVerificationNeeded {
         String failure();
     }
-    private record StartJournaled(ActorRef<StatusReply<Done>> replyTo, String failure) implements Journaled {}
-    private record SnapshotJournaled(ActorRef<StatusReply<SnapshotInfo>> replyTo, SnapshotInfo info, String failure) implements Journaled {}
-    private record EndJournaled(String failure) implements Journaled {}
+    record StartJournaled(ActorRef<StatusReply<Done>> replyTo, String failure) implements Journaled {}
+    record SnapshotJournaled(ActorRef<StatusReply<SnapshotInfo>> replyTo, SnapshotInfo info, String failure) implements Journaled {}
+    record EndJournaled(String failure) implements Journaled {}
 
     // Internal messages: a vCPU thread ended; the guest ended the machine (reset, debug exit, ACPI
     // power-off); the devices drained their mailboxes; the machine was built; the vCPUs parked; a
     // snapshot was taken (or failed).
-    private record VcpuStopped(VcpuActor.Stopped stopped) implements Command, NoSerializationVerificationNeeded {}
+    record VcpuStopped(VcpuActor.Stopped stopped) implements Command, NoSerializationVerificationNeeded {}
     record GuestEnded(Terminated how) implements Command, NoSerializationVerificationNeeded {}
-    private record DevicesDrained(List<DeviceActor.Metrics> metrics) implements Command, NoSerializationVerificationNeeded {}
-    private record MachineBuilt(ActorRef<StatusReply<Done>> replyTo, Throwable failure) implements Command, NoSerializationVerificationNeeded {}
-    private record PauseDone(ActorRef<StatusReply<Done>> replyTo, Throwable failure) implements Command, NoSerializationVerificationNeeded {}
-    private record SnapshotDone(ActorRef<StatusReply<SnapshotInfo>> replyTo, VmSnapshots.Taken taken, Throwable failure,
+    record DevicesDrained(List<DeviceActor.Metrics> metrics) implements Command, NoSerializationVerificationNeeded {}
+    record MachineBuilt(ActorRef<StatusReply<Done>> replyTo, Throwable failure) implements Command, NoSerializationVerificationNeeded {}
+    record PauseDone(ActorRef<StatusReply<Done>> replyTo, Throwable failure) implements Command, NoSerializationVerificationNeeded {}
+    record SnapshotDone(ActorRef<StatusReply<SnapshotInfo>> replyTo, VmSnapshots.Taken taken, Throwable failure,
                                 boolean wasRunning) implements Command, NoSerializationVerificationNeeded {}
 
-    private static final int STASH_CAPACITY = 1000;
     public enum State { CREATED, RUNNING, PAUSED, STOPPING, STOPPED }
     public record Status(String name, State state, Terminated termination) implements KryoSerializable {}
     public record Stats(Map<String, Long> io, List<DeviceActor.Metrics> devices) implements KryoSerializable {}
@@ -123,7 +109,7 @@ public final class Vm {
 
     /** The VM's behavior, its devices fed by {@code sources} (a fixed clock, recorded entropy). */
     public static Behavior<Command> create(VmConfig config, HostSources sources) {
-        return Behaviors.setup(ctx -> new Vm(ctx, config, sources, null, false).created());
+        return Behaviors.setup(ctx -> new VmBehavior(ctx, config, sources, null, false).created());
     }
 
     /**
@@ -131,310 +117,6 @@ public final class Vm {
      * the guest continues where it was when the snapshot was taken (or waits paused).
      */
     public static Behavior<Command> restore(VmConfig config, String snapshotId, boolean paused, HostSources sources) {
-        return Behaviors.setup(ctx -> new Vm(ctx, config, sources, snapshotId, paused).created());
-    }
-
-    private final ActorContext<Command> ctx;
-    private final VmConfig config;
-    private final HostSources sources;
-    private final IoStats stats = new IoStats();
-    private final VmEnd end = new VmEnd();
-    private final MachineHandoff handoff = new MachineHandoff();
-    /** The guest's console as a stream (a child from the start, so subscribers may attach before {@link Start}). */
-    private final ActorRef<ConsoleHub.Command> console;
-    /** The machine, devices and vCPUs once started; null before and once released. */
-    private VmRuntime runtime;
-    private List<DeviceActor.Metrics> finalDeviceMetrics = List.of();
-
-    private final String restoreFrom;
-    private final boolean startPaused;
-    /** The VM's journal (an event-sourced child when it has a data directory); set on {@link Start}. */
-    private JournalWriter<Command> journal;
-    /** Takes the VM's snapshots; null when it has no data directory. */
-    private VmSnapshotter snapshots;
-
-    private Vm(ActorContext<Command> ctx, VmConfig config, HostSources sources, String restoreFrom, boolean startPaused) {
-        this.ctx = ctx;
-        this.config = config;
-        this.sources = sources;
-        this.console = ctx.spawn(ConsoleHub.create(), "console");
-        this.restoreFrom = restoreFrom;
-        this.startPaused = startPaused;
-    }
-
-    private Behavior<Command> onJournaled(Journaled j) {
-        if (j.failure() != null) ctx.getLog().error("VM {}: journal write failed: {}", config.name(), j.failure());
-        switch (j) {
-            case StartJournaled s -> {
-                // The guest runs even when its start could not be journaled: the VM's owner asked for it.
-                runtime.vcpus.runAll();
-                s.replyTo().tell(StatusReply.ack());
-            }
-            case SnapshotJournaled s -> s.replyTo().tell(s.failure() == null ? StatusReply.success(s.info())
-                    : StatusReply.error("snapshot " + s.info().id() + " is stored, but the journal did not record it ("
-                    + s.failure() + "): recovery will not find it"));
-            case EndJournaled e -> end.announce();
-        }
-        return Behaviors.same();
-    }
-
-    private Behavior<Command> created() {
-        return notLive(State.CREATED, Behaviors.receive(Command.class)
-                .onMessage(Start.class, this::onStart)
-                .onMessage(Stop.class, s -> {
-                    end.awaitStop(s.replyTo());
-                    end.endNow(new Terminated(s.reason(), 0, false));
-                    return stopped();
-                }));
-    }
-
-    /**
-     * Building the machine reads the kernel file, maps memory and makes a few dozen ioctls: that is
-     * blocking work, so it runs on Pekko's blocking dispatcher while the VM stashes other commands.
-     */
-    private Behavior<Command> onStart(Start start) {
-        journal = JournalWriter.of(ctx, config);
-        RestoreEvent restoring = restoreFrom == null ? null : RestoreEvent.begin(config.name(), restoreFrom);
-        ctx.pipeToSelf(CompletableFuture.runAsync(() -> handoff.offer(Machine.create(config, restoreFrom)),
-                        ctx.getSystem().dispatchers().lookup(DispatcherSelector.blocking())),
-                (built, failure) -> new MachineBuilt(start.replyTo(), failure));
-        return Behaviors.withStash(STASH_CAPACITY, stash -> Behaviors.receive(Command.class)
-                .onSignal(PostStop.class, this::onPostStop)
-                .onMessage(MachineBuilt.class, b -> stash.unstashAll(onMachineBuilt(b, restoring)))
-                .onMessage(GetStatus.class, g -> reply(g, State.CREATED))
-                .onAnyMessage(m -> {
-                    if (stash.isFull()) ctx.getLog().warn("VM {} is starting; dropped {}", config.name(), m);
-                    else stash.stash(m);
-                    return Behaviors.same();
-                })
-                .build());
-    }
-
-    private Behavior<Command> onMachineBuilt(MachineBuilt built, RestoreEvent restoring) {
-        Machine machine = handoff.take();
-        Throwable failure = built.failure();
-        if (failure == null) {
-            try {
-                runtime = VmRuntime.wire(ctx, config, sources, console, machine, new GuestRequests(ctx.getSelf()), stats,
-                        ctx.messageAdapter(VcpuActor.Stopped.class, VcpuStopped::new));
-            } catch (RuntimeException e) {
-                // Devices half attached (an eventfd refused, a tap that would not start): give back
-                // what the machine holds; the device actors spawned so far stop with this VM.
-                machine.close();
-                failure = e;
-            }
-        }
-        if (restoring != null) restoring.end(failure == null ? null : reason(failure));
-        if (failure != null) {
-            String reason = reason(failure);
-            built.replyTo().tell(StatusReply.error(reason));
-            end.endNow(new Terminated("failed to start: " + reason, 1, true));
-            return stopped();
-        }
-        snapshots = VmSnapshotter.of(config, restoreFrom);
-        if (startPaused) runtime.vcpus.startPaused();
-        if (startPaused) journal.record(restoreFrom != null ? VmEvents.restored(restoreFrom) : VmEvents.started());
-        // The journal records that the guest runs before it does: a VMM killed at any moment
-        // leaves a journal that knows about every guest execution.
-        journal.record(startPaused ? VmEvents.paused() : restoreFrom != null ? VmEvents.restored(restoreFrom) : VmEvents.started(),
-                notJournaled -> new StartJournaled(built.replyTo(), notJournaled));
-        return startPaused ? paused() : running();
-    }
-
-    /**
-     * A state without a running guest (created, stopping, stopped): after the state's {@code own}
-     * handlers (handlers match in the order they are added), it answers status, takes watchers,
-     * refuses start, pause, resume and snapshots, and drops guest requests and input that arrive late.
-     */
-    private Behavior<Command> notLive(State state, BehaviorBuilder<Command> own) {
-        return any(own, state)
-                .onMessage(Start.class, s -> notNow(s.replyTo(), state))
-                .onMessage(Pause.class, p -> notNow(p.replyTo(), state))
-                .onMessage(Resume.class, r -> notNow(r.replyTo(), state))
-                .onMessage(TakeSnapshot.class, t -> notNow(t.replyTo(), state))
-                .onAnyMessage(m -> Behaviors.same())
-                .build();
-    }
-
-    /**
-     * The VM actor stops without having stopped its guest (its actor system terminates, its
-     * parent stops it, it failed): the vCPU actors, children, have stopped first and taken their
-     * threads out of KVM_RUN; what the machine holds is released here, and a machine still
-     * being built is closed when it is ready.
-     */
-    private Behavior<Command> onPostStop(PostStop signal) {
-        handoff.abandon();
-        if (runtime != null) {
-            runtime.releaseAfterAbnormalStop();
-            runtime = null;
-        }
-        return Behaviors.same();
-    }
-
-    /** What every state answers alike: status, watchers, console subscribers. */
-    private BehaviorBuilder<Command> any(BehaviorBuilder<Command> b, State state) {
-        return b.onSignal(PostStop.class, this::onPostStop)
-                .onMessage(GetStatus.class, g -> reply(g, state))
-                .onMessage(WatchTermination.class, w -> { end.watch(w.replyTo()); return Behaviors.same(); })
-                .onMessage(AttachConsole.class, a -> { console.tell(new ConsoleHub.Attach(a.subscriber())); return Behaviors.same(); })
-                .onMessage(DetachConsole.class, d -> { console.tell(new ConsoleHub.Detach(d.subscriber())); return Behaviors.same(); })
-                .onMessage(GetStats.class, g -> { stats(g.replyTo()); return Behaviors.same(); });
-    }
-
-    /** Messages every live state handles the same way. */
-    private BehaviorBuilder<Command> live(State state) {
-        return any(Behaviors.receive(Command.class), state)
-                .onMessage(ConsoleInput.class, i -> { runtime.devices.consoleInput(i.data().clone()); return Behaviors.same(); })
-                .onMessage(Start.class, s -> notNow(s.replyTo(), state))
-                .onMessage(Stop.class, s -> { end.awaitStop(s.replyTo()); return beginStop(new Terminated(s.reason(), 0, false)); })
-                .onMessage(GuestEnded.class, e -> beginStop(e.how()))
-                .onMessage(VcpuStopped.class, this::onVcpuStopped)
-                .onMessage(Journaled.class, this::onJournaled);
-    }
-
-    private Behavior<Command> running() {
-        return live(State.RUNNING)
-                .onMessage(Pause.class, p -> {
-                    ctx.pipeToSelf(runtime.vcpus.pauseAll(), (ok, e) -> new PauseDone(p.replyTo(), e));
-                    return Behaviors.same();
-                })
-                .onMessage(PauseDone.class, d -> {
-                    if (d.failure() != null) {
-                        d.replyTo().tell(StatusReply.error("pause failed: " + reason(d.failure())));
-                        return Behaviors.same();
-                    }
-                    d.replyTo().tell(StatusReply.ack());
-                    journal.record(VmEvents.paused());
-                    return paused();
-                })
-                .onMessage(Resume.class, r -> { r.replyTo().tell(StatusReply.ack()); return Behaviors.same(); })
-                .onMessage(TakeSnapshot.class, t -> startSnapshot(t, true))
-                .build();
-    }
-
-    private Behavior<Command> paused() {
-        return live(State.PAUSED)
-                .onMessage(Pause.class, p -> { p.replyTo().tell(StatusReply.ack()); return Behaviors.same(); })
-                .onMessage(PauseDone.class, d -> { d.replyTo().tell(StatusReply.ack()); return Behaviors.same(); })
-                .onMessage(Resume.class, r -> {
-                    runtime.vcpus.resumeAll();
-                    r.replyTo().tell(StatusReply.ack());
-                    journal.record(VmEvents.resumed());
-                    return running();
-                })
-                .onMessage(TakeSnapshot.class, t -> startSnapshot(t, false))
-                .build();
-    }
-
-    /** Takes a snapshot ({@link VmSnapshotter}) while other commands wait in a stash. */
-    private Behavior<Command> startSnapshot(TakeSnapshot t, boolean wasRunning) {
-        if (snapshots == null) {
-            t.replyTo().tell(StatusReply.error("VM " + config.name() + " has no data directory: snapshots need one"));
-            return Behaviors.same();
-        }
-        SnapshotEvent recorded = SnapshotEvent.begin(config.name(), t.full());
-        ctx.pipeToSelf(snapshots.take(runtime, t.full(), wasRunning, ctx.getSystem()),
-                (taken, failure) -> new SnapshotDone(t.replyTo(), taken, failure, wasRunning));
-        return Behaviors.withStash(STASH_CAPACITY, stash -> Behaviors.receive(Command.class)
-                .onSignal(PostStop.class, this::onPostStop)
-                .onMessage(SnapshotDone.class, d -> {
-                    VmSnapshotter.release(runtime, d.wasRunning());
-                    if (d.failure() != null) {
-                        String why = reason(d.failure());
-                        ctx.getLog().warn("VM {}: snapshot failed, the next one will be full: {}", config.name(), why);
-                        journal.record(snapshots.failed(why));
-                        recorded.failed(why);
-                        d.replyTo().tell(StatusReply.error("snapshot failed: " + why));
-                    } else {
-                        SnapshotInfo info = snapshots.taken(d.taken());
-                        recorded.taken(info.id(), info.full(), info.pages(), info.bytesWritten());
-                        // The reply waits for the journal: "snapshot taken" is durable once the caller hears of it.
-                        journal.record(VmSnapshotter.event(d.taken()), failure -> new SnapshotJournaled(d.replyTo(), info, failure));
-                    }
-                    return stash.unstashAll(d.wasRunning() ? running() : paused());
-                })
-                .onMessage(GetStatus.class, g -> reply(g, State.PAUSED))
-                .onAnyMessage(msg -> {
-                    if (stash.isFull()) ctx.getLog().warn("VM {} is taking a snapshot; dropped {}", config.name(), msg);
-                    else stash.stash(msg);
-                    return Behaviors.same();
-                })
-                .build());
-    }
-
-    private Behavior<Command> onVcpuStopped(VcpuStopped m) {
-        runtime.vcpus.stopped(m.stopped().vcpuId());
-        VcpuActor.Outcome o = m.stopped().outcome();
-        // A vCPU the guest (or KVM) ended on its own ends the VM.
-        return o.requested() ? Behaviors.same() : beginStop(new Terminated(o.reason(), o.error() ? 1 : 0, o.error()));
-    }
-
-    /**
-     * Stop order: vCPUs first (no new exits), then every device drains its mailbox (so output the
-     * guest produced before it stopped is not lost), then KVM handles and memory are released.
-     */
-    private Behavior<Command> beginStop(Terminated why) {
-        end.decide(why);
-        runtime.vcpus.stopAll();
-        return stopping();
-    }
-
-    private Behavior<Command> stopping() {
-        if (runtime.vcpus.allStopped()) drainDevices();
-        return notLive(State.STOPPING, Behaviors.receive(Command.class)
-                .onMessage(VcpuStopped.class, m -> {
-                    runtime.vcpus.stopped(m.stopped().vcpuId());
-                    if (runtime.vcpus.allStopped()) drainDevices();
-                    return Behaviors.same();
-                })
-                .onMessage(Journaled.class, this::onJournaled)
-                .onMessage(DevicesDrained.class, d -> {
-                    finalDeviceMetrics = d.metrics();
-                    runtime.release();
-                    runtime = null;
-                    // Watchers hear of the end once it is journaled: an embedder may exit the JVM then.
-                    Terminated t = end.termination();
-                    journal.record(t.error() ? VmEvents.failed(t.reason()) : VmEvents.stopped(t.reason(), t.exitStatus()), EndJournaled::new);
-                    return stopped();
-                })
-                .onMessage(Stop.class, s -> { end.awaitStop(s.replyTo()); return Behaviors.same(); })
-                .onMessage(PauseDone.class, d -> notNow(d.replyTo(), State.STOPPING)));
-    }
-
-    /** Devices drain their mailboxes, then the console hub passes the guest's last output on (before anyone hears of the end). */
-    private void drainDevices() {
-        var scheduler = ctx.getSystem().scheduler();
-        ctx.pipeToSelf(runtime.devices.drain(scheduler).thenCompose(metrics -> AskPattern.<ConsoleHub.Command, Done>ask(console,
-                        ConsoleHub.Flush::new, Duration.ofSeconds(10), scheduler).thenApply(flushed -> metrics)),
-                (metrics, failure) -> new DevicesDrained(metrics == null ? List.of() : metrics));
-    }
-
-    private Behavior<Command> stopped() {
-        return notLive(State.STOPPED, Behaviors.receive(Command.class)
-                .onMessage(Journaled.class, this::onJournaled)
-                .onMessage(Stop.class, s -> { end.awaitStop(s.replyTo()); return Behaviors.same(); }));
-    }
-
-    /** Exit counters and, while devices run, their metrics (after the end: their final ones). */
-    private void stats(ActorRef<Stats> replyTo) {
-        Map<String, Long> io = stats.snapshot();
-        if (runtime == null) replyTo.tell(new Stats(io, finalDeviceMetrics));
-        else runtime.devices.metrics(ctx.getSystem().scheduler()).thenAccept(metrics -> replyTo.tell(new Stats(io, metrics)));
-    }
-
-    private Behavior<Command> reply(GetStatus g, State state) {
-        g.replyTo().tell(new Status(config.name(), state, end.termination()));
-        return Behaviors.same();
-    }
-
-    /** What a failed future says, without the CompletionException wrapper. */
-    private static String reason(Throwable failure) {
-        Throwable e = failure instanceof CompletionException c && c.getCause() != null ? c.getCause() : failure;
-        return e.getMessage() != null ? e.getMessage() : e.toString();
-    }
-
-    private <T> Behavior<Command> notNow(ActorRef<StatusReply<T>> replyTo, State state) {
-        replyTo.tell(StatusReply.error("VM " + config.name() + " is " + state.name().toLowerCase()));
-        return Behaviors.same();
+        return Behaviors.setup(ctx -> new VmBehavior(ctx, config, sources, snapshotId, paused).created());
     }
 }
