@@ -50,6 +50,7 @@ import java.util.function.Supplier;
  * <pre>
  * GET  /vm                   status
  * GET  /metrics              the VM's exit, I/O and device metrics as Prometheus text
+ * GET  /openapi.json         this list as an OpenAPI 3.1 document
  * PUT  /vm/pause             pause the vCPUs
  * PUT  /vm/resume
  * PUT  /vm/stop
@@ -157,10 +158,24 @@ public final class ControlApi extends AllDirectives {
                 .withFallback(system.settings().config()));
     }
 
+    /** This API described in OpenAPI 3.1, served at {@code GET /openapi.json} (a test checks every route against it). */
+    static final byte[] OPENAPI = openApi();
+
+    private static byte[] openApi() {
+        try (var in = ControlApi.class.getResourceAsStream("openapi.json")) {
+            if (in == null) throw new IllegalStateException("openapi.json is missing from the control module");
+            return in.readAllBytes();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
     private static final ContentType.NonBinary PROMETHEUS = (ContentType.NonBinary) ContentTypes.parse(PrometheusText.CONTENT_TYPE);
 
     Route routes() {
         return handleRejections(ApiFaults.rejections(), () -> handleExceptions(ApiFaults.exceptions(), () -> guarded(() -> concat(
+                path("openapi.json", () -> get(() -> complete(HttpResponse.create().withStatus(StatusCodes.OK)
+                        .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, OPENAPI))))),
                 path("metrics", () -> get(() -> onSuccess(ask(Vm.GetStatus::new, COMMAND_TIMEOUT).thenCompose(status ->
                         ask(Vm.GetStats::new, COMMAND_TIMEOUT).thenApply(stats -> PrometheusText.render(status, stats))),
                         text -> complete(HttpResponse.create().withStatus(StatusCodes.OK).withEntity(HttpEntities.create(
