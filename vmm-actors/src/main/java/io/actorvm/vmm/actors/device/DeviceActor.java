@@ -38,11 +38,8 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     /** Writes drained together from KVM's coalesced ring, in guest order. */
     public record WriteBatch(List<BufferedWrite> writes) implements Command {}
 
-    /**
-     * A {@code rep outs}: {@code data.length / size} items of {@code size} bytes, little-endian,
-     * written to one register in order (one message for what may be thousands of writes).
-     */
-    public record RepWrite(long offset, int size, byte[] data) implements Command {}
+    /** A {@code rep outs}: its items written to one register in order (one message for what may be thousands of writes). */
+    public record RepWrite(long offset, io.actorvm.kvm.VmExit.PortOut out) implements Command {}
 
     /** A guest read; the answer is the value, low {@code size} bytes significant, numbered {@code ticket}. */
     public record Read(long offset, int size, ReadReply reply, long ticket) implements Command {
@@ -142,10 +139,7 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
                 })
                 .onMessage(RepWrite.class, rep -> {
                     backlog.leave();
-                    int size = rep.size();
-                    for (int i = 0; i + size <= rep.data().length; i += size) {
-                        model.write(rep.offset(), size, littleEndian(rep.data(), i, size));
-                    }
+                    for (int i = 0; i < rep.out().count(); i++) model.write(rep.offset(), rep.out().size(), rep.out().value(i));
                     return afterWrite();
                 })
                 .onMessage(RingsStopped.class, r -> {
@@ -234,11 +228,5 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
         }
         r.answer(value);
         return this;
-    }
-
-    private static long littleEndian(byte[] data, int offset, int size) {
-        long v = 0;
-        for (int i = size - 1; i >= 0; i--) v = (v << 8) | (data[offset + i] & 0xFF);
-        return v;
     }
 }

@@ -19,6 +19,7 @@ public final class DeviceBacklog {
     /** Tries before a waiting vCPU parks: the device actor usually frees a place within microseconds. */
     private static final int SPINS = 64;
 
+    private final int capacity;
     private final Semaphore places;
     private final LongAdder stalls = new LongAdder();
     private final LongAdder stalledNanos = new LongAdder();
@@ -29,6 +30,7 @@ public final class DeviceBacklog {
 
     public DeviceBacklog(int capacity) {
         if (capacity < 1) throw new IllegalArgumentException("a backlog needs at least one place");
+        this.capacity = capacity;
         this.places = new Semaphore(capacity);
     }
 
@@ -67,7 +69,7 @@ public final class DeviceBacklog {
     }
 
     /** Messages waiting now (approximate while vCPUs run). */
-    public int depth(int capacity) {
+    public int depth() {
         return capacity - places.availablePermits();
     }
 }

@@ -95,7 +95,7 @@ public final class ExitRouter implements ExitHandler {
         DeviceRef dev = target.get().owner();
         long offset = target.get().offset();
         send(dev, out.count() == 1 ? new DeviceActor.Write(offset, out.size(), out.value(0))
-                : new DeviceActor.RepWrite(offset, out.size(), out.data()));
+                : new DeviceActor.RepWrite(offset, out));
     }
 
     @Override
