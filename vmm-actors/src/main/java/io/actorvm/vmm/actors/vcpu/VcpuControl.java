@@ -30,7 +30,13 @@ final class VcpuControl {
                 onPaused.run();
                 announced = true;
             }
-            wait();
+            try {
+                wait();
+            } catch (InterruptedException e) {
+                // Stop interrupts the thread after requesting STOP (to end a wait for a device):
+                // a paused vCPU told to stop then leaves normally, not as a failure.
+                if (target != Target.STOP) throw e;
+            }
         }
         return target == Target.RUN;
     }
