@@ -67,6 +67,8 @@ class CliTest {
         assertOneLineError(actorvm("run", "--kernel", hello, "--memory", "1K"), "guest memory must be");
         assertOneLineError(actorvm("run", "--kernel", hello, "--cpus", "0"), "cpus must be between 1 and");
         assertOneLineError(actorvm("run", "--kernel"), "Missing required parameter");
+        assertOneLineError(actorvm("run"), "give --kernel FILE, or --api-sock PATH to configure the VM through the API");
+        assertOneLineError(actorvm("run", "--api-sock", dir.resolve("fc.sock").toString(), "--disk", hello), "go with --kernel");
         assertOneLineError(actorvm("run", "--kernel", hello, "--memory", "1M"), "guest memory must be");
         assertOneLineError(actorvm("run", "--kernel", hello, "--jfr", "/nonexistent/dir/vm.jfr"), "cannot record to /nonexistent/dir/vm.jfr");
     }

@@ -46,7 +46,10 @@ final class ApiFaults {
 
     /** Anything a route throws: 500 with its message (the VM is not affected). */
     static ExceptionHandler exceptions() {
-        return ExceptionHandler.newBuilder().matchAny(e -> org.apache.pekko.http.javadsl.server.Directives.complete(
+        return ExceptionHandler.newBuilder()
+                .match(MicroVm.NotAllowed.class, e -> org.apache.pekko.http.javadsl.server.Directives.complete(
+                        fault(StatusCodes.BAD_REQUEST, e.getMessage())))
+                .matchAny(e -> org.apache.pekko.http.javadsl.server.Directives.complete(
                 fault(StatusCodes.INTERNAL_SERVER_ERROR, e.getMessage() != null ? e.getMessage() : e.toString()))).build();
     }
 

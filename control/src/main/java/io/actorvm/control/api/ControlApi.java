@@ -73,13 +73,15 @@ public final class ControlApi extends AllDirectives {
     static final long MAX_BODY_BYTES = 64 * 1024;
 
     private final ActorSystem<?> system;
-    private final ActorRef<Vm.Command> vm;
+    private final MicroVm instance;
+    private final FirecrackerApi firecracker;
     private final ApiEndpoint endpoint;
     private final SnapshotOperations snapshots = new SnapshotOperations();
 
-    private ControlApi(ActorSystem<?> system, ActorRef<Vm.Command> vm, ApiEndpoint endpoint) {
+    private ControlApi(ActorSystem<?> system, MicroVm instance, ApiEndpoint endpoint) {
         this.system = system;
-        this.vm = vm;
+        this.instance = instance;
+        this.firecracker = new FirecrackerApi(system, instance);
         this.endpoint = endpoint;
     }
 
@@ -97,8 +99,13 @@ public final class ControlApi extends AllDirectives {
      * the socket path is in use, the port is taken.
      */
     public static Binding bind(ActorSystem<?> system, ActorRef<Vm.Command> vm, ApiEndpoint endpoint) throws IOException {
+        return bind(system, MicroVm.running(vm, null), endpoint);
+    }
+
+    /** Serves the API for {@code instance}: started or still to be configured through Firecracker's routes. */
+    public static Binding bind(ActorSystem<?> system, MicroVm instance, ApiEndpoint endpoint) throws IOException {
         ServerSettings settings = settings(system);
-        Route route = new ControlApi(system, vm, endpoint).routes();
+        Route route = new ControlApi(system, instance, endpoint).routes();
         switch (endpoint) {
             case ApiEndpoint.UnixSocket u -> {
                 UnixSocketServer server = UnixSocketServer.bind(system, u.path(), () -> route.flow(system), settings);
@@ -189,26 +196,29 @@ public final class ControlApi extends AllDirectives {
                         path("stop", () -> put(() -> lifecycle(r -> new Vm.Stop("stopped through the control API", r)))))),
                 // A full snapshot of a large guest outlasts pekko-http's default 20 s request
                 // timeout (which answers 503 while the snapshot goes on): wait as long as the ask does.
-                path(PathMatchers.segment("snapshot").slash("create"), () -> put(() ->
-                        withRequestTimeout(SNAPSHOT_TIMEOUT.plusSeconds(5), () -> snapshotRequest(op -> onComplete(op.result(), result ->
+                // Firecracker's body names the files to write; actorvm's (the type, or none) keeps it in the data directory.
+                path(PathMatchers.segment("snapshot").slash("create"), () -> put(() -> entity(Unmarshaller.entityToString(), body ->
+                        FirecrackerApi.isFirecrackerSnapshotRequest(body) ? firecracker.createSnapshot(body)
+                        : withRequestTimeout(SNAPSHOT_TIMEOUT.plusSeconds(5), () -> snapshotRequest(body, op -> onComplete(op.result(), result ->
                                 result.isSuccess() ? complete(StatusCodes.OK, result.get(), Jackson.marshaller())
-                                        : complete(ApiFaults.fault(StatusCodes.BAD_REQUEST, message(result.failed().get())))))))),
-                path(PathMatchers.segment("operations").slash("snapshot"), () -> post(() -> snapshotRequest(op ->
+                                        : complete(ApiFaults.fault(StatusCodes.BAD_REQUEST, message(result.failed().get()))))))))),
+                path(PathMatchers.segment("operations").slash("snapshot"), () -> post(() -> entity(Unmarshaller.entityToString(), body -> snapshotRequest(body, op ->
                         respondWithHeader(Location.create("/operations/" + op.id()), () ->
-                                complete(StatusCodes.ACCEPTED, SnapshotOperations.describe(op), Jackson.marshaller()))))),
+                                complete(StatusCodes.ACCEPTED, SnapshotOperations.describe(op), Jackson.marshaller())))))),
                 path(PathMatchers.segment("operations").slash(PathMatchers.segment()), id -> get(() -> {
                     SnapshotOperations.Operation op = snapshots.get(id);
                     return op == null ? complete(ApiFaults.fault(StatusCodes.NOT_FOUND, "no operation " + id))
                             : complete(StatusCodes.OK, op, Jackson.marshaller());
-                }))))));
+                })),
+                firecracker.routes()))));
     }
 
     /** What a snapshot request may carry as its body. */
     record SnapshotRequest(String type) {}
 
     /** Parses a snapshot request (body or query), starts or joins the snapshot, and hands the operation on. */
-    private Route snapshotRequest(java.util.function.Function<SnapshotOperations.Running, Route> then) {
-        return parameterOptional("type", query -> entity(Unmarshaller.entityToString(), body -> {
+    private Route snapshotRequest(String body, java.util.function.Function<SnapshotOperations.Running, Route> then) {
+        return parameterOptional("type", query -> {
             String type;
             try {
                 SnapshotRequest request = body.isBlank() ? new SnapshotRequest(query.orElse("")) : ApiFaults.json()
@@ -232,7 +242,7 @@ public final class ControlApi extends AllDirectives {
             } catch (SnapshotOperations.Busy busy) {
                 return complete(ApiFaults.fault(StatusCodes.CONFLICT, busy.getMessage()));
             }
-        }));
+        });
     }
 
     /**
@@ -308,6 +318,6 @@ public final class ControlApi extends AllDirectives {
     }
 
     private <T> CompletionStage<T> ask(java.util.function.Function<ActorRef<T>, Vm.Command> command, Duration timeout) {
-        return AskPattern.ask(vm, command::apply, timeout, system.scheduler());
+        return AskPattern.ask(instance.vm(), command::apply, timeout, system.scheduler());
     }
 }

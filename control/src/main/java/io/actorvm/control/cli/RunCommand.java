@@ -13,9 +13,10 @@ import java.util.concurrent.Callable;
 /** {@code actorvm run}: boots a kernel with the terminal as its serial console. */
 @Command(name = "run", mixinStandardHelpOptions = true,
         description = "Run a guest kernel (Linux bzImage, or an ELF such as vmlinux with a PVH entry note). The serial console is the terminal; "
-                + "Ctrl-A x quits. The exit status is the guest's debug-exit status.")
+                + "Ctrl-A x quits. The exit status is the guest's debug-exit status. With --api-sock and no --kernel, the VM is configured "
+                + "and started through the API, Firecracker's way (PUT /boot-source, /machine-config, /drives/ID, /actions ...).")
 final class RunCommand implements Callable<Integer> {
-    @Option(names = "--kernel", required = true, paramLabel = "FILE", description = "guest kernel")
+    @Option(names = "--kernel", paramLabel = "FILE", description = "guest kernel (without it, --api-sock: configured through the API)")
     Path kernel;
 
     @Option(names = "--initrd", paramLabel = "FILE", description = "initial RAM disk")
@@ -64,6 +65,7 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (kernel == null) return apiConfigured();
         VmConfig config;
         try {
             config = new VmConfig(name, kernel, cmdline, SizeParser.parse(memory), cpus, initrd,
@@ -75,5 +77,22 @@ final class RunCommand implements Callable<Integer> {
         }
         VmConfig vm = config;
         return VmRunner.withRecording(jfr, () -> VmRunner.run(vm, io.actorvm.vmm.actors.Vm.create(vm), api, stats, true));
+    }
+
+    /** No kernel: Firecracker's way, the VM is configured and started through the API. */
+    private int apiConfigured() throws InterruptedException {
+        io.actorvm.control.api.ApiEndpoint endpoint;
+        try {
+            endpoint = api.endpoint();
+            if (endpoint == null) throw new IllegalArgumentException("give --kernel FILE, or --api-sock PATH to configure the VM through the API");
+            if (initrd != null || !disks.isEmpty() || !nets.isEmpty() || rng || !cmdline.isEmpty() || cpuFeatures != null) {
+                throw new IllegalArgumentException("--initrd, --cmdline, --disk, --net, --rng and --cpu-features go with --kernel "
+                        + "(without it the API configures the VM: PUT /boot-source, /drives/ID, ...)");
+            }
+        } catch (IllegalArgumentException e) {
+            System.err.println("actorvm: " + e.getMessage());
+            return Main.USAGE_ERROR;
+        }
+        return VmRunner.withRecording(jfr, () -> ApiConfiguredRun.run(name, dataDir, endpoint, stats));
     }
 }

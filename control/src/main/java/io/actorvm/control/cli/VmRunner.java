@@ -127,7 +127,7 @@ final class VmRunner {
         try {
             if (endpoint != null) {
                 try {
-                    apiBinding = ControlApi.bind(system, system, endpoint);
+                    apiBinding = ControlApi.bind(system, io.actorvm.control.api.MicroVm.running(system, config), endpoint);
                 } catch (java.io.IOException e) {
                     System.err.println("actorvm: cannot serve the API on " + endpoint + ": " + e.getMessage());
                     return Main.USAGE_ERROR;
@@ -149,7 +149,7 @@ final class VmRunner {
             Vm.Terminated t = termination.get();
             console.restore();
             if (t.error()) System.err.println("actorvm: " + t.reason());
-            if (printStats) printStats(system);
+            if (printStats) printStats(system, system);
             return t.exitStatus();
         } catch (ExecutionException e) {
             System.err.println("actorvm: " + e.getCause().getMessage());
@@ -163,9 +163,9 @@ final class VmRunner {
         }
     }
 
-    private static void printStats(ActorSystem<Vm.Command> system) throws InterruptedException {
+    static void printStats(ActorSystem<?> system, ActorRef<Vm.Command> vm) throws InterruptedException {
         try {
-            Vm.Stats s = AskPattern.<Vm.Command, Vm.Stats>ask(system, Vm.GetStats::new, Duration.ofSeconds(10),
+            Vm.Stats s = AskPattern.<Vm.Command, Vm.Stats>ask(vm, Vm.GetStats::new, Duration.ofSeconds(10),
                     system.scheduler()).toCompletableFuture().get();
             StringBuilder b = new StringBuilder("actorvm stats:");
             s.io().forEach((k, v) -> b.append(' ').append(k).append('=').append(v));
