@@ -104,8 +104,23 @@ public final class ControlApi extends AllDirectives {
 
     /** Serves the API for {@code instance}: started or still to be configured through Firecracker's routes. */
     public static Binding bind(ActorSystem<?> system, MicroVm instance, ApiEndpoint endpoint) throws IOException {
+        return bind(system, new ControlApi(system, instance, endpoint).routes(), endpoint);
+    }
+
+    /** The routes of one instance, without the checks every request goes through ({@link #framed}). */
+    static Route routesOf(ActorSystem<?> system, MicroVm instance, ApiEndpoint endpoint) {
+        return new ControlApi(system, instance, endpoint).vmRoutes();
+    }
+
+    /** {@code inner} behind the checks and error shapes of every route: JSON faults, no dot segments, TCP's Host and token. */
+    static Route framed(ActorSystem<?> system, ApiEndpoint endpoint, Supplier<Route> inner) {
+        ControlApi frame = new ControlApi(system, null, endpoint);
+        return frame.handleRejections(ApiFaults.rejections(), () -> frame.handleExceptions(ApiFaults.exceptions(), () -> frame.guarded(inner)));
+    }
+
+    /** Serves {@code route} (already {@link #framed}) at {@code endpoint}. */
+    static Binding bind(ActorSystem<?> system, Route route, ApiEndpoint endpoint) throws IOException {
         ServerSettings settings = settings(system);
-        Route route = new ControlApi(system, instance, endpoint).routes();
         switch (endpoint) {
             case ApiEndpoint.UnixSocket u -> {
                 UnixSocketServer server = UnixSocketServer.bind(system, u.path(), () -> route.flow(system), settings);
@@ -180,7 +195,11 @@ public final class ControlApi extends AllDirectives {
     private static final ContentType.NonBinary PROMETHEUS = (ContentType.NonBinary) ContentTypes.parse(PrometheusText.CONTENT_TYPE);
 
     Route routes() {
-        return handleRejections(ApiFaults.rejections(), () -> handleExceptions(ApiFaults.exceptions(), () -> guarded(() -> concat(
+        return framed(system, endpoint, this::vmRoutes);
+    }
+
+    Route vmRoutes() {
+        return concat(
                 path("openapi.json", () -> get(() -> complete(HttpResponse.create().withStatus(StatusCodes.OK)
                         .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, OPENAPI))))),
                 path("metrics", () -> get(() -> onSuccess(ask(Vm.GetStatus::new, COMMAND_TIMEOUT).thenCompose(status ->
@@ -210,7 +229,7 @@ public final class ControlApi extends AllDirectives {
                     return op == null ? complete(ApiFaults.fault(StatusCodes.NOT_FOUND, "no operation " + id))
                             : complete(StatusCodes.OK, op, Jackson.marshaller());
                 })),
-                firecracker.routes()))));
+                firecracker.routes());
     }
 
     /** What a snapshot request may carry as its body. */

@@ -1,6 +1,5 @@
 package io.actorvm.control.cli;
 
-import io.actorvm.boot.KernelFormatException;
 import io.actorvm.control.api.ApiEndpoint;
 import io.actorvm.control.api.ControlApi;
 import io.actorvm.control.api.MicroVm;
@@ -8,20 +7,15 @@ import io.actorvm.kvm.Kvm;
 import io.actorvm.kvm.KvmUnavailableException;
 import io.actorvm.vmm.actors.Vm;
 import io.actorvm.vmm.actors.VmConfig;
-import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
-import org.apache.pekko.actor.typed.Props;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.pattern.StatusReply;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
@@ -100,31 +94,22 @@ final class ApiConfiguredRun {
         return (ActorRef<Vm.Command>[]) new ActorRef[1];
     }
 
-    /** Spawns the VM, gives it the terminal as console, starts it; the console input follows once it runs. */
+    /** Starts the VM with the terminal as its console; the console input follows once it runs. */
     private static CompletionStage<ActorRef<Vm.Command>> launch(ActorSystem<Void> system, Console console,
                                                                 CompletableFuture<Vm.Terminated> termination,
                                                                 Behavior<Vm.Command> behavior, VmConfig config, boolean checkKernel,
                                                                 int attempt, ActorRef<Vm.Command>[] running) {
-        try {
-            if (checkKernel) VmRunner.preflight(config);
-        } catch (KernelFormatException | KvmUnavailableException e) {
-            return CompletableFuture.failedFuture(e);
-        }
-        ActorRef<Vm.Command> vm = system.systemActorOf(behavior, "vm-" + attempt, Props.empty());
+        // A VM that fails to start ends the process, its reason on stderr (the writer sees the end).
         ActorRef<Object> writer = system.systemActorOf(console.writer(termination), "console-writer-" + attempt, DispatcherSelector.blocking());
-        vm.tell(new Vm.AttachConsole(writer.narrow()));
-        vm.tell(new Vm.WatchTermination(writer.narrow())); // a VM that fails to start ends the process, reason on stderr
-        return AskPattern.<Vm.Command, StatusReply<Done>>ask(vm, Vm.Start::new, Duration.ofSeconds(60), system.scheduler())
-                .thenApply(reply -> {
-                    if (reply.isError()) throw new IllegalStateException(reply.getError().getMessage());
-                    running[0] = vm;
-                    console.enterRawMode();
-                    console.pumpInput(vm, () -> vm.tell(new Vm.Stop("quit from the console (Ctrl-A x)", system.ignoreRef())));
-                    return vm;
-                });
+        return VmLaunch.start(system, behavior, config, checkKernel, "vm-" + attempt, writer.narrow(), writer.narrow()).thenApply(vm -> {
+            running[0] = vm;
+            console.enterRawMode();
+            console.pumpInput(vm, () -> vm.tell(new Vm.Stop("quit from the console (Ctrl-A x)", system.ignoreRef())));
+            return vm;
+        });
     }
 
-    private static void deleteTree(Path dir) {
+    static void deleteTree(Path dir) {
         try (var paths = Files.walk(dir)) {
             paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
         } catch (IOException ignored) {

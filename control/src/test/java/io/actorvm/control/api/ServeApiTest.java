@@ -1,0 +1,122 @@
+package io.actorvm.control.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.typesafe.config.ConfigFactory;
+import io.actorvm.vmm.actors.Vm;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.pattern.StatusReply;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+
+import static io.actorvm.control.api.ControlApiTest.request;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@code serve}'s API against instances whose launcher is a stand-in that echoes console input
+ * back as output (a unit test of the routing by name; {@code ServeGuestTest} runs real VMs).
+ */
+class ServeApiTest {
+    final ActorTestKit kit = ActorTestKit.create(ConfigFactory.parseString("pekko.http.server.idle-timeout = 5s"));
+    @TempDir
+    Path dir;
+    final Map<String, Boolean> stopped = new ConcurrentHashMap<>();
+
+    @AfterEach
+    void stop() {
+        kit.shutdownTestKit();
+    }
+
+    ActorRef<Vm.Command> echoing(String name, ConsoleTail console) {
+        return kit.spawn(Behaviors.receive(Vm.Command.class)
+                .onMessage(Vm.GetStatus.class, g -> {
+                    g.replyTo().tell(new Vm.Status(name, Vm.State.RUNNING, null));
+                    return Behaviors.same();
+                })
+                .onMessage(Vm.ConsoleInput.class, in -> {
+                    console.append(in.data());
+                    return Behaviors.same();
+                })
+                .onMessage(Vm.Stop.class, s -> {
+                    stopped.put(name, true);
+                    s.replyTo().tell(StatusReply.ack());
+                    return Behaviors.stopped();
+                })
+                .build());
+    }
+
+    @Test
+    void twentyVmsByNameEachWithItsOwnConfigurationAndConsole() throws Exception {
+        Path socket = dir.resolve("serve.sock");
+        VmDirectory vms = new VmDirectory((name, console) -> MicroVm.unconfigured(name, dir, (behavior, config, checkKernel) -> {
+            assertEquals(name, config.name());
+            return CompletableFuture.completedFuture(echoing(name, console));
+        }));
+        ServeApi.bind(kit.system(), vms, new ApiEndpoint.UnixSocket(socket));
+        Path kernel = Files.writeString(dir.resolve("kernel"), "x");
+        for (int i = 0; i < 20; i++) {
+            ControlApiTest.Reply created = request(socket, "POST", "/vms", "{\"name\": \"vm-" + i + "\"}");
+            assertEquals(201, created.status(), created.body());
+        }
+        assertEquals(409, request(socket, "POST", "/vms", "{\"name\": \"vm-3\"}").status());
+        assertEquals(400, request(socket, "POST", "/vms", "{\"name\": \"../etc\"}").status());
+        assertEquals(400, request(socket, "POST", "/vms", "{}").status());
+        assertEquals(404, request(socket, "GET", "/vms/nobody/machine-config", "").status());
+
+        for (int i = 0; i < 20; i += 2) { // every other VM is started, with its own memory size
+            String vm = "/vms/vm-" + i;
+            assertEquals(204, request(socket, "PUT", vm + "/boot-source", "{\"kernel_image_path\": \"" + kernel + "\"}").status());
+            assertEquals(204, request(socket, "PUT", vm + "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": " + (16 + i) + "}").status());
+            assertEquals(204, request(socket, "PUT", vm + "/actions", "{\"action_type\": \"InstanceStart\"}").status());
+        }
+        assertEquals(34, request(socket, "GET", "/vms/vm-18/machine-config", "").json().get("mem_size_mib").asInt());
+        assertEquals("Not started", request(socket, "GET", "/vms/vm-1/", "").json().get("state").asText());
+        JsonNode list = request(socket, "GET", "/vms", "").json();
+        assertEquals(20, list.size());
+        for (int i = 0; i < 20; i++) {
+            assertEquals("vm-" + i, list.get(i).get("name").asText());
+            assertEquals(i % 2 == 0 ? "running" : "not started", list.get(i).get("state").asText(), list.toString());
+        }
+
+        assertEquals(204, request(socket, "PUT", "/vms/vm-4/console/input", "{\"data\": \"hello four\"}").status());
+        assertEquals(204, request(socket, "PUT", "/vms/vm-6/console/input", "{\"data\": \"hello six\"}").status());
+        assertEquals(400, request(socket, "PUT", "/vms/vm-5/console/input", "{\"data\": \"not started\"}").status());
+        JsonNode four = request(socket, "GET", "/vms/vm-4/console", "").json();
+        assertEquals("hello four", four.get("text").asText());
+        assertEquals("four", request(socket, "GET", "/vms/vm-4/console?since=6", "").json().get("text").asText());
+        assertEquals("hello six", request(socket, "GET", "/vms/vm-6/console", "").json().get("text").asText());
+
+        assertEquals(204, request(socket, "DELETE", "/vms/vm-4", "").status());
+        assertEquals(204, request(socket, "DELETE", "/vms/vm-5", "").status());
+        assertTrue(stopped.containsKey("vm-4"), "deleting a running VM stops it");
+        assertEquals(404, request(socket, "GET", "/vms/vm-4/", "").status());
+        assertEquals(18, request(socket, "GET", "/vms", "").json().size());
+        assertEquals(201, request(socket, "POST", "/vms", "{\"name\": \"vm-4\"}").status(), "a deleted name is free again");
+    }
+
+    @Test
+    void theConsoleTailKeepsTheNewestBytesAndTheirOffsets() {
+        ConsoleTail tail = new ConsoleTail();
+        byte[] big = new byte[ConsoleTail.CAPACITY + 10];
+        for (int i = 0; i < big.length; i++) big[i] = (byte) ('a' + i % 26);
+        tail.append("0123456789".getBytes(StandardCharsets.US_ASCII));
+        tail.append(big);
+        assertEquals(ConsoleTail.CAPACITY + 20, tail.total());
+        ConsoleTail.Read all = tail.since(0);
+        assertEquals(20, all.from(), "the oldest bytes are gone");
+        assertEquals(ConsoleTail.CAPACITY, all.bytes().length);
+        assertEquals(big[10], all.bytes()[0]);
+        assertEquals(big[big.length - 1], all.bytes()[ConsoleTail.CAPACITY - 1]);
+        assertEquals(0, tail.since(tail.total()).bytes().length);
+    }
+}
