@@ -33,11 +33,18 @@ final class ApiClient {
 
     /** Sends {@code method target} with an empty body; IOException when the API cannot be reached. */
     Response send(String method, String target) throws IOException, InterruptedException {
+        return send(method, target, null);
+    }
+
+    /** Sends {@code method target} with {@code json} as its body (none when null). */
+    Response send(String method, String target, String json) throws IOException, InterruptedException {
+        byte[] body = json == null ? new byte[0] : json.getBytes(StandardCharsets.UTF_8);
         return switch (endpoint) {
-            case ApiEndpoint.UnixSocket u -> overSocket(u, method, target);
+            case ApiEndpoint.UnixSocket u -> overSocket(u, method, target, body);
             case ApiEndpoint.Tcp t -> {
                 HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://" + t.host() + ":" + t.port() + target))
-                        .method(method, HttpRequest.BodyPublishers.noBody()).timeout(Duration.ofSeconds(60));
+                        .method(method, HttpRequest.BodyPublishers.ofByteArray(body)).timeout(Duration.ofSeconds(60));
+                if (json != null) b.header("Content-Type", "application/json");
                 if (token != null) b.header("Authorization", "Bearer " + token);
                 HttpResponse<String> r = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build()
                         .send(b.build(), HttpResponse.BodyHandlers.ofString());
@@ -46,12 +53,15 @@ final class ApiClient {
         };
     }
 
-    private Response overSocket(ApiEndpoint.UnixSocket u, String method, String target) throws IOException {
+    private Response overSocket(ApiEndpoint.UnixSocket u, String method, String target, byte[] body) throws IOException {
         try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
             ch.connect(UnixDomainSocketAddress.of(u.path()));
-            String request = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n"
+            String request = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\nContent-Length: " + body.length + "\r\n"
+                    + (body.length > 0 ? "Content-Type: application/json\r\n" : "")
                     + (token != null ? "Authorization: Bearer " + token + "\r\n" : "") + "Connection: close\r\n\r\n";
-            ByteBuffer out = ByteBuffer.wrap(request.getBytes(StandardCharsets.US_ASCII));
+            ByteBuffer head = ByteBuffer.wrap(request.getBytes(StandardCharsets.US_ASCII));
+            while (head.hasRemaining()) ch.write(head);
+            ByteBuffer out = ByteBuffer.wrap(body);
             while (out.hasRemaining()) ch.write(out);
             return read(ch);
         }
