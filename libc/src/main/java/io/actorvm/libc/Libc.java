@@ -25,6 +25,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 public final class Libc {
     private Libc() {}
 
+    public static final int O_RDONLY = 0x0;
     public static final int O_RDWR = 0x2;
     public static final int O_NONBLOCK = 0x800;
     public static final int O_CLOEXEC = 0x80000;
@@ -177,7 +178,7 @@ public final class Libc {
      * closing the arena unmaps it, and later accesses throw instead of reaching freed memory.
      */
     public static MemorySegment mmapShared(int fd, long size, Arena arena, String what) {
-        return mmap(size, MAP_SHARED, fd, arena, what);
+        return mmap(size, MAP_SHARED, fd, 0L, arena, what);
     }
 
     /**
@@ -185,14 +186,23 @@ public final class Libc {
      * memory. Closing {@code arena} unmaps it.
      */
     public static MemorySegment mmapAnonymous(long size, Arena arena, String what) {
-        return mmap(size, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, arena, what);
+        return mmap(size, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0L, arena, what);
     }
 
-    private static MemorySegment mmap(long size, int flags, int fd, Arena arena, String what) {
+    /**
+     * A private (copy-on-write) mapping of {@code size} bytes of a file from {@code offset}, with
+     * MAP_NORESERVE: pages are read on first touch, writes stay in this process. Closing
+     * {@code arena} unmaps it.
+     */
+    public static MemorySegment mmapPrivateFile(int fd, long offset, long size, Arena arena, String what) {
+        return mmap(size, MAP_PRIVATE | MAP_NORESERVE, fd, offset, arena, what);
+    }
+
+    private static MemorySegment mmap(long size, int flags, int fd, long offset, Arena arena, String what) {
         MemorySegment cap = CAPTURE_SEGMENT.get();
         MemorySegment p;
         try {
-            p = (MemorySegment) MMAP.invokeExact(cap, MemorySegment.NULL, size, PROT_READ | PROT_WRITE, flags, fd, 0L);
+            p = (MemorySegment) MMAP.invokeExact(cap, MemorySegment.NULL, size, PROT_READ | PROT_WRITE, flags, fd, offset);
         } catch (Throwable t) {
             throw new AssertionError(t);
         }

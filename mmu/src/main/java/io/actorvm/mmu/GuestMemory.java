@@ -45,7 +45,7 @@ public final class GuestMemory implements AutoCloseable {
 
     private final AddressMap map;
     private final List<Region> regions;
-    private final List<AnonymousMapping> mappings;
+    private final List<PrivateMapping> mappings;
     /**
      * Pages the VMM wrote since the last {@link #takeWritten}, one bit per page and region. KVM's
      * dirty log only sees the guest's own writes; an incremental snapshot needs both.
@@ -60,7 +60,7 @@ public final class GuestMemory implements AutoCloseable {
     /** Atomic bit operations on the bitmaps' words: device actors and I/O threads write concurrently. */
     private static final VarHandle WORD = MethodHandles.arrayElementVarHandle(long[].class);
 
-    private GuestMemory(AddressMap map, List<Region> regions, List<AnonymousMapping> mappings) {
+    private GuestMemory(AddressMap map, List<Region> regions, List<PrivateMapping> mappings) {
         this.map = map;
         this.regions = Collections.unmodifiableList(regions);
         this.mappings = mappings;
@@ -112,15 +112,47 @@ public final class GuestMemory implements AutoCloseable {
     /** Anonymous, lazily allocated RAM for {@code map}. */
     public static GuestMemory allocate(AddressMap map) {
         List<Region> regions = new ArrayList<>();
-        List<AnonymousMapping> mappings = new ArrayList<>();
+        List<PrivateMapping> mappings = new ArrayList<>();
         try {
             for (AddressMap.RamRange r : map.ramRanges()) {
-                AnonymousMapping m = AnonymousMapping.map(r.size());
+                PrivateMapping m = PrivateMapping.anonymous(r.size());
                 mappings.add(m);
                 regions.add(new Region(GuestAddress.of(r.start()), m.segment()));
             }
         } catch (RuntimeException | Error e) {
-            mappings.forEach(AnonymousMapping::close);
+            mappings.forEach(PrivateMapping::close);
+            throw e;
+        }
+        return new GuestMemory(map, regions, mappings);
+    }
+
+    /**
+     * RAM for {@code map} mapped copy-on-write from {@code file}, which holds the RAM ranges end to
+     * end (a snapshot's memory file): nothing is read until the guest touches it, and the file is
+     * never written. The file must be exactly as long as the RAM (else IllegalArgumentException).
+     */
+    public static GuestMemory mapFile(AddressMap map, java.nio.file.Path file) {
+        long total = map.ramRanges().stream().mapToLong(AddressMap.RamRange::size).sum();
+        long size;
+        try {
+            size = java.nio.file.Files.size(file);
+        } catch (java.io.IOException e) {
+            throw new IllegalArgumentException("cannot read memory file " + file + ": " + e.getMessage());
+        }
+        // A shorter file would fault the vCPU that touches past its end (SIGBUS): refuse it now.
+        if (size != total) throw new IllegalArgumentException("memory file " + file + " holds " + size + " bytes, the RAM is " + total);
+        List<Region> regions = new ArrayList<>();
+        List<PrivateMapping> mappings = new ArrayList<>();
+        long offset = 0;
+        try {
+            for (AddressMap.RamRange r : map.ramRanges()) {
+                PrivateMapping m = PrivateMapping.ofFile(file, offset, r.size());
+                mappings.add(m);
+                regions.add(new Region(GuestAddress.of(r.start()), m.segment()));
+                offset += r.size();
+            }
+        } catch (RuntimeException | Error e) {
+            mappings.forEach(PrivateMapping::close);
             throw e;
         }
         return new GuestMemory(map, regions, mappings);
@@ -207,6 +239,6 @@ public final class GuestMemory implements AutoCloseable {
 
     @Override
     public void close() {
-        mappings.forEach(AnonymousMapping::close);
+        mappings.forEach(PrivateMapping::close);
     }
 }

@@ -240,13 +240,47 @@ class GuestMemoryTest {
     @Test
     void anonymousMappingRejectsBadSizesAndClosesOnce() {
         for (long bad : new long[] {0, -4096, 1, 4095, 4097}) {
-            assertThrows(IllegalArgumentException.class, () -> AnonymousMapping.map(bad), Long.toString(bad));
+            assertThrows(IllegalArgumentException.class, () -> PrivateMapping.anonymous(bad), Long.toString(bad));
         }
-        AnonymousMapping m = AnonymousMapping.map(8192);
+        PrivateMapping m = PrivateMapping.anonymous(8192);
         assertEquals(8192, m.segment().byteSize());
         byte[] zero = new byte[8192];
         assertTrue(Arrays.equals(zero, m.segment().toArray(ValueLayout.JAVA_BYTE)));
         m.close();
         m.close(); // idempotent
+    }
+
+    @Test
+    void aMemoryFileIsMappedCopyOnWriteAndNeverWritten(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        AddressMap map = new AddressMap(4 * GiB); // two RAM ranges, below and above the PCI hole
+        assertEquals(2, map.ramRanges().size());
+        long below = map.ramRanges().getFirst().size();
+        java.nio.file.Path file = dir.resolve("mem");
+        try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+            raf.setLength(4 * GiB); // sparse
+            raf.seek(0x1000);
+            raf.write("low page".getBytes());
+            raf.seek(below); // the first byte of the range above 4 GiB
+            raf.write("high page".getBytes());
+        }
+        GuestMemory m = GuestMemory.mapFile(map, file);
+        try {
+            assertArrayEquals("low page".getBytes(), m.read(GuestAddress.of(0x1000), 8));
+            assertArrayEquals("high page".getBytes(), m.read(GuestAddress.of(4 * GiB), 9));
+            m.write(GuestAddress.of(0x1000), "LOW".getBytes());
+            assertArrayEquals("LOW page".getBytes(), m.read(GuestAddress.of(0x1000), 8));
+        } finally {
+            m.close();
+        }
+        byte[] onDisk = new byte[8];
+        try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(file.toFile(), "r")) {
+            raf.seek(0x1000);
+            raf.readFully(onDisk);
+        }
+        assertArrayEquals("low page".getBytes(), onDisk, "the file is never written");
+        java.nio.file.Path shorter = dir.resolve("short");
+        java.nio.file.Files.write(shorter, new byte[4096]);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> GuestMemory.mapFile(map, shorter));
+        assertTrue(e.getMessage().contains("holds 4096 bytes"), e.getMessage());
     }
 }

@@ -77,6 +77,14 @@ public final class SnapshotFiles {
         try (RandomAccessFile raf = new RandomAccessFile(memTmp.toFile(), "rw")) {
             raf.setLength(total); // sparse: pages never written read as zeros
             FileChannel ch = raf.getChannel();
+            String base = chain.getFirst().getMemoryFile();
+            if (!base.isEmpty() && (!diff || chain.size() == 1)) {
+                // The oldest level is a mapped memory file (a loaded snapshot): its pages first, the levels above over them.
+                try (FileChannel in = FileChannel.open(Path.of(base), StandardOpenOption.READ)) {
+                    if (in.size() != total) throw new SnapshotCorruptException("memory file " + base + " of snapshot " + id + " is not " + total + " bytes");
+                    for (long done = 0; done < total; ) done += in.transferTo(done, total - done, ch.position(done));
+                }
+            }
             SnapshotManifests.PageVisitor write = (gpn, sha256) -> {
                 if (Arrays.equals(sha256, zero)) return;
                 long offset = fileOffset(regions, gpn * PAGE, id);
@@ -102,7 +110,7 @@ public final class SnapshotFiles {
             throw e;
         }
         SnapshotFile.Builder file = SnapshotFile.newBuilder().setFormatVersion(FORMAT_VERSION).setDiff(diff && leaf.getKind() != SnapshotKind.FULL)
-                .setManifest(leaf.toBuilder().clearPages().clearParentId().setKind(SnapshotKind.FULL));
+                .setManifest(leaf.toBuilder().clearPages().clearParentId().clearMemoryFile().setKind(SnapshotKind.FULL));
         Map<String, Boolean> added = new HashMap<>();
         for (BlobRef b : blobRefs(leaf)) {
             if (added.putIfAbsent(b.getSha256(), true) == null) {
@@ -128,6 +136,16 @@ public final class SnapshotFiles {
      * {@link SnapshotNotFoundException} when missing) with a one-line message naming it.
      */
     public static SnapshotManifest importFiles(PageStore pages, SnapshotManifests manifests, Path statePath, Path memoryPath, String newId) {
+        return importFiles(pages, manifests, statePath, memoryPath, newId, false);
+    }
+
+    /**
+     * As {@link #importFiles(PageStore, SnapshotManifests, Path, Path, String)}; with
+     * {@code mapMemory} the pages are not copied into the store: the manifest names the memory file,
+     * which a restore maps copy-on-write (and which must then stay as it is while such a VM runs).
+     */
+    public static SnapshotManifest importFiles(PageStore pages, SnapshotManifests manifests, Path statePath, Path memoryPath, String newId,
+                                               boolean mapMemory) {
         SnapshotFile file = readState(statePath);
         SnapshotManifest manifest = file.getManifest();
         long[][] regions = regions(manifest.getMemory(), statePath.toString());
@@ -157,7 +175,16 @@ public final class SnapshotFiles {
                     + " describes " + total + " bytes of RAM");
         }
         SnapshotManifest.Builder out = manifest.toBuilder().clearPages().setSnapshotId(newId).clearParentId().setKind(SnapshotKind.FULL)
-                .setFormatVersion(SnapshotManifests.FORMAT_VERSION);
+                .setFormatVersion(SnapshotManifests.FORMAT_VERSION).clearMemoryFile();
+        if (mapMemory) {
+            try (PageBatch batch = pages.batch()) {
+                for (var blob : blobs.values()) batch.putBlob(blob.toByteArray());
+                batch.commit();
+            }
+            SnapshotManifest written = out.setMemoryFile(memoryPath.toAbsolutePath().toString()).build();
+            manifests.write(written);
+            return written;
+        }
         try (PageBatch batch = pages.batch(); FileChannel ch = FileChannel.open(memoryPath, StandardOpenOption.READ)) {
             ByteString zeroHash = ByteString.copyFrom(Sha256.fromHex(batch.put(new byte[PAGE])));
             byte[] chunk = new byte[CHUNK_PAGES * PAGE];

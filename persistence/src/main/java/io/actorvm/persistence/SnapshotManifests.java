@@ -108,6 +108,11 @@ public final class SnapshotManifests {
             }
             default -> throw new IllegalArgumentException("snapshot " + id + " has no kind (FULL or INCREMENTAL)");
         }
+        if (!manifest.getMemoryFile().isEmpty()) {
+            if (manifest.getKind() != SnapshotKind.FULL || manifest.getPagesCount() > 0 || !Path.of(manifest.getMemoryFile()).isAbsolute()) {
+                throw new IllegalArgumentException("snapshot " + id + ": a memory file is the whole RAM of a full snapshot with no pages, by absolute path");
+            }
+        }
         if (!manifest.getParentId().isEmpty()) {
             requireValidId(manifest.getParentId());
             if (manifest.getParentId().equals(id)) throw new IllegalArgumentException("snapshot " + id + " cannot be its own parent");

@@ -120,6 +120,37 @@ class SnapshotFilesTest {
     }
 
     @Test
+    void aMappedImportNamesTheMemoryFileAndExportsLayTheLevelsAboveOverIt() throws Exception {
+        PageStore pages = PageStore.open(dir.resolve("a/store"));
+        SnapshotManifests manifests = SnapshotManifests.open(dir.resolve("a"));
+        Map<Long, byte[]> effective = twoSnapshots(pages, manifests);
+        Path state = dir.resolve("snapshot_file"), mem = dir.resolve("mem_file");
+        SnapshotFiles.export(pages, manifests, "s2", state, mem, false);
+
+        PageStore pagesB = PageStore.open(dir.resolve("b/store"));
+        SnapshotManifests manifestsB = SnapshotManifests.open(dir.resolve("b"));
+        SnapshotManifest mapped = SnapshotFiles.importFiles(pagesB, manifestsB, state, mem, "mapped", true);
+        assertEquals(mem.toAbsolutePath().toString(), mapped.getMemoryFile());
+        assertEquals(0, mapped.getPagesCount(), "no page was copied");
+        assertArrayEquals(new byte[] {1, 2, 3}, pagesB.getBlob(mapped.getVcpus(0).getSha256()));
+
+        // A VM restored from it runs on and is snapshotted incrementally: page 5 changes, page 7 is new.
+        Map<Long, byte[]> inc = Map.of(5L, page(55), 7L, page(7));
+        manifestsB.write(manifest("s3", SnapshotKind.INCREMENTAL, "mapped", pagesB, inc, mapped.getVcpus(0).getSha256(),
+                mapped.getVmState().getSha256()));
+        Path state2 = dir.resolve("snapshot_file_2"), mem2 = dir.resolve("mem_file_2");
+        SnapshotFiles.export(pagesB, manifestsB, "s3", state2, mem2, false);
+        effective.putAll(inc);
+        PageStore pagesC = PageStore.open(dir.resolve("c/store"));
+        SnapshotManifests manifestsC = SnapshotManifests.open(dir.resolve("c"));
+        SnapshotFiles.importFiles(pagesC, manifestsC, state2, mem2, "c");
+        assertSamePages(effective, effectivePages(pagesC, manifestsC, "c"));
+
+        assertThrows(IllegalArgumentException.class, () -> manifestsB.write(mapped.toBuilder().setSnapshotId("bad")
+                .setMemoryFile("relative/mem").build()), "a memory file is named by its absolute path");
+    }
+
+    @Test
     void damagedOrMismatchedFilesAreOneLineErrorsAndLeaveNoSnapshot() throws Exception {
         PageStore pages = PageStore.open(dir.resolve("a/store"));
         SnapshotManifests manifests = SnapshotManifests.open(dir.resolve("a"));

@@ -167,8 +167,9 @@ final class FirecrackerApi extends AllDirectives {
         if (dataDir == null) throw new MicroVm.NotAllowed("this VMM has no data directory to load a snapshot into");
         return completeDone(instance.load(() -> {
             SnapshotStore store = SnapshotStore.open(dataDir);
+            // The memory file is mapped copy-on-write, as Firecracker's File backend does: nothing is copied or hashed.
             SnapshotManifest imported = SnapshotFiles.importFiles(store.pages(), store.manifests(), Path.of(state), Path.of(mem),
-                    VmSnapshots.newId());
+                    VmSnapshots.newId(), true);
             VmConfig config = VmEvents.config(imported.getConfig(), dataDir);
             Behavior<Vm.Command> behavior = Vm.restore(config, imported.getSnapshotId(), !resume, HostSources.system());
             return Map.entry(behavior, config);

@@ -120,7 +120,9 @@ final class Machine implements AutoCloseable {
             VmFd vm = kvm.createVm();
             GuestMemory memory;
             try {
-                memory = GuestMemory.allocate(map);
+                // A snapshot loaded from a memory file maps it copy-on-write: nothing is read until the guest touches it.
+                String memoryFile = snapshot == null ? "" : snapshot.chain().getFirst().getMemoryFile();
+                memory = memoryFile.isEmpty() ? GuestMemory.allocate(map) : GuestMemory.mapFile(map, java.nio.file.Path.of(memoryFile));
             } catch (RuntimeException | Error e) {
                 vm.close();
                 throw e;

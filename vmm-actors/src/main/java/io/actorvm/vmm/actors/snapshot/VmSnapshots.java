@@ -145,9 +145,13 @@ public final class VmSnapshots {
         }
     }
 
-    /** Copies the chain's pages into fresh (zeroed) guest memory. */
+    /**
+     * Copies the chain's pages into guest memory: fresh (zeroed) memory, or the mapped memory file
+     * of the chain's oldest level (then only the levels above it have pages, and zero pages count).
+     */
     public static long restoreMemory(SnapshotStore store, Loaded snapshot, GuestMemory memory) {
-        return SnapshotPages.restore(memory, store.pages(), snapshot.chain(), true);
+        boolean mapped = !snapshot.chain().getFirst().getMemoryFile().isEmpty();
+        return SnapshotPages.restore(memory, store.pages(), snapshot.chain(), !mapped);
     }
 
     /** The VM-wide KVM state of the snapshot. */
