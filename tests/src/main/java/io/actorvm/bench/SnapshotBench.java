@@ -57,31 +57,48 @@ public final class SnapshotBench {
                     memory >> 20, incremental.millis(), incremental.pages(), incremental.bytesWritten());
             ask(system, vm, r -> new Vm.Stop("bench", r));
 
-            List<Double> started = new ArrayList<>(), firstByte = new ArrayList<>();
-            for (int i = 0; i < restores + 2; i++) {
-                CompletableFuture<Long> first = new CompletableFuture<>();
-                VmConfig rc = new VmConfig("bench", guest, "every=100000", memory, 1).withDataDir(data);
-                long t0 = System.nanoTime();
-                ActorRef<Vm.Command> r = system.systemActorOf(Vm.restore(rc, incremental.id(), false, HostSources.system()), "restored-" + i, Props.empty());
-                r.tell(new Vm.AttachConsole(system.systemActorOf(ConsoleHub.subscriber(bytes -> first.complete(System.nanoTime())),
-                        "console-" + i, Props.empty())));
-                ask(system, r, Vm.Start::new);
-                long t1 = System.nanoTime();
-                long t2 = first.get(5, TimeUnit.MINUTES);
-                if (i >= 2) { // two warm-up rounds
-                    started.add((t1 - t0) / 1e6);
-                    firstByte.add((t2 - t0) / 1e6);
-                }
-                ask(system, r, x -> new Vm.Stop("bench", x));
-            }
-            Collections.sort(started);
-            Collections.sort(firstByte);
-            System.out.printf("restore of a %d MiB guest in a warm JVM (%d runs): running after median %.1f ms (min %.1f), "
-                            + "first console byte after median %.1f ms%n", memory >> 20, restores,
-                    started.get(started.size() / 2), started.getFirst(), firstByte.get(firstByte.size() / 2));
+            restores(system, config, incremental.id(), restores, "from the page store (pages copied in)");
+            // The same snapshot as a memory file (Firecracker's shape), restored by mapping it copy-on-write.
+            var store = io.actorvm.vmm.actors.snapshot.SnapshotStore.open(data);
+            Path stateFile = data.resolve("bench.state"), memFile = data.resolve("bench.mem");
+            long t0 = System.nanoTime();
+            io.actorvm.persistence.SnapshotFiles.export(store.pages(), store.manifests(), incremental.id(), stateFile, memFile, false);
+            long t1 = System.nanoTime();
+            String mapped = io.actorvm.persistence.SnapshotFiles.importFiles(store.pages(), store.manifests(), stateFile, memFile,
+                    io.actorvm.vmm.actors.snapshot.VmSnapshots.newId(), true).getSnapshotId();
+            long t2 = System.nanoTime();
+            System.out.printf("snapshot written as a memory file in %.1f ms; loading it (state checked, memory not read) %.1f ms%n",
+                    (t1 - t0) / 1e6, (t2 - t1) / 1e6);
+            restores(system, config, mapped, restores, "from a memory file mapped copy-on-write");
         } finally {
             system.terminate();
         }
+    }
+
+    /** Restores snapshot {@code id} {@code restores} times (after two warm-up rounds) and prints the times to running and to the first console byte. */
+    private static void restores(ActorSystem<Void> system, VmConfig config, String id, int restores, String how) throws Exception {
+        List<Double> started = new ArrayList<>(), firstByte = new ArrayList<>();
+        for (int i = 0; i < restores + 2; i++) {
+            CompletableFuture<Long> first = new CompletableFuture<>();
+            String name = id + "-" + i;
+            long t0 = System.nanoTime();
+            ActorRef<Vm.Command> r = system.systemActorOf(Vm.restore(config, id, false, HostSources.system()), "restored-" + name, Props.empty());
+            r.tell(new Vm.AttachConsole(system.systemActorOf(ConsoleHub.subscriber(bytes -> first.complete(System.nanoTime())),
+                    "console-" + name, Props.empty())));
+            ask(system, r, Vm.Start::new);
+            long t1 = System.nanoTime();
+            long t2 = first.get(5, TimeUnit.MINUTES);
+            if (i >= 2) { // two warm-up rounds
+                started.add((t1 - t0) / 1e6);
+                firstByte.add((t2 - t0) / 1e6);
+            }
+            ask(system, r, x -> new Vm.Stop("bench", x));
+        }
+        Collections.sort(started);
+        Collections.sort(firstByte);
+        System.out.printf("restore of a %d MiB guest %s in a warm JVM (%d runs): running after median %.1f ms (min %.1f), "
+                        + "first console byte after median %.1f ms%n", config.memory() >> 20, how, restores,
+                started.get(started.size() / 2), started.getFirst(), firstByte.get(firstByte.size() / 2));
     }
 
     private static Vm.SnapshotInfo snapshot(ActorSystem<Void> system, ActorRef<Vm.Command> vm) throws Exception {

@@ -1,0 +1,117 @@
+package io.actorvm.tests;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.File;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static io.actorvm.tests.SnapshotRestoreTest.awaitOutput;
+import static io.actorvm.tests.SnapshotRestoreTest.counts;
+import static io.actorvm.tests.SnapshotRestoreTest.lastLine;
+import static io.actorvm.tests.SnapshotRestoreTest.processOutput;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@code inspect} and {@code diff} on snapshots of the counter guest: the 64-bit counter read from
+ * the stored snapshot by its symbol's address (virtual, through the guest's page tables, and
+ * physical) is the count the guest had printed by then or a little more, it grows from one
+ * snapshot to the next, and {@code diff} lists the counter's page.
+ */
+class SnapshotInspectGuestTest {
+    @TempDir
+    Path dir;
+
+    /** The address of {@code symbol} in an ELF, from binutils' nm. */
+    static long symbol(Path elf, String symbol) throws Exception {
+        Process nm = new ProcessBuilder("nm", elf.toString()).redirectErrorStream(true).start();
+        String out = new String(nm.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+        nm.waitFor(1, TimeUnit.MINUTES);
+        Matcher m = Pattern.compile("(?m)^([0-9a-f]+) \\S ").matcher("");
+        for (String line : out.split("\n")) {
+            if (line.endsWith(" " + symbol) && m.reset(line).find()) return Long.parseLong(m.group(1), 16);
+        }
+        throw new AssertionError(symbol + " not in " + elf + ": " + out);
+    }
+
+    /** The little-endian u64 at the start of a hex dump's first line. */
+    static long firstU64(String dump) {
+        String[] hex = dump.lines().findFirst().orElseThrow().substring(17).trim().split("\\s+");
+        long v = 0;
+        for (int i = 7; i >= 0; i--) v = (v << 8) | Long.parseLong(hex[i], 16);
+        return v;
+    }
+
+    static long counterIn(String snapshot, Path data, long address, boolean virtual) throws Exception {
+        CliTest.Result r = virtual
+                ? CliTest.actorvm("inspect", "--data-dir", data.toString(), "--snapshot", snapshot, "mem", "0x" + Long.toHexString(address), "8", "--virtual")
+                : CliTest.actorvm("inspect", "--data-dir", data.toString(), "--snapshot", snapshot, "mem", "0x" + Long.toHexString(address), "8");
+        assertEquals(0, r.status(), r.err());
+        return firstU64(r.out());
+    }
+
+    @Test
+    void theCounterIsReadFromSnapshotsByItsAddressAndDiffListsItsPage() throws Exception {
+        GuestRun.assumeKvm();
+        Path data = dir.resolve("data"), out = dir.resolve("run.out");
+        String api = dir.resolve("api.sock").toString();
+        long counter = symbol(GuestRun.guest("counter"), "guest_counter");
+        Process vmm = new ProcessBuilder(GuestRun.cli("run", "--kernel", GuestRun.guest("counter").toString(), "--memory", "16M",
+                "--cmdline", "every=20000", "--api-sock", api, "--data-dir", data.toString(), "--name", "ctr"))
+                .redirectOutput(out.toFile()).redirectError(new File(out + ".err"))
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+        String first, second;
+        long printedBeforeFirst, printedAfterFirst;
+        try {
+            awaitOutput(out, () -> counts(out).size() >= 3);
+            printedBeforeFirst = counts(out).getLast();
+            CliTest.Result s1 = CliTest.actorvm("snapshot", "--api-sock", api);
+            assertEquals(0, s1.status(), s1.err() + processOutput(out));
+            printedAfterFirst = counts(out).getLast();
+            first = lastLine(s1.out());
+            awaitOutput(out, () -> counts(out).getLast() > printedAfterFirst + 100000);
+            CliTest.Result s2 = CliTest.actorvm("snapshot", "--api-sock", api);
+            assertEquals(0, s2.status(), s2.err() + processOutput(out));
+            second = lastLine(s2.out());
+        } finally {
+            vmm.destroyForcibly();
+            vmm.waitFor(30, TimeUnit.SECONDS);
+        }
+
+        long v1 = counterIn(first, data, counter, true);
+        assertEquals(v1, counterIn(first, data, counter, false), "the test guest maps virtual to physical one to one");
+        assertTrue(v1 >= printedBeforeFirst, "the snapshot's counter " + v1 + " is at least the count printed before it, " + printedBeforeFirst);
+        long v2 = counterIn(second, data, counter, true);
+        assertTrue(v2 > v1 + 100000, "the counter grew from " + v1 + " to " + v2);
+
+        CliTest.Result diff = CliTest.actorvm("diff", "--data-dir", data.toString(), first, second);
+        assertEquals(0, diff.status(), diff.err());
+        String pages = diff.out().lines().findFirst().orElseThrow();
+        assertTrue(coversPage(pages, counter), "diff lists the counter's page 0x" + Long.toHexString(counter & ~0xFFFL) + ": " + diff.out());
+        assertTrue(diff.out().contains("vcpu0.rip: ") || diff.out().contains("vcpu0.rax: "), "registers moved on: " + diff.out());
+
+        CliTest.Result regs = CliTest.actorvm("inspect", "--data-dir", data.toString(), "--name", "ctr", "regs");
+        assertEquals(0, regs.status(), regs.err());
+        assertTrue(regs.out().contains("snapshot " + second + " of ctr") && regs.out().contains("rip="), "the newest snapshot's registers: " + regs.out());
+        CliTest.Result devices = CliTest.actorvm("inspect", "--data-dir", data.toString(), "--snapshot", second, "devices");
+        assertTrue(devices.out().contains("serial"), devices.out());
+        CliTest.assertOneLineError(CliTest.actorvm("inspect", "--data-dir", data.toString(), "--snapshot", second, "mem", "0xffffffff000", "8"),
+                "not RAM");
+    }
+
+    /** Whether a "pages: N differ 0xA 0xB-0xC" line covers the page holding {@code address}. */
+    static boolean coversPage(String line, long address) {
+        long page = address & ~0xFFFL;
+        Matcher m = Pattern.compile("0x([0-9a-f]+)(?:-0x([0-9a-f]+))?").matcher(line);
+        while (m.find()) {
+            long from = Long.parseLong(m.group(1), 16), to = m.group(2) == null ? from + 0xFFF : Long.parseLong(m.group(2), 16);
+            if (page >= from && page <= to) return true;
+        }
+        return false;
+    }
+}
