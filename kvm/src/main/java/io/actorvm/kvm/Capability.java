@@ -35,6 +35,8 @@ public enum Capability {
     VCPU_EVENTS(41),
     /** KVM_GET/SET_DEBUGREGS. */
     DEBUGREGS(50),
+    /** KVM_SET_GUEST_DEBUG: breakpoints, watchpoints and single-step for a debugger. */
+    SET_GUEST_DEBUG(23),
     /** KVM_ENABLE_CAP on a vCPU fd. */
     ENABLE_CAP(54),
     /** KVM_GET/SET_XSAVE. */

@@ -83,6 +83,7 @@ public final class Ioctls {
     public static final long KVM_GET_VCPU_EVENTS = ior(0x9f, Structs.VCPU_EVENTS.byteSize());
     public static final long KVM_SET_VCPU_EVENTS = iow(0xa0, Structs.VCPU_EVENTS.byteSize());
     public static final long KVM_GET_DEBUGREGS = ior(0xa1, Structs.DEBUGREGS.byteSize());
+    public static final long KVM_SET_GUEST_DEBUG = iow(0x9b, Structs.GUEST_DEBUG.byteSize());
     public static final long KVM_SET_DEBUGREGS = iow(0xa2, Structs.DEBUGREGS.byteSize());
     /** The frequency is the ioctl's integer argument, in kHz. */
     public static final long KVM_SET_TSC_KHZ = io(0xa2);

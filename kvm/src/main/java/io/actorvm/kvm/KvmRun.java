@@ -76,7 +76,8 @@ public final class KvmRun {
             case EXIT_HLT -> new VmExit.Halt();
             case EXIT_SHUTDOWN -> new VmExit.Shutdown();
             case EXIT_INTR -> new VmExit.Interrupted();
-            case EXIT_DEBUG -> new VmExit.Debug();
+            case EXIT_DEBUG -> new VmExit.Debug(page.get(JAVA_INT, u), page.get(JAVA_LONG, u + 8), page.get(JAVA_LONG, u + 16),
+                    page.get(JAVA_LONG, u + 24));
             case EXIT_FAIL_ENTRY -> new VmExit.FailEntry(page.get(JAVA_LONG, u), page.get(JAVA_INT, u + 8));
             case EXIT_SYSTEM_EVENT -> new VmExit.SystemEvent(page.get(JAVA_INT, u), data(u + 8, u + 4));
             case EXIT_INTERNAL_ERROR -> new VmExit.InternalError(page.get(JAVA_INT, u), data(u + 8, u + 4));

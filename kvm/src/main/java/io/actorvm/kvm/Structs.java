@@ -212,6 +212,16 @@ public final class Structs {
             JAVA_LONG.withName("phys_addr"), sequenceLayout(8, JAVA_BYTE).withName("data"), JAVA_INT.withName("len"),
             JAVA_BYTE.withName("is_write"), paddingLayout(3)).withName("mmio");
 
+    /** kvm_run.debug: a debug exception while guest debugging is on (KVM_EXIT_DEBUG). */
+    public static final StructLayout RUN_DEBUG = structLayout(structLayout(
+            JAVA_INT.withName("exception"), JAVA_INT.withName("pad"), JAVA_LONG.withName("pc"), JAVA_LONG.withName("dr6"),
+            JAVA_LONG.withName("dr7")).withName("arch")).withName("debug");
+
+    /** struct kvm_guest_debug (KVM_SET_GUEST_DEBUG): control flags and DR0-7 for hardware breakpoints. */
+    public static final StructLayout GUEST_DEBUG = structLayout(
+            JAVA_INT.withName("control"), JAVA_INT.withName("pad"),
+            structLayout(sequenceLayout(8, JAVA_LONG).withName("debugreg")).withName("arch")).withName("kvm_guest_debug");
+
     /** The fixed head of kvm_run up to and including the 256-byte exit union. */
     public static final StructLayout RUN = structLayout(
             JAVA_BYTE.withName("request_interrupt_window"), JAVA_BYTE.withName("immediate_exit"),
@@ -219,7 +229,7 @@ public final class Structs {
             JAVA_INT.withName("exit_reason"), JAVA_BYTE.withName("ready_for_interrupt_injection"),
             JAVA_BYTE.withName("if_flag"), JAVA_SHORT.withName("flags"),
             JAVA_LONG.withName("cr8"), JAVA_LONG.withName("apic_base"),
-            MemoryLayout.unionLayout(RUN_IO, RUN_MMIO, sequenceLayout(256, JAVA_BYTE).withName("padding"))
+            MemoryLayout.unionLayout(RUN_IO, RUN_MMIO, RUN_DEBUG, sequenceLayout(256, JAVA_BYTE).withName("padding"))
                     .withName("exit"),
             JAVA_LONG.withName("kvm_valid_regs"), JAVA_LONG.withName("kvm_dirty_regs")).withName("kvm_run");
 

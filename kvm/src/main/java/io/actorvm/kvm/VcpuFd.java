@@ -296,6 +296,23 @@ public final class VcpuFd implements AutoCloseable {
         setRaw(Ioctls.KVM_SET_VCPU_EVENTS, Structs.VCPU_EVENTS.byteSize(), events, "KVM_SET_VCPU_EVENTS");
     }
 
+    /**
+     * KVM_SET_GUEST_DEBUG: {@code control} is a {@link GuestDebug} set of flags (0 turns debugging
+     * off); with {@link GuestDebug#USE_HW_BP}, {@code debugRegs} holds DR0-3 and DR7 at index 7
+     * (null: all zero). Call it while the vCPU is outside KVM_RUN.
+     */
+    public void setGuestDebug(int control, long[] debugRegs) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(Structs.GUEST_DEBUG);
+            s.set(java.lang.foreign.ValueLayout.JAVA_INT, 0, control);
+            if (debugRegs != null) {
+                if (debugRegs.length != 8) throw new IllegalArgumentException("debug registers are DR0-7, not " + debugRegs.length + " values");
+                for (int i = 0; i < 8; i++) s.set(java.lang.foreign.ValueLayout.JAVA_LONG, 8 + i * 8L, debugRegs[i]);
+            }
+            Libc.ioctl(fd, Ioctls.KVM_SET_GUEST_DEBUG, s, "KVM_SET_GUEST_DEBUG");
+        }
+    }
+
     /** KVM_GET_DEBUGREGS: DR0-3 at 0-31, DR6 at 32, DR7 at 40 (128 bytes, {@link Structs#DEBUGREGS}). */
     public byte[] getDebugRegs() {
         return getRaw(Ioctls.KVM_GET_DEBUGREGS, Structs.DEBUGREGS.byteSize(), "KVM_GET_DEBUGREGS");

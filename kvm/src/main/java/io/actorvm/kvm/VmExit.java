@@ -87,8 +87,14 @@ public sealed interface VmExit {
     /** KVM_RUN returned early: a signal kicked the vCPU or {@code immediate_exit} was set. */
     record Interrupted() implements VmExit {}
 
-    /** A debug exception, with guest debugging enabled. */
-    record Debug() implements VmExit {}
+    /**
+     * A debug exception with guest debugging on ({@link GuestDebug}): {@code exception} 1 (#DB:
+     * single step, a hardware breakpoint or watchpoint; {@code dr6} says which) or 3 (#BP: an int3
+     * the debugger planted at {@code pc}).
+     */
+    record Debug(int exception, long pc, long dr6, long dr7) implements VmExit {
+        public static final int DB = 1, BP = 3;
+    }
 
     /** Any exit reason we do not handle; the VM is stopped with it as the reason. */
     record Unhandled(int reason) implements VmExit {}

@@ -60,6 +60,7 @@ class KvmLayoutTest {
     private static final Map<String, CTarget> SPECIAL = Map.of(
             "RUN_IO", CTarget.runMember("io"),
             "RUN_MMIO", CTarget.runMember("mmio"),
+            "RUN_DEBUG", CTarget.runMember("debug"),
             // Structs.RUN is only the fixed head of kvm_run (up to kvm_dirty_regs); the C struct goes on
             // with the 2 KiB sync-regs union `s`, so the Java size is the offset of `s`.
             "RUN", new CTarget("kvm_run", "struct kvm_run", "", "0", "offsetof(struct kvm_run, s)"));

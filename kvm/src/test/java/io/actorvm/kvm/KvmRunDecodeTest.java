@@ -303,7 +303,11 @@ class KvmRunDecodeTest {
         page.set(U32, 8, EXIT_INTR);
         assertEquals(new VmExit.Interrupted(), run.decode());
         page.set(U32, 8, EXIT_DEBUG);
-        assertEquals(new VmExit.Debug(), run.decode());
+        page.set(U32, 32, VmExit.Debug.BP);
+        page.set(U64, 40, 0x100123L);
+        page.set(U64, 48, 0xFFFF0FF0L);
+        page.set(U64, 56, 0x400L);
+        assertEquals(new VmExit.Debug(3, 0x100123L, 0xFFFF0FF0L, 0x400L), run.decode());
     }
 
     @Test
@@ -395,5 +399,13 @@ class KvmRunDecodeTest {
         run.setImmediateExit(false);
         assertEquals(0, page.get(U8, 1));
         assertEquals(page, run.segment());
+    }
+
+    @Test
+    void dr7EnablesASlotForAConditionAndLength() {
+        // Slot 1, write, 4 bytes: G1 (bit 3), R/W1 = 01 at bits 20-21, LEN1 = 11 at bits 22-23.
+        assertEquals((1L << 3) | (0b1101L << 20), GuestDebug.dr7Slot(1, GuestDebug.DR7_WRITE, 4));
+        assertEquals(1L << 1, GuestDebug.dr7Slot(0, GuestDebug.DR7_EXECUTE, 1));
+        assertThrows(IllegalArgumentException.class, () -> GuestDebug.dr7Slot(0, GuestDebug.DR7_WRITE, 3));
     }
 }
