@@ -30,6 +30,10 @@ final class RestoreCommand implements Callable<Integer> {
             description = "attach the network device to this backend instead of the snapshot's (repeatable, in order, all of them)")
     java.util.List<String> nets = new java.util.ArrayList<>();
     @Option(names = "--stats", description = "print exit and device counters when the VM ends") boolean stats;
+    @Option(names = "--gdb", paramLabel = "tcp:127.0.0.1:PORT",
+            description = "serve gdb's remote protocol there; the restored guest waits for gdb") String gdb;
+    @Option(names = "--gdb-step-breakpoints", description = "find breakpoints and watchpoints by single-stepping (slow; see run --help)")
+    boolean gdbStepping;
     @Option(names = "--jfr", paramLabel = "FILE",
             description = "record actorvm's JFR events (sampled exits, snapshots, restores, device errors) to FILE") Path jfr;
 
@@ -59,8 +63,15 @@ final class RestoreCommand implements Callable<Integer> {
             System.err.println("actorvm: " + e.getMessage());
             return Main.USAGE_ERROR;
         }
+        try {
+            if (gdb != null) io.actorvm.control.gdb.GdbServer.parse(gdb);
+        } catch (IllegalArgumentException e) {
+            System.err.println("actorvm: " + e.getMessage());
+            return Main.USAGE_ERROR;
+        }
         VmConfig vm = config;
-        return VmRunner.withRecording(jfr, () -> VmRunner.run(vm, Vm.restore(vm, snapshot, paused, HostSources.system()), api, stats, false));
+        return VmRunner.withRecording(jfr, () -> VmRunner.run(vm, Vm.restore(vm, snapshot, paused || gdb != null, HostSources.system()), api,
+                stats, false, gdb, gdbStepping));
     }
 
     /**

@@ -63,9 +63,24 @@ final class RunCommand implements Callable<Integer> {
             description = "record actorvm's JFR events (sampled exits, snapshots, restores, device errors) to FILE")
     java.nio.file.Path jfr;
 
+    @Option(names = "--gdb", paramLabel = "tcp:127.0.0.1:PORT",
+            description = "serve gdb's remote protocol there; the guest waits for gdb before its first instruction")
+    String gdb;
+
+    @Option(names = "--gdb-step-breakpoints",
+            description = "find breakpoints and watchpoints by single-stepping (slow): for hosts whose KVM cannot deliver breakpoint "
+                    + "exceptions, such as KVM nested under QEMU's TCG")
+    boolean gdbStepping;
+
     @Override
     public Integer call() throws Exception {
         if (kernel == null) return apiConfigured();
+        try {
+            if (gdb != null) io.actorvm.control.gdb.GdbServer.parse(gdb);
+        } catch (IllegalArgumentException e) {
+            System.err.println("actorvm: " + e.getMessage());
+            return Main.USAGE_ERROR;
+        }
         VmConfig config;
         try {
             config = new VmConfig(name, kernel, cmdline, SizeParser.parse(memory), cpus, initrd,
@@ -76,7 +91,8 @@ final class RunCommand implements Callable<Integer> {
             return Main.USAGE_ERROR;
         }
         VmConfig vm = config;
-        return VmRunner.withRecording(jfr, () -> VmRunner.run(vm, io.actorvm.vmm.actors.Vm.create(vm), api, stats, true));
+        return VmRunner.withRecording(jfr, () -> VmRunner.run(vm, io.actorvm.vmm.actors.Vm.create(vm, io.actorvm.devices.HostSources.system(),
+                gdb != null), api, stats, true, gdb, gdbStepping));
     }
 
     /** No kernel: Firecracker's way, the VM is configured and started through the API. */

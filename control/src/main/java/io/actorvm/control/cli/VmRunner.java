@@ -48,7 +48,7 @@ final class VmRunner {
     }
 
     static int run(VmConfig config, boolean printStats) throws InterruptedException {
-        return run(config, Vm.create(config), null, printStats, true);
+        return run(config, Vm.create(config), null, printStats, true, null, false);
     }
 
     /** What {@link #withRecording} runs. */
@@ -100,7 +100,7 @@ final class VmRunner {
      * control API where {@code api} says (none when null, or without --api-sock or --api).
      */
     static int run(VmConfig config, org.apache.pekko.actor.typed.Behavior<Vm.Command> behavior, ApiOptions api, boolean printStats,
-                   boolean checkKernel) throws InterruptedException {
+                   boolean checkKernel, String gdb, boolean gdbStepping) throws InterruptedException {
         io.actorvm.control.api.ApiEndpoint endpoint;
         try {
             endpoint = api == null ? null : api.endpoint();
@@ -124,6 +124,7 @@ final class VmRunner {
             return Main.USAGE_ERROR;
         }
         ControlApi.Binding apiBinding = null;
+        io.actorvm.control.gdb.GdbServer gdbServer = null;
         try {
             if (endpoint != null) {
                 try {
@@ -132,6 +133,15 @@ final class VmRunner {
                     System.err.println("actorvm: cannot serve the API on " + endpoint + ": " + e.getMessage());
                     return Main.USAGE_ERROR;
                 }
+            }
+            if (gdb != null) {
+                try {
+                    gdbServer = io.actorvm.control.gdb.GdbServer.start(system, system, gdb, gdbStepping);
+                } catch (java.io.IOException e) {
+                    System.err.println("actorvm: cannot serve gdb on " + gdb + ": " + e.getMessage());
+                    return Main.USAGE_ERROR;
+                }
+                System.err.println("actorvm: the guest waits for gdb: target remote " + gdb.substring(4));
             }
             // Guest output and the VM's end reach one actor, so the last output is written before the end is seen.
             var termination = new CompletableFuture<Vm.Terminated>();
@@ -157,6 +167,7 @@ final class VmRunner {
         } finally {
             console.restore();
             if (apiBinding != null) apiBinding.close(); // the socket file goes with the VMM
+            if (gdbServer != null) gdbServer.close();
             system.terminate();
             system.getWhenTerminated().toCompletableFuture().orTimeout(10, java.util.concurrent.TimeUnit.SECONDS)
                     .exceptionally(x -> null).join();

@@ -67,6 +67,14 @@ public final class Vm {
             this(false, replyTo);
         }
     }
+    /**
+     * Attaches a debugger (a gdb stub): it hears of debug exits through {@code listener} and gets
+     * the VM's {@link io.actorvm.vmm.actors.debug.GuestDebugger}. Local to the VM's JVM.
+     */
+    public record AttachDebugger(io.actorvm.vmm.actors.debug.GuestDebugger.Listener listener,
+                                 ActorRef<StatusReply<io.actorvm.vmm.actors.debug.GuestDebugger>> replyTo)
+            implements Command, NoSerializationVerificationNeeded {}
+
     /** A snapshot that was taken: {@link TakeSnapshot}'s reply. */
     public record SnapshotInfo(String id, String parentId, boolean full, long pages, long bytesWritten, long millis) implements KryoSerializable {}
 
@@ -109,7 +117,12 @@ public final class Vm {
 
     /** The VM's behavior, its devices fed by {@code sources} (a fixed clock, recorded entropy). */
     public static Behavior<Command> create(VmConfig config, HostSources sources) {
-        return Behaviors.setup(ctx -> new VmBehavior(ctx, config, sources, null, false).created());
+        return create(config, sources, false);
+    }
+
+    /** As above; with {@code paused} the vCPUs wait at the first instruction for a {@link Resume} (a debugger attaches first). */
+    public static Behavior<Command> create(VmConfig config, HostSources sources, boolean paused) {
+        return Behaviors.setup(ctx -> new VmBehavior(ctx, config, sources, null, paused).created());
     }
 
     /**

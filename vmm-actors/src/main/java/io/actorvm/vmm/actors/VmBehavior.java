@@ -153,6 +153,7 @@ final class VmBehavior {
                 .onMessage(Pause.class, p -> notNow(p.replyTo(), state))
                 .onMessage(Resume.class, r -> notNow(r.replyTo(), state))
                 .onMessage(TakeSnapshot.class, t -> notNow(t.replyTo(), state))
+                .onMessage(AttachDebugger.class, a -> notNow(a.replyTo(), state))
                 .onAnyMessage(m -> Behaviors.same())
                 .build();
     }
@@ -190,6 +191,11 @@ final class VmBehavior {
                 .onMessage(Stop.class, s -> { end.awaitStop(s.replyTo()); return beginStop(new Terminated(s.reason(), 0, false)); })
                 .onMessage(GuestEnded.class, e -> beginStop(e.how()))
                 .onMessage(VcpuStopped.class, this::onVcpuStopped)
+                .onMessage(AttachDebugger.class, a -> {
+                    runtime.debugger.attach(a.listener());
+                    a.replyTo().tell(StatusReply.success(runtime.debugger));
+                    return Behaviors.same();
+                })
                 .onMessage(Journaled.class, this::onJournaled);
     }
 

@@ -1,5 +1,7 @@
 package io.actorvm.vmm.actors;
 
+import io.actorvm.vmm.actors.debug.GuestDebugger;
+
 import io.actorvm.devices.HostSources;
 import io.actorvm.devices.VmControl;
 import io.actorvm.vmm.actors.console.ConsoleHub;
@@ -23,12 +25,15 @@ final class VmRuntime {
     final VcpuGroup vcpus;
     /** Cleared before the VM fd is closed: a late interrupt from a device must not reach a reused fd number. */
     private final AtomicBoolean irqchipOpen;
+    /** Debug exits and a debugger's access to registers and memory. */
+    final GuestDebugger debugger;
 
-    private VmRuntime(Machine machine, VmDevices devices, VcpuGroup vcpus, AtomicBoolean irqchipOpen) {
+    private VmRuntime(Machine machine, VmDevices devices, VcpuGroup vcpus, AtomicBoolean irqchipOpen, GuestDebugger debugger) {
         this.machine = machine;
         this.devices = devices;
         this.vcpus = vcpus;
         this.irqchipOpen = irqchipOpen;
+        this.debugger = debugger;
     }
 
     /**
@@ -41,7 +46,8 @@ final class VmRuntime {
         VmDevices devices = VmDevices.attach(ctx, config, sources, console, machine, control, irqchipOpen);
         devices.restore(machine.restoredDeviceStates);
         ExitRouter router = new ExitRouter(devices.ports, devices.mmio, machine.ring, stats);
-        return new VmRuntime(machine, devices, VcpuGroup.spawn(ctx, machine.vcpus, router, vcpuStopped), irqchipOpen);
+        GuestDebugger debugger = new GuestDebugger(machine.vcpus, machine.memory);
+        return new VmRuntime(machine, devices, VcpuGroup.spawn(ctx, machine.vcpus, router, vcpuStopped, debugger), irqchipOpen, debugger);
     }
 
     /**

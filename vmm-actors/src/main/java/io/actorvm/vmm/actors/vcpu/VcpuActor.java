@@ -55,6 +55,7 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
 
     private final VcpuFd vcpu;
     private final ExitHandler exits;
+    private final io.actorvm.vmm.actors.debug.GuestDebugger debugger;
     private final ActorRef<Stopped> parent;
     private final VcpuControl control = new VcpuControl();
     private final List<ActorRef<Done>> pauseWaiters = new ArrayList<>();
@@ -62,13 +63,21 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
     private boolean paused;
 
     public static Behavior<Command> create(VcpuFd vcpu, ExitHandler exits, ActorRef<Stopped> parent) {
-        return Behaviors.setup(ctx -> new VcpuActor(ctx, vcpu, exits, parent));
+        return create(vcpu, exits, parent, null);
     }
 
-    private VcpuActor(ActorContext<Command> ctx, VcpuFd vcpu, ExitHandler exits, ActorRef<Stopped> parent) {
+    /** As above; debug exits go to {@code debugger} (null: none, they are ignored). */
+    public static Behavior<Command> create(VcpuFd vcpu, ExitHandler exits, ActorRef<Stopped> parent,
+                                           io.actorvm.vmm.actors.debug.GuestDebugger debugger) {
+        return Behaviors.setup(ctx -> new VcpuActor(ctx, vcpu, exits, parent, debugger));
+    }
+
+    private VcpuActor(ActorContext<Command> ctx, VcpuFd vcpu, ExitHandler exits, ActorRef<Stopped> parent,
+                      io.actorvm.vmm.actors.debug.GuestDebugger debugger) {
         super(ctx);
         this.vcpu = vcpu;
         this.exits = exits;
+        this.debugger = debugger;
         this.parent = parent;
     }
 
@@ -247,7 +256,15 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
             };
             case VmExit.InternalError e -> new Outcome("KVM internal error on vCPU " + vcpu.id() + ": " + e, true, false);
             case VmExit.FailEntry f -> new Outcome("VM entry failed on vCPU " + vcpu.id() + ": " + f, true, false);
-            case VmExit.Debug d -> null;
+            case VmExit.Debug d -> {
+                // Park before anything else can run this vCPU past the breakpoint; the debugger pauses the rest.
+                io.actorvm.vmm.actors.debug.GuestDebugger.Stop stop = debugger == null ? null : debugger.accept(vcpu.id(), d);
+                if (stop != null) {
+                    control.request(VcpuControl.Target.PAUSE);
+                    debugger.report(stop);
+                }
+                yield null;
+            }
             case VmExit.Unhandled u -> new Outcome("unhandled exit reason " + u.reason() + " on vCPU " + vcpu.id(), true, false);
         };
     }

@@ -33,9 +33,15 @@ public final class VcpuGroup {
 
     /** Spawns one actor per vCPU as children of {@code ctx}; none runs until {@link #runAll()}. */
     public static VcpuGroup spawn(ActorContext<?> ctx, List<VcpuFd> vcpus, ExitHandler exits, ActorRef<VcpuActor.Stopped> stopped) {
+        return spawn(ctx, vcpus, exits, stopped, null);
+    }
+
+    /** As above, with debug exits going to {@code debugger}. */
+    public static VcpuGroup spawn(ActorContext<?> ctx, List<VcpuFd> vcpus, ExitHandler exits, ActorRef<VcpuActor.Stopped> stopped,
+                                  io.actorvm.vmm.actors.debug.GuestDebugger debugger) {
         VcpuGroup group = new VcpuGroup(ctx);
         for (VcpuFd fd : vcpus) {
-            group.refs.add(ctx.spawn(VcpuActor.create(fd, exits, stopped), "vcpu-" + fd.id()));
+            group.refs.add(ctx.spawn(VcpuActor.create(fd, exits, stopped, debugger), "vcpu-" + fd.id()));
             group.live.add(fd.id());
         }
         return group;

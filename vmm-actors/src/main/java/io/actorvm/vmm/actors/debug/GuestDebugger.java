@@ -1,0 +1,125 @@
+package io.actorvm.vmm.actors.debug;
+
+import io.actorvm.kvm.Regs;
+import io.actorvm.kvm.Sregs;
+import io.actorvm.kvm.VcpuFd;
+import io.actorvm.kvm.VmExit;
+import io.actorvm.mmu.GuestMemory;
+
+import java.util.List;
+
+/**
+ * A debugger's access to a running VM (a gdb stub, a replay session): it learns of debug exits,
+ * and while the VM is paused reads and writes vCPU registers and guest memory and sets each vCPU's
+ * guest-debug flags (breakpoints, watchpoints, single-step). One per VM; a debugger attaches
+ * through {@code Vm.AttachDebugger}.
+ *
+ * <p>A vCPU that takes a debug exit parks itself at once (so it does not run past a breakpoint)
+ * and reports it here; the debugger then pauses the whole VM (all-stop, as gdb expects) before it
+ * looks at anything. Registers are only touched while the VM is paused: KVM serializes vCPU
+ * ioctls, and a parked vCPU's thread is outside KVM_RUN.
+ */
+public final class GuestDebugger {
+    /** vCPU {@code vcpu} stopped on {@code exit}. */
+    public record Stop(int vcpu, VmExit.Debug exit) {}
+
+    /** Hears of debug stops, on the stopping vCPU's thread: must not block. */
+    @FunctionalInterface
+    public interface Listener {
+        void stopped(Stop stop);
+    }
+
+    /**
+     * Decides, on the vCPU's thread, whether a debug exit stops the guest: a debugger that finds
+     * breakpoints by single-stepping (where KVM cannot deliver breakpoint exceptions) lets the
+     * steps that reach none go on without parking anything.
+     */
+    @FunctionalInterface
+    public interface StopFilter {
+        boolean stops(Stop stop);
+    }
+
+    private final List<VcpuFd> vcpus;
+    private final GuestMemory memory;
+    private volatile Listener listener;
+    private volatile StopFilter filter;
+    /** What each vCPU's guest-debug state was last set to, to re-arm single-step after a step the filter lets go on. */
+    private final int[] controls;
+    private final long[][] debugRegs;
+
+    public GuestDebugger(List<VcpuFd> vcpus, GuestMemory memory) {
+        this.vcpus = List.copyOf(vcpus);
+        this.memory = memory;
+        this.controls = new int[vcpus.size()];
+        this.debugRegs = new long[vcpus.size()][];
+    }
+
+    /** Attaches the debugger that hears of stops (null detaches). */
+    public void attach(Listener l) {
+        listener = l;
+        if (l == null) filter = null;
+    }
+
+    /** Which debug exits stop the guest (null: all of them). */
+    public void filter(StopFilter f) {
+        filter = f;
+    }
+
+    /**
+     * A vCPU's debug exit, on its thread: the stop to report when it stops the guest, or null when
+     * no debugger is attached (a leftover exit after detaching) or its filter lets the step go on
+     * (the vCPU then runs on). The caller parks the vCPU before it {@link #report}s the stop.
+     */
+    public Stop accept(int vcpu, VmExit.Debug exit) {
+        if (listener == null) return null;
+        Stop stop = new Stop(vcpu, exit);
+        StopFilter f = filter;
+        if (f == null || f.stops(stop)) return stop;
+        // KVM single-steps only from the rip where KVM_SET_GUEST_DEBUG was last called: set it again here.
+        if ((controls[vcpu] & io.actorvm.kvm.GuestDebug.SINGLESTEP) != 0) fd(vcpu).setGuestDebug(controls[vcpu], debugRegs[vcpu]);
+        return null;
+    }
+
+    /** Tells the debugger of a stop {@link #accept} took, once the vCPU is parked. */
+    public void report(Stop stop) {
+        Listener l = listener;
+        if (l != null) l.stopped(stop);
+    }
+
+    public int vcpuCount() {
+        return vcpus.size();
+    }
+
+    public GuestMemory memory() {
+        return memory;
+    }
+
+    public Regs regs(int vcpu) {
+        return fd(vcpu).getRegs();
+    }
+
+    public Sregs sregs(int vcpu) {
+        return fd(vcpu).getSregs();
+    }
+
+    /** The raw {@code kvm_fpu} image: x87 registers, control words, XMM0-15, MXCSR. */
+    public byte[] fpu(int vcpu) {
+        return fd(vcpu).getFpu();
+    }
+
+    public void setRegs(int vcpu, Regs regs) {
+        fd(vcpu).setRegs(regs);
+    }
+
+    /** KVM_SET_GUEST_DEBUG on one vCPU (see {@link io.actorvm.kvm.GuestDebug}). */
+    public void setGuestDebug(int vcpu, int control, long[] debugRegs) {
+        fd(vcpu).setGuestDebug(control, debugRegs);
+        this.controls[vcpu] = control;
+        this.debugRegs[vcpu] = debugRegs == null ? null : debugRegs.clone();
+    }
+
+    private VcpuFd fd(int vcpu) {
+        if (vcpu < 0 || vcpu >= vcpus.size()) throw new IllegalArgumentException("no vCPU " + vcpu);
+        return vcpus.get(vcpu);
+    }
+}
