@@ -100,6 +100,10 @@ class SnapshotInspectGuestTest {
         CliTest.Result regs = CliTest.actorvm("inspect", "--data-dir", data.toString(), "--name", "ctr", "regs");
         assertEquals(0, regs.status(), regs.err());
         assertTrue(regs.out().contains("snapshot " + second + " of ctr") && regs.out().contains("rip="), "the newest snapshot's registers: " + regs.out());
+        CliTest.Result tree = CliTest.actorvm("history", "--data-dir", data.toString(), "--name", "ctr", "--tree");
+        assertEquals(0, tree.status(), tree.err());
+        assertTrue(tree.out().startsWith(first + "  full") && tree.out().contains("└─ " + second + "  incremental"),
+                "the second snapshot under the first: " + tree.out());
         CliTest.Result devices = CliTest.actorvm("inspect", "--data-dir", data.toString(), "--snapshot", second, "devices");
         assertTrue(devices.out().contains("serial"), devices.out());
         CliTest.assertOneLineError(CliTest.actorvm("inspect", "--data-dir", data.toString(), "--snapshot", second, "mem", "0xffffffff000", "8"),

@@ -23,6 +23,8 @@ import java.util.concurrent.TimeUnit;
 final class HistoryCommand implements Callable<Integer> {
     @Option(names = "--data-dir", required = true, paramLabel = "DIR") Path dataDir;
     @Option(names = "--name", defaultValue = "vm", paramLabel = "VM", description = "VM name (default ${DEFAULT-VALUE})") String name;
+    @Option(names = "--tree", description = "draw the snapshot tree: each snapshot under the one it followed, branches where an older one was restored")
+    boolean tree;
 
     /** The VM's journal, in order (empty if it has none); {@code dataDir} must hold a journal. */
     static List<EventEnvelope> events(Path dataDir, String name) throws Exception {
@@ -48,6 +50,10 @@ final class HistoryCommand implements Callable<Integer> {
             System.err.println("actorvm: no journal for VM '" + name + "' in " + dataDir);
             return Main.USAGE_ERROR;
         }
+        if (tree) {
+            tree(events.stream().map(e -> (VmEvent) e.event()).toList()).forEach(System.out::println);
+            return 0;
+        }
         System.out.printf("%-5s %-24s %-22s %s%n", "SEQ", "TIME", "SNAPSHOT", "EVENT");
         for (EventEnvelope e : events) {
             VmEvent ev = (VmEvent) e.event();
@@ -55,5 +61,46 @@ final class HistoryCommand implements Callable<Integer> {
                     VmEvents.snapshotId(ev), VmEvents.describe(ev));
         }
         return 0;
+    }
+
+    /**
+     * The snapshot tree a journal describes: a snapshot hangs under its parent (an incremental
+     * one's base), or else under the snapshot the VM last took or was restored from; a snapshot
+     * taken after a fresh start is a root. Restoring an older snapshot and running on makes a
+     * branch. One line per snapshot: the tree's lines, id, kind, time.
+     */
+    static List<String> tree(List<VmEvent> journal) {
+        java.util.Map<String, List<String>> children = new java.util.LinkedHashMap<>();
+        java.util.Map<String, String> label = new java.util.HashMap<>();
+        List<String> roots = new java.util.ArrayList<>();
+        String current = null;
+        for (VmEvent e : journal) {
+            if (e.hasStarted()) {
+                current = null;
+            } else if (e.hasRestored()) {
+                current = e.getRestored().getSnapshotId();
+            } else if (e.hasSnapshotTaken()) {
+                var t = e.getSnapshotTaken();
+                String under = !t.getParentId().isEmpty() ? t.getParentId() : current;
+                label.put(t.getSnapshotId(), t.getSnapshotId() + "  " + (t.getKind() == io.actorvm.persistence.proto.SnapshotKind.FULL ? "full" : "incremental")
+                        + "  " + Instant.ofEpochMilli(e.getTimestampMillis()));
+                if (under == null || !label.containsKey(under)) roots.add(t.getSnapshotId());
+                else children.computeIfAbsent(under, k -> new java.util.ArrayList<>()).add(t.getSnapshotId());
+                current = t.getSnapshotId();
+            }
+        }
+        List<String> out = new java.util.ArrayList<>();
+        for (String r : roots) draw(r, "", "", children, label, out);
+        return out;
+    }
+
+    private static void draw(String id, String lead, String childLead, java.util.Map<String, List<String>> children,
+                             java.util.Map<String, String> label, List<String> out) {
+        out.add(lead + label.get(id));
+        List<String> kids = children.getOrDefault(id, List.of());
+        for (int i = 0; i < kids.size(); i++) {
+            boolean last = i == kids.size() - 1;
+            draw(kids.get(i), childLead + (last ? "└─ " : "├─ "), childLead + (last ? "   " : "│  "), children, label, out);
+        }
     }
 }
