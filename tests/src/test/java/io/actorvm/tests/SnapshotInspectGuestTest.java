@@ -95,7 +95,8 @@ class SnapshotInspectGuestTest {
         assertEquals(0, diff.status(), diff.err());
         String pages = diff.out().lines().findFirst().orElseThrow();
         assertTrue(coversPage(pages, counter), "diff lists the counter's page 0x" + Long.toHexString(counter & ~0xFFFL) + ": " + diff.out());
-        assertTrue(diff.out().contains("vcpu0.rip: ") || diff.out().contains("vcpu0.rax: "), "registers moved on: " + diff.out());
+        // The vCPU may be parked at the same rip both times (a tight loop): some register still moved on.
+        assertTrue(diff.out().lines().anyMatch(l -> l.startsWith("vcpu0.")), "registers moved on: " + diff.out());
 
         CliTest.Result regs = CliTest.actorvm("inspect", "--data-dir", data.toString(), "--name", "ctr", "regs");
         assertEquals(0, regs.status(), regs.err());
