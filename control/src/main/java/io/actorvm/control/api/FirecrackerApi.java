@@ -179,7 +179,7 @@ final class FirecrackerApi extends AllDirectives {
     private Route action(FirecrackerModel.InstanceActionInfo a) {
         String type = FirecrackerModel.require(a.actionType(), "action_type", "an action");
         return switch (type) {
-            case "InstanceStart" -> completeDone(instance.start());
+            case "InstanceStart" -> completeDone(instance.start(blocking));
             case "FlushMetrics" -> {
                 FirecrackerModel.Metrics m = instance.metrics();
                 if (m == null) throw new MicroVm.NotAllowed("FlushMetrics needs metrics configured first (PUT /metrics)");

@@ -52,7 +52,6 @@ public final class MicroVm {
     private final Path dataDir;
     private final Launcher launcher;
     private ActorRef<Vm.Command> vm;
-    private VmConfig config;
     private boolean starting;
 
     private BootSource bootSource;
@@ -79,7 +78,6 @@ public final class MicroVm {
     public static MicroVm running(ActorRef<Vm.Command> vm, VmConfig config) {
         MicroVm m = new MicroVm(config == null ? "vm" : config.name(), config == null ? null : config.dataDir(), null);
         m.vm = vm;
-        m.config = config;
         if (config != null) {
             m.bootSource = new BootSource(config.kernel().toString(), config.cmdline(), config.initrd() == null ? null : config.initrd().toString());
             m.machine = new MachineConfig(config.cpus(), (int) (config.memory() >> 20), false, true, null, null);
@@ -244,15 +242,18 @@ public final class MicroVm {
         return (cmdline.substring(0, dashes).strip() + " " + params + " " + cmdline.substring(dashes).strip()).strip();
     }
 
-    /** InstanceStart: builds the VM from the configuration and starts it. */
-    CompletionStage<Void> start() {
+    /**
+     * InstanceStart: builds the VM from the configuration and starts it. The launch runs on
+     * {@code blocking}: it reads the kernel and opens /dev/kvm, which an HTTP thread must not wait for.
+     */
+    CompletionStage<Void> start(java.util.concurrent.Executor blocking) {
         VmConfig c;
         synchronized (this) {
             requirePreBoot("InstanceStart");
             c = vmConfig();
             starting = true;
         }
-        return launch(Vm.create(c), c, true);
+        return CompletableFuture.supplyAsync(() -> c, blocking).thenCompose(cfg -> launch(Vm.create(cfg), cfg, true));
     }
 
     /**
@@ -290,14 +291,9 @@ public final class MicroVm {
                     throw failure instanceof java.util.concurrent.CompletionException ce ? ce : new java.util.concurrent.CompletionException(failure);
                 }
                 vm = ref;
-                config = c;
                 return null;
             }
         });
-    }
-
-    synchronized VmConfig config() {
-        return config;
     }
 
     private static NetConfig netConfig(String hostDev, String mac) {

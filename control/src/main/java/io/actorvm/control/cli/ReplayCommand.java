@@ -47,12 +47,7 @@ final class ReplayCommand implements Callable<Integer> {
             System.err.println("actorvm: data directory " + dataDir + " does not exist");
             return Main.USAGE_ERROR;
         }
-        try {
-            if (gdb != null) io.actorvm.control.gdb.GdbServer.parse(gdb);
-        } catch (IllegalArgumentException e) {
-            System.err.println("actorvm: " + e.getMessage());
-            return Main.USAGE_ERROR;
-        }
+        if (!VmRunner.gdbAddressValid(gdb)) return Main.USAGE_ERROR;
         SnapshotStore store = SnapshotStore.open(dataDir);
         List<Entry> journal = HistoryCommand.events(dataDir, name).stream()
                 .map((EventEnvelope e) -> new Entry(e.sequenceNr(), (VmEvent) e.event())).toList();

@@ -63,12 +63,7 @@ final class RestoreCommand implements Callable<Integer> {
             System.err.println("actorvm: " + e.getMessage());
             return Main.USAGE_ERROR;
         }
-        try {
-            if (gdb != null) io.actorvm.control.gdb.GdbServer.parse(gdb);
-        } catch (IllegalArgumentException e) {
-            System.err.println("actorvm: " + e.getMessage());
-            return Main.USAGE_ERROR;
-        }
+        if (!VmRunner.gdbAddressValid(gdb)) return Main.USAGE_ERROR;
         VmConfig vm = config;
         return VmRunner.withRecording(jfr, () -> VmRunner.run(vm, Vm.restore(vm, snapshot, paused || gdb != null, HostSources.system()), api,
                 stats, false, gdb, gdbStepping));

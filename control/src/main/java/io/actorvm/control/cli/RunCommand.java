@@ -75,12 +75,7 @@ final class RunCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (kernel == null) return apiConfigured();
-        try {
-            if (gdb != null) io.actorvm.control.gdb.GdbServer.parse(gdb);
-        } catch (IllegalArgumentException e) {
-            System.err.println("actorvm: " + e.getMessage());
-            return Main.USAGE_ERROR;
-        }
+        if (!VmRunner.gdbAddressValid(gdb)) return Main.USAGE_ERROR;
         VmConfig config;
         try {
             config = new VmConfig(name, kernel, cmdline, SizeParser.parse(memory), cpus, initrd,

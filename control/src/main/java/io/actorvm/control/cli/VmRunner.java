@@ -47,6 +47,17 @@ final class VmRunner {
         }
     }
 
+    /** Whether {@code --gdb}'s address (null: none) is usable; prints the one-line error when not. */
+    static boolean gdbAddressValid(String gdb) {
+        try {
+            if (gdb != null) io.actorvm.control.gdb.GdbServer.parse(gdb);
+            return true;
+        } catch (IllegalArgumentException e) {
+            System.err.println("actorvm: " + e.getMessage());
+            return false;
+        }
+    }
+
     static int run(VmConfig config, boolean printStats) throws InterruptedException {
         return run(config, Vm.create(config), null, printStats, true, null, false);
     }
