@@ -335,7 +335,9 @@ class KvmSnapshotTest {
         assertEquals(0, Lapic.register(vcpu.getLapic(), Lapic.ID) >>> 24, "vCPU 0's APIC id");
         assertEquals(64, vcpu.getVcpuEvents().length);
         assertEquals(128, vcpu.getDebugRegs().length);
-        assertEquals(kvm.supportedCpuid().size(), vcpu.getCpuid().size());
+        // The vCPU gets the supported entries; a KVM may drop some it will not expose (kvm_pvm drops 3 of 59).
+        int set = vcpu.getCpuid().size(), supported = kvm.supportedCpuid().size();
+        assertTrue(set > 0 && set <= supported, "vCPU CPUID entries " + set + " of " + supported + " supported");
         assumeTrue(m.vm().checkExtension(Capability.GET_TSC_KHZ) > 0, "no KVM_CAP_GET_TSC_KHZ");
         assertTrue(vcpu.getTscKhz() > 100_000, "TSC kHz " + vcpu.getTscKhz());
     }

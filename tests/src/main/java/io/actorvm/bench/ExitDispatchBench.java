@@ -87,8 +87,8 @@ public class ExitDispatchBench {
         system = ActorSystem.create(Behaviors.empty(), "exit-dispatch");
         IoBus<DeviceRef> ports = new IoBus<>(), mmio = new IoBus<>();
         DeviceBacklog portBacklog = new DeviceBacklog(), mmioBacklog = new DeviceBacklog();
-        portDevice = system.systemActorOf(DeviceActor.create(new Scratch(), portBacklog), "port-scratch", Props.empty());
-        var mmioDevice = system.systemActorOf(DeviceActor.create(new Scratch(), mmioBacklog), "mmio-scratch", Props.empty());
+        portDevice = system.systemActorOf(DeviceActor.create(new Scratch(), portBacklog, io.actorvm.devices.record.DeviceTape.NONE), "port-scratch", Props.empty());
+        var mmioDevice = system.systemActorOf(DeviceActor.create(new Scratch(), mmioBacklog, io.actorvm.devices.record.DeviceTape.NONE), "mmio-scratch", Props.empty());
         ports.register(new IoRange(PORT, 1), new DeviceRef("port-scratch", portDevice, portBacklog));
         mmio.register(new IoRange(MMIO, 0x1000), new DeviceRef("mmio-scratch", mmioDevice, mmioBacklog));
         router = new ExitRouter(ports, mmio, null, new IoStats());

@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** {@code actorvm}: the command-line client of the VM actors. */
 @Command(name = "actorvm", mixinStandardHelpOptions = true, version = "actorvm 0.1.0",
         description = "A KVM virtual machine monitor in which a VM is a tree of typed actors.",
-        subcommands = {RunCommand.class, ServeCommand.class, VmCommand.class, DemoCommand.class, GuestCommand.class, KvmHostCommand.class, SnapshotCommand.class, RestoreCommand.class, HistoryCommand.class, ReplayCommand.class, InspectCommand.class, DiffCommand.class})
+        subcommands = {RunCommand.class, ServeCommand.class, VmCommand.class, DemoCommand.class, GuestCommand.class, KvmHostCommand.class, SnapshotCommand.class, RestoreCommand.class, HistoryCommand.class, ReplayCommand.class, ReplayDevicesCommand.class, InspectCommand.class, DiffCommand.class})
 public final class Main implements Runnable {
     /** Exit status for bad user input and unusable hosts. */
     static final int USAGE_ERROR = 2;

@@ -23,6 +23,7 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--name", defaultValue = "vm", paramLabel = "VM", description = "whose newest snapshot, without --snapshot (default ${DEFAULT-VALUE})") String name;
     @Option(names = "--paused", description = "restore with the vCPUs paused (resume through the API)") boolean paused;
     @picocli.CommandLine.Mixin ApiOptions api;
+    @picocli.CommandLine.Mixin RecordOption record;
     @Option(names = "--disk", paramLabel = "PATH[,ro]",
             description = "use this disk image instead of the snapshot's (repeatable, in the snapshot's order, all of them)")
     java.util.List<String> disks = new java.util.ArrayList<>();
@@ -65,7 +66,8 @@ final class RestoreCommand implements Callable<Integer> {
         }
         if (!VmRunner.gdbAddressValid(gdb)) return Main.USAGE_ERROR;
         VmConfig vm = config;
-        return VmRunner.withRecording(jfr, () -> VmRunner.run(vm, Vm.restore(vm, snapshot, paused || gdb != null, HostSources.system()), api,
+        HostSources sources = record.sources(dataDir, vm.name());
+        return VmRunner.withRecording(jfr, () -> VmRunner.run(vm, Vm.restore(vm, snapshot, paused || gdb != null, sources), api,
                 stats, false, gdb, gdbStepping));
     }
 

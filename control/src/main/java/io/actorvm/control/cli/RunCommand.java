@@ -56,6 +56,9 @@ final class RunCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     ApiOptions api;
 
+    @picocli.CommandLine.Mixin
+    RecordOption record;
+
     @Option(names = "--stats", description = "print exit and device counters to stderr when the VM ends")
     boolean stats;
 
@@ -77,16 +80,18 @@ final class RunCommand implements Callable<Integer> {
         if (kernel == null) return apiConfigured();
         if (!VmRunner.gdbAddressValid(gdb)) return Main.USAGE_ERROR;
         VmConfig config;
+        io.actorvm.devices.HostSources sources;
         try {
             config = new VmConfig(name, kernel, cmdline, SizeParser.parse(memory), cpus, initrd,
                     CpuFeature.parseDisabled(cpuFeatures), disks.stream().map(DiskConfig::parse).toList(), rng,
                     nets.stream().map(NetConfig::parse).filter(java.util.Objects::nonNull).toList(), dataDir);
+            sources = record.sources(dataDir, name);
         } catch (IllegalArgumentException e) {
             System.err.println("actorvm: " + e.getMessage());
             return Main.USAGE_ERROR;
         }
         VmConfig vm = config;
-        return VmRunner.withRecording(jfr, () -> VmRunner.run(vm, io.actorvm.vmm.actors.Vm.create(vm, io.actorvm.devices.HostSources.system(),
+        return VmRunner.withRecording(jfr, () -> VmRunner.run(vm, io.actorvm.vmm.actors.Vm.create(vm, sources,
                 gdb != null), api, stats, true, gdb, gdbStepping));
     }
 

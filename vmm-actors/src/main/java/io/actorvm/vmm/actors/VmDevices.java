@@ -1,14 +1,16 @@
 package io.actorvm.vmm.actors;
 
-import io.actorvm.boot.acpi.AcpiTables;
 import io.actorvm.devices.BusDevice;
+import io.actorvm.devices.InterruptLine;
+import io.actorvm.devices.proto.LoggedDevice;
+import io.actorvm.devices.record.DeviceRecorder;
+import io.actorvm.devices.record.DeviceTape;
+import io.actorvm.devices.record.Recorded;
+import io.actorvm.devices.serial.SerialOutput;
+import io.actorvm.vmm.actors.record.DeviceModels;
 import io.actorvm.devices.HostSources;
 import io.actorvm.devices.VmControl;
-import io.actorvm.devices.acpi.AcpiSleepControl;
-import io.actorvm.devices.debug.DebugExit;
 import io.actorvm.devices.debug.PostCodePort;
-import io.actorvm.devices.i8042.I8042;
-import io.actorvm.devices.rtc.CmosRtc;
 import io.actorvm.devices.serial.Serial16550;
 import io.actorvm.devices.virtio.VirtioDevice;
 import io.actorvm.devices.virtio.VirtioDeviceState;
@@ -65,6 +67,8 @@ final class VmDevices {
     private final Map<String, ActorRef<VirtioRings.Command>> ringsByDevice = new HashMap<>();
     private final List<SwitchPort> switchPorts = new ArrayList<>();
     private DeviceRef serial;
+    /** With {@code --record}: every call into a device model goes to this file. */
+    private DeviceRecorder recorder;
 
     private VmDevices(ActorContext<?> ctx) {
         this.ctx = ctx;
@@ -78,28 +82,48 @@ final class VmDevices {
                             Machine machine, VmControl control, AtomicBoolean irqchipOpen) {
         VmDevices d = new VmDevices(ctx);
         var vmFd = machine.vm;
+        d.recorder = sources.recording() == null ? null : startRecording(sources, config);
         // The UART's output goes to the console stream; subscribers do their own (blocking) writes.
-        d.serial = d.attach(d.ports, new IoRange(Serial16550.COM1_PORT, Serial16550.PORT_COUNT),
-                new Serial16550(new ConsolePublisher(console), level -> {
-                    if (irqchipOpen.get()) vmFd.irqLine(Serial16550.COM1_IRQ, level);
-                }));
-        d.attach(d.ports, new IoRange(I8042.BASE_PORT, I8042.PORT_COUNT), new I8042(control));
-        d.attach(d.ports, new IoRange(DebugExit.DEFAULT_PORT, 1), new DebugExit(control));
-        d.attach(d.ports, new IoRange(PostCodePort.PORT, 1), new PostCodePort());
-        d.attach(d.ports, new IoRange(CmosRtc.BASE_PORT, CmosRtc.PORT_COUNT), new CmosRtc(sources.wallClock()));
-        d.attach(d.ports, new IoRange(AcpiTables.SLEEP_CONTROL_PORT, 1),
-                new AcpiSleepControl(control, AcpiTables.S5_SLEEP_TYPE, AcpiTables.RESET_VALUE));
+        SerialOutput consoleOut = new ConsolePublisher(console);
+        InterruptLine serialIrq = level -> {
+            if (irqchipOpen.get()) vmFd.irqLine(Serial16550.COM1_IRQ, level);
+        };
+        var clock = sources.wallClock();
+        if (d.recorder != null) {
+            consoleOut = Recorded.console(consoleOut);
+            serialIrq = Recorded.irqLine(serialIrq);
+            control = Recorded.control(control);
+            clock = Recorded.clock(clock);
+        }
+        for (DeviceModels.Pc pc : DeviceModels.pc(consoleOut, serialIrq, control, clock)) {
+            DeviceRef ref = d.attach(d.ports, pc.ports(), pc.model(), d.tape(DeviceModels.logged(pc.model())));
+            if (d.serial == null) d.serial = ref; // the UART comes first
+        }
         if (machine.canCoalescePio()) {
             // POST codes need no immediate effect: let KVM queue them in the ring instead of exiting.
             machine.vm.registerCoalesced(PostCodePort.PORT, 1, true);
         }
         d.attachVirtio(config, sources, machine);
+        if (d.recorder != null) d.recorder.start();
         return d;
     }
 
-    private DeviceRef attach(IoBus<DeviceRef> bus, IoRange range, BusDevice model) {
+    private static DeviceRecorder startRecording(HostSources sources, VmConfig config) {
+        try {
+            return DeviceRecorder.create(sources.recording(), config.name(), config.memory());
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot record devices to " + sources.recording() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The device's part of the recording, or none. */
+    private DeviceTape tape(LoggedDevice device) {
+        return recorder == null ? DeviceTape.NONE : recorder.register(device);
+    }
+
+    private DeviceRef attach(IoBus<DeviceRef> bus, IoRange range, BusDevice model, DeviceTape tape) {
         DeviceBacklog backlog = new DeviceBacklog();
-        var ref = ctx.spawn(DeviceActor.create(model, backlog), model.name());
+        var ref = ctx.spawn(DeviceActor.create(model, backlog, tape), model.name());
         DeviceRef dev = new DeviceRef(model.name(), ref, backlog);
         bus.register(range, dev);
         devices.add(dev);
@@ -112,16 +136,23 @@ final class VmDevices {
      * watched by the VM's poller; the interrupt is an irqfd on the slot's GSI.
      */
     private void attachVirtio(VmConfig config, HostSources sources, Machine machine) {
+        boolean recording = recorder != null;
         List<VirtioDevice> models = new ArrayList<>();
-        for (int i = 0; i < machine.disks.size(); i++) models.add(new VirtioBlock(machine.disks.get(i), "actorvm-disk" + i));
+        Map<VirtioNet, NetBackend> netBackends = new HashMap<>(); // the real ones, to wire (a recording wraps the model's)
+        for (int i = 0; i < machine.disks.size(); i++) {
+            var disk = machine.disks.get(i);
+            models.add(new VirtioBlock(recording ? Recorded.disk(disk) : disk, DeviceModels.diskId(i)));
+        }
         for (int i = 0; i < config.nets().size(); i++) {
             NetConfig net = config.nets().get(i);
             NetBackend backend = net.kind() == NetConfig.Kind.TAP ? machine.taps.get(i)
                     : switchPort(net.name());
             if (backend instanceof SwitchPort port) switchPorts.add(port);
-            models.add(new VirtioNet(net.macFor(config.name(), i), backend));
+            VirtioNet model = new VirtioNet(net.macFor(config.name(), i), recording ? Recorded.net(backend) : backend);
+            netBackends.put(model, backend);
+            models.add(model);
         }
-        if (config.rng()) models.add(new VirtioRng(sources.entropy()));
+        if (config.rng()) models.add(new VirtioRng(recording ? Recorded.entropy(sources.entropy()) : sources.entropy()));
         if (models.isEmpty()) return;
         machine.poller = new IoEventPoller("virtio-notify-" + config.name());
         // Every device of this VM shares one bounded part of the pool all VMs use.
@@ -133,13 +164,16 @@ final class VmDevices {
             VirtioSlots.Slot slot = slots.get(i);
             var irq = machine.eventFd();
             machine.vm.irqfd(irq.fd(), slot.gsi());
-            VirtioInterrupt interrupt = new VirtioInterrupt(irq::signal);
+            Runnable trigger = irq::signal;
+            VirtioInterrupt interrupt = new VirtioInterrupt(recording ? Recorded.irqEdge(trigger) : trigger);
             VirtioHostAdapter host = new VirtioHostAdapter();
-            VirtioMmioTransport transport = new VirtioMmioTransport(model, host, interrupt, machine.memory);
-            String name = model.name() + "-" + i;
+            VirtioMmioTransport transport = new VirtioMmioTransport(model, recording ? Recorded.virtioHost(host) : host, interrupt,
+                    machine.memory);
+            String name = DeviceModels.virtioName(model, i);
+            DeviceTape tape = tape(DeviceModels.logged(model, i));
             DeviceBacklog backlog = new DeviceBacklog();
-            var transportRef = ctx.spawn(DeviceActor.create(transport, backlog), name);
-            var rings = ctx.spawn(VirtioRings.create(model, interrupt, machine.memory, transportRef, io), name + "-rings");
+            var transportRef = ctx.spawn(DeviceActor.create(transport, backlog, tape), name);
+            var rings = ctx.spawn(VirtioRings.create(model, interrupt, machine.memory, transportRef, io, tape), name + "-rings");
             host.bind(rings);
             DeviceRef dev = new DeviceRef(name, transportRef, backlog);
             mmio.register(new IoRange(slot.base(), VirtioSlots.WINDOW), dev);
@@ -148,8 +182,9 @@ final class VmDevices {
             ringsByDevice.put(name, rings);
             if (model instanceof VirtioNet net) {
                 // Received frames go to the receive ring through the device's rings actor.
-                if (net.backend() instanceof SwitchPort port) port.connect(rings, VirtioNet.RX_QUEUE, net.mac());
-                else net.backend().start(frame -> rings.tell(new VirtioRings.Inbound(VirtioNet.RX_QUEUE, frame)));
+                NetBackend backend = netBackends.get(net);
+                if (backend instanceof SwitchPort port) port.connect(rings, VirtioNet.RX_QUEUE, net.mac());
+                else backend.start(frame -> rings.tell(new VirtioRings.Inbound(VirtioNet.RX_QUEUE, frame)));
             }
             for (int q = 0; q < model.queueCount(); q++) {
                 var notify = machine.eventFd();
@@ -236,7 +271,22 @@ final class VmDevices {
             rings.add(AskPattern.<VirtioRings.Command, Done>ask(r, VirtioRings.Quiesce::new, RINGS, scheduler).toCompletableFuture());
         }
         CompletableFuture<Void> quiet = CompletableFuture.allOf(rings.toArray(CompletableFuture[]::new)).exceptionally(x -> null);
+        if (recorder != null) quiet = quiet.thenCompose(q -> recordFinalStates(scheduler));
         return metrics(scheduler).thenCombine(quiet, (metrics, q) -> metrics);
+    }
+
+    /** Each device notes its state as the VM ends, once nothing is in flight (a replay compares its own). */
+    private CompletableFuture<Void> recordFinalStates(Scheduler scheduler) {
+        List<CompletableFuture<Done>> all = new ArrayList<>();
+        for (DeviceRef d : devices) {
+            all.add(AskPattern.<DeviceActor.Command, Done>ask(d.ref(), DeviceActor.RecordFinalState::new, ASK, scheduler).toCompletableFuture());
+        }
+        return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).exceptionally(x -> null);
+    }
+
+    /** Ends the device recording, if there is one (after the device actors have handled their last message). */
+    void closeRecording() {
+        if (recorder != null) recorder.close();
     }
 
     /** Stops every device and ring actor and closes switch ports. */

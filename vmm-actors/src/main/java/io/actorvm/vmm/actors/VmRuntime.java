@@ -57,6 +57,7 @@ final class VmRuntime {
      */
     void releaseAfterAbnormalStop() {
         devices.closePorts();
+        devices.closeRecording();
         irqchipOpen.set(false);
         machine.close();
     }
@@ -64,6 +65,7 @@ final class VmRuntime {
     /** Once every vCPU has stopped and the devices have drained: device actors stopped, then KVM and memory released. */
     void release() {
         devices.stop();
+        devices.closeRecording();
         irqchipOpen.set(false);
         machine.close();
     }

@@ -2,83 +2,42 @@ package io.actorvm.devices.virtio.blk;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.util.EnumSet;
 
 /**
- * The host backend of a virtio-blk device: a raw image file. Positional reads and writes are
- * thread-safe on a {@link FileChannel}, so several requests of a queue can run at once.
+ * The host backend of a virtio-blk device: a raw image of whole 512-byte sectors. Positional
+ * reads and writes must be thread-safe: several requests of a queue run at once. In production a
+ * file ({@link #open}); a device recording wraps one, and a replay serves the recorded reads.
  */
-public final class DiskImage implements AutoCloseable {
-    public static final int SECTOR = 512;
+public interface DiskImage extends AutoCloseable {
+    int SECTOR = 512;
 
-    private final Path path;
-    private final FileChannel channel;
-    private final boolean readOnly;
-    private final long size;
-
-    private DiskImage(Path path, FileChannel channel, boolean readOnly, long size) {
-        this.path = path;
-        this.channel = channel;
-        this.readOnly = readOnly;
-        this.size = size;
+    /** Opens an image file; a one-line {@link IOException} message names the problem. */
+    static DiskImage open(Path path, boolean readOnly) throws IOException {
+        return FileDiskImage.open(path, readOnly);
     }
 
-    /** Opens an image; a one-line {@link IOException} message names the problem. */
-    public static DiskImage open(Path path, boolean readOnly) throws IOException {
-        if (!Files.isRegularFile(path)) throw new IOException("disk image " + path + " does not exist");
-        if (!Files.isReadable(path)) throw new IOException("disk image " + path + " is not readable");
-        if (!readOnly && !Files.isWritable(path)) throw new IOException("disk image " + path + " is not writable (use ,ro)");
-        var options = readOnly ? EnumSet.of(StandardOpenOption.READ) : EnumSet.of(StandardOpenOption.READ, StandardOpenOption.WRITE);
-        FileChannel ch = FileChannel.open(path, options);
-        long size = ch.size();
-        if (size % SECTOR != 0) {
-            ch.close();
-            throw new IOException("disk image " + path + " is " + size + " bytes, not a whole number of 512-byte sectors");
-        }
-        return new DiskImage(path, ch, readOnly, size);
-    }
+    /** Where the image lives (for messages). */
+    Path path();
 
-    public Path path() {
-        return path;
-    }
+    boolean readOnly();
 
-    public boolean readOnly() {
-        return readOnly;
-    }
+    /** Bytes, a whole number of sectors. */
+    long size();
 
-    public long size() {
-        return size;
-    }
-
-    public long sectors() {
-        return size / SECTOR;
+    default long sectors() {
+        return size() / SECTOR;
     }
 
     /** Reads exactly {@code dst.remaining()} bytes at {@code offset}. */
-    public void read(long offset, ByteBuffer dst) throws IOException {
-        while (dst.hasRemaining()) {
-            int n = channel.read(dst, offset);
-            if (n < 0) throw new IOException("unexpected end of " + path);
-            offset += n;
-        }
-    }
+    void read(long offset, ByteBuffer dst) throws IOException;
 
-    public void write(long offset, ByteBuffer src) throws IOException {
-        if (readOnly) throw new IOException(path + " is read-only");
-        while (src.hasRemaining()) offset += channel.write(src, offset);
-    }
+    /** Writes all of {@code src} at {@code offset}; an {@link IOException} on a read-only image. */
+    void write(long offset, ByteBuffer src) throws IOException;
 
     /** Makes every completed write durable: fsync. */
-    public void flush() throws IOException {
-        if (!readOnly) channel.force(true);
-    }
+    void flush() throws IOException;
 
     @Override
-    public void close() throws IOException {
-        channel.close();
-    }
+    void close() throws IOException;
 }

@@ -50,6 +50,16 @@ public final class VirtioBlock extends AbstractVirtioDevice {
         this.id = id;
     }
 
+    /** The image behind the device. */
+    public DiskImage disk() {
+        return disk;
+    }
+
+    /** The serial number GET_ID answers. */
+    public String id() {
+        return id;
+    }
+
     @Override
     public int deviceId() {
         return DEVICE_ID;

@@ -1,5 +1,13 @@
 package io.actorvm.vmm.actors.device;
 
+import com.google.protobuf.ByteString;
+import io.actorvm.devices.proto.DeviceStep;
+import io.actorvm.devices.proto.Item;
+import io.actorvm.devices.record.DeviceSteps;
+import io.actorvm.devices.record.DeviceTape;
+import io.actorvm.devices.record.HostCall;
+import org.apache.pekko.Done;
+
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import io.actorvm.devices.BusDevice;
 import io.actorvm.devices.DeviceMetrics;
@@ -69,6 +77,9 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
 
     public record GetMetrics(ActorRef<Metrics> replyTo) implements Command {}
 
+    /** With a recording: note the model's state as the VM stops (a replay compares its own). Replies either way. */
+    public record RecordFinalState(ActorRef<Done> replyTo) implements Command {}
+
     /** The model's registers for a snapshot ({@code state} null for a device that keeps none). */
     public record CaptureState(ActorRef<CapturedState> replyTo) implements Command {}
 
@@ -91,21 +102,23 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     private final DeviceBacklog backlog;
     private final AtomicLong failures;
     private final GuestLogLimit logLimit;
+    private final DeviceTape tape;
     private long batches, batchedWrites;
 
     /** A device actor with a backlog of its own (for tests and tools that write to it directly). */
     public static Behavior<Command> create(BusDevice model) {
-        return create(model, new DeviceBacklog());
+        return create(model, new DeviceBacklog(), DeviceTape.NONE);
     }
 
     /**
      * A device actor for {@code model}. Every {@link Write}, {@link WriteBatch} and
      * {@link RepWrite} sent to it must hold a place in {@code backlog}, which it gives back.
+     * Every call into the model is a step on {@code tape} ({@link DeviceTape#NONE}: not recorded).
      */
-    public static Behavior<Command> create(BusDevice model, DeviceBacklog backlog) {
+    public static Behavior<Command> create(BusDevice model, DeviceBacklog backlog, DeviceTape tape) {
         AtomicLong failures = new AtomicLong(); // outlives restarts, like the model
         GuestLogLimit logLimit = GuestLogLimit.perDevice(); // and so does the budget of lines a guest can cause
-        Behavior<Command> b = Behaviors.setup(ctx -> new DeviceActor(ctx, model, backlog, failures, logLimit));
+        Behavior<Command> b = Behaviors.setup(ctx -> new DeviceActor(ctx, model, backlog, failures, logLimit, tape));
         // Pekko's own line per restart (with its stack trace) only at debug: a guest can provoke
         // restarts in a loop; the budgeted warning below says it instead.
         return Behaviors.supervise(b).onFailure(RuntimeException.class,
@@ -113,8 +126,9 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     }
 
     private DeviceActor(ActorContext<Command> context, BusDevice model, DeviceBacklog backlog, AtomicLong failures,
-                        GuestLogLimit logLimit) {
+                        GuestLogLimit logLimit, DeviceTape tape) {
         super(context);
+        this.tape = tape;
         this.model = model;
         this.backlog = backlog;
         this.failures = failures;
@@ -127,46 +141,71 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
                 // Each write message gives its backlog place back first: a model that throws must not keep it.
                 .onMessage(Write.class, w -> {
                     backlog.leave();
-                    model.write(w.offset(), w.size(), w.value());
+                    if (tape.recording()) recorded(DeviceSteps.write(w.offset(), w.size(), w.value()), () -> write(w));
+                    else write(w);
                     return afterWrite();
                 })
                 .onMessage(WriteBatch.class, batch -> {
                     backlog.leave();
                     batches++;
                     batchedWrites += batch.writes().size();
-                    for (BufferedWrite w : batch.writes()) model.write(w.offset(), w.size(), w.value());
+                    if (tape.recording()) recorded(DeviceSteps.batch(batch.writes()), () -> write(batch));
+                    else write(batch);
                     return afterWrite();
                 })
                 .onMessage(RepWrite.class, rep -> {
                     backlog.leave();
-                    for (int i = 0; i < rep.out().count(); i++) model.write(rep.offset(), rep.out().size(), rep.out().value(i));
+                    if (tape.recording()) recorded(DeviceSteps.repWrite(rep.offset(), rep.out().size(), rep.out().count(), rep.out()::value), () -> write(rep));
+                    else write(rep);
                     return afterWrite();
                 })
                 .onMessage(RingsStopped.class, r -> {
-                    if (model instanceof VirtioMmioTransport t) t.ringsStopped();
+                    if (model instanceof VirtioMmioTransport t) {
+                        if (tape.recording()) recorded(DeviceStep.newBuilder().setRingsStopped(true), () -> { t.ringsStopped(); return 0; });
+                        else t.ringsStopped();
+                    }
                     return this;
                 })
                 .onMessage(Read.class, this::onRead)
                 .onMessage(HostInput.class, in -> {
-                    if (model instanceof io.actorvm.devices.HostInput sink) sink.receive(in.data());
-                    else logLimit.admit().ifPresent(left -> getContext().getLog().warn("device {} takes no host input; {} bytes dropped{}",
+                    if (model instanceof io.actorvm.devices.HostInput sink) {
+                        if (tape.recording()) recorded(DeviceStep.newBuilder().setHostInput(ByteString.copyFrom(in.data())), () -> {
+                            int accepted = sink.receive(in.data());
+                            HostCall.current().add(Item.newBuilder().setAccepted(accepted).build());
+                            return accepted;
+                        });
+                        else sink.receive(in.data());
+                    } else logLimit.admit().ifPresent(left -> getContext().getLog().warn("device {} takes no host input; {} bytes dropped{}",
                             model.name(), in.data().length, GuestLogLimit.suppressedNote(left)));
                     return this;
                 })
                 .onMessage(RestoreState.class, r -> {
-                    DeviceStates.restore(model, r.state());
+                    if (tape.recording()) recorded(DeviceStep.newBuilder().setRestore(ByteString.copyFrom(r.state())), () -> {
+                        DeviceStates.restore(model, r.state());
+                        return 0;
+                    });
+                    else DeviceStates.restore(model, r.state());
                     return this;
                 })
                 .onMessage(Fail.class, f -> {
                     DeviceErrorEvent.record(model.name(), f.reason());
-                    if (model instanceof ErrorState e) e.fail(f.reason());
-                    else logLimit.admit().ifPresent(left -> getContext().getLog().warn("device {} failed: {}{}", model.name(), f.reason(),
+                    if (model instanceof ErrorState e) {
+                        if (tape.recording()) recorded(DeviceStep.newBuilder().setFail(f.reason()), () -> { e.fail(f.reason()); return 0; });
+                        else e.fail(f.reason());
+                    } else logLimit.admit().ifPresent(left -> getContext().getLog().warn("device {} failed: {}{}", model.name(), f.reason(),
                             GuestLogLimit.suppressedNote(left)));
                     return this;
                 })
                 .onMessage(CaptureState.class, c -> {
                     c.replyTo().tell(new CapturedState(model.name(),
                             model instanceof io.actorvm.devices.Stateful<?> s ? s.encodedState() : null));
+                    return this;
+                })
+                .onMessage(RecordFinalState.class, f -> {
+                    if (tape.recording() && model instanceof io.actorvm.devices.Stateful<?> s) {
+                        tape.note(DeviceStep.newBuilder().setFinalState(ByteString.copyFrom(s.encodedState())));
+                    }
+                    f.replyTo().tell(Done.getInstance());
                     return this;
                 })
                 .onMessage(GetMetrics.class, m -> {
@@ -195,7 +234,6 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
      * bounds the wait (a hung host request does not hang the reset).
      */
     private Behavior<Command> afterWrite() {
-        model.flush();
         if (!(model instanceof VirtioMmioTransport t) || !t.draining()) return this;
         return Behaviors.withStash(DRAIN_STASH, stash -> Behaviors.receive(Command.class)
                 .onMessage(RingsStopped.class, r -> {
@@ -217,10 +255,50 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
                 .build());
     }
 
+    private long write(Write w) {
+        model.write(w.offset(), w.size(), w.value());
+        model.flush();
+        return 0;
+    }
+
+    private long write(WriteBatch batch) {
+        for (BufferedWrite w : batch.writes()) model.write(w.offset(), w.size(), w.value());
+        model.flush();
+        return 0;
+    }
+
+    private long write(RepWrite rep) {
+        for (int i = 0; i < rep.out().count(); i++) model.write(rep.offset(), rep.out().size(), rep.out().value(i));
+        model.flush();
+        return 0;
+    }
+
+    /** A call into the model as one step of the recording; what the model threw is noted and thrown on. */
+    private long recorded(DeviceStep.Builder step, java.util.function.LongSupplier body) {
+        DeviceTape.Call call = tape.begin(step);
+        try {
+            return body.getAsLong();
+        } catch (RuntimeException e) {
+            call.threw(e);
+            throw e;
+        } finally {
+            call.end();
+        }
+    }
+
     private Behavior<Command> onRead(Read r) {
         long value;
         try {
-            value = model.read(r.offset(), r.size());
+            if (tape.recording()) {
+                DeviceStep.Builder step = DeviceSteps.read(r.offset(), r.size());
+                value = recorded(step, () -> {
+                    long v = model.read(r.offset(), r.size());
+                    step.getReadBuilder().setValue(v);
+                    return v;
+                });
+            } else {
+                value = model.read(r.offset(), r.size());
+            }
         } catch (RuntimeException e) {
             // The vCPU is blocked on this answer: give it what an absent device gives, then fail.
             r.answer(-1L);

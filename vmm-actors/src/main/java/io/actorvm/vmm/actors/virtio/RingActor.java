@@ -1,5 +1,13 @@
 package io.actorvm.vmm.actors.virtio;
 
+import com.google.protobuf.ByteString;
+import io.actorvm.devices.proto.DeviceStep;
+import io.actorvm.devices.proto.Fill;
+import io.actorvm.devices.proto.Request;
+import io.actorvm.devices.record.ChainData;
+import io.actorvm.devices.record.DeviceTape;
+import io.actorvm.devices.record.HostCall;
+
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import io.actorvm.devices.virtio.QueueHandler;
 import io.actorvm.devices.virtio.VirtioInterrupt;
@@ -44,7 +52,10 @@ public final class RingActor extends AbstractBehavior<RingActor.Command> {
     /** Finish in-flight requests, take no new ones, then reply. */
     public record Quiesce(ActorRef<Done> replyTo) implements Command {}
 
-    private record Completed(int head, int written, Throwable failure) implements Command {}
+    /** A request's end; with a recording, the chain, its readable bytes and what the handler took and gave. */
+    private record Completed(int head, int written, Throwable failure, RecordedRequest recorded) implements Command {}
+
+    private record RecordedRequest(DescriptorChain chain, byte[] readable, HostCall call) {}
 
     /** The queue's progress for a snapshot; ask after {@link Quiesce}, so nothing is in flight. */
     public record GetState(ActorRef<SplitQueue.State> replyTo) implements Command {}
@@ -75,6 +86,8 @@ public final class RingActor extends AbstractBehavior<RingActor.Command> {
     private final ActorRef<Failed> failures;
     /** The device's budget of guest-caused log lines: rings come and go with resets, the budget stays. */
     private final GuestLogLimit logLimit;
+    /** The device's part of a recording ({@link DeviceTape#NONE} when not recording). */
+    private final DeviceTape tape;
     private final List<ActorRef<Done>> quiesceWaiters = new ArrayList<>();
     private int inFlight;
     private boolean quiescing, failed;
@@ -85,20 +98,29 @@ public final class RingActor extends AbstractBehavior<RingActor.Command> {
 
     public static Behavior<Command> create(int index, SplitQueue queue, QueueHandler handler, GuestMemory memory,
                                            VirtioInterrupt interrupt, Executor io, ActorRef<Failed> failures, GuestLogLimit logLimit) {
-        return Behaviors.setup(ctx -> new RingActor(ctx, index, queue, handler, null, memory, interrupt, io, failures, logLimit));
+        return create(index, queue, handler, memory, interrupt, io, failures, logLimit, DeviceTape.NONE);
+    }
+
+    /** As above, every completed request recorded on {@code tape}. */
+    public static Behavior<Command> create(int index, SplitQueue queue, QueueHandler handler, GuestMemory memory,
+                                           VirtioInterrupt interrupt, Executor io, ActorRef<Failed> failures, GuestLogLimit logLimit,
+                                           DeviceTape tape) {
+        return Behaviors.setup(ctx -> new RingActor(ctx, index, queue, handler, null, memory, interrupt, io, failures, logLimit, tape));
     }
 
     /** A ring the device fills on its own schedule: buffers are used as {@link Deliver}ed data arrives. */
     public static Behavior<Command> inbound(int index, SplitQueue queue, io.actorvm.devices.virtio.InboundHandler inbound,
-                                            GuestMemory memory, VirtioInterrupt interrupt, ActorRef<Failed> failures, GuestLogLimit logLimit) {
-        return Behaviors.setup(ctx -> new RingActor(ctx, index, queue, null, inbound, memory, interrupt, null, failures, logLimit));
+                                            GuestMemory memory, VirtioInterrupt interrupt, ActorRef<Failed> failures, GuestLogLimit logLimit,
+                                            DeviceTape tape) {
+        return Behaviors.setup(ctx -> new RingActor(ctx, index, queue, null, inbound, memory, interrupt, null, failures, logLimit, tape));
     }
 
     private RingActor(ActorContext<Command> ctx, int index, SplitQueue queue, QueueHandler handler,
                       io.actorvm.devices.virtio.InboundHandler inbound, GuestMemory memory,
-                      VirtioInterrupt interrupt, Executor io, ActorRef<Failed> failures, GuestLogLimit logLimit) {
+                      VirtioInterrupt interrupt, Executor io, ActorRef<Failed> failures, GuestLogLimit logLimit, DeviceTape tape) {
         super(ctx);
         this.logLimit = logLimit;
+        this.tape = tape;
         this.index = index;
         this.queue = queue;
         this.handler = handler;
@@ -169,14 +191,42 @@ public final class RingActor extends AbstractBehavior<RingActor.Command> {
                     break; // no buffers: wait for the guest's next notification
                 }
                 byte[] data = pending.pollFirst();
-                int written = inbound.fill(data, next.get(), memory);
+                int written = fill(data, next.get());
                 queue.addUsed(next.get().head(), Math.max(written, 0));
                 if (written < 0) dropped++;
                 used = true;
             }
-            if (used && queue.needsInterrupt()) interrupt.raise(VirtioInterrupt.USED_BUFFER);
+            if (used && queue.needsInterrupt()) {
+                if (!tape.recording()) {
+                    interrupt.raise(VirtioInterrupt.USED_BUFFER);
+                } else {
+                    DeviceTape.Call call = tape.begin(DeviceStep.newBuilder().setUsedInterrupt(index));
+                    try {
+                        interrupt.raise(VirtioInterrupt.USED_BUFFER);
+                    } finally {
+                        call.end();
+                    }
+                }
+            }
         } catch (RuntimeException e) {
             fail(e.getMessage() != null ? e.getMessage() : e.toString());
+        }
+    }
+
+    /** Host data into one buffer; recorded as one step when recording. */
+    private int fill(byte[] data, DescriptorChain chain) {
+        if (!tape.recording()) return inbound.fill(data, chain, memory);
+        DeviceTape.Call call = tape.begin(DeviceStep.newBuilder().setFill(Fill.newBuilder().setQueue(index).setHead(chain.head())
+                .addAllSegments(ChainData.segments(chain)).setData(ByteString.copyFrom(data))));
+        try {
+            int written = inbound.fill(data, chain, memory);
+            call.step().getFillBuilder().setWritten(written).setWrittenCrc(ChainData.writtenCrc(chain, memory, written));
+            return written;
+        } catch (RuntimeException e) {
+            call.threw(e);
+            throw e;
+        } finally {
+            call.end();
         }
     }
 
@@ -198,38 +248,66 @@ public final class RingActor extends AbstractBehavior<RingActor.Command> {
             DescriptorChain chain = next.get();
             inFlight++;
             requests++;
+            // Recording: the readable bytes as popped, and what the handler takes and gives on its thread.
+            RecordedRequest recorded = tape.recording() ? new RecordedRequest(chain, ChainData.readable(chain, memory), HostCall.recording()) : null;
             CompletableFuture<Integer> done = CompletableFuture.supplyAsync(() -> {
+                if (recorded != null) recorded.call().enter();
                 try {
                     return handler.process(chain, memory);
                 } catch (java.io.IOException e) {
                     throw new java.io.UncheckedIOException(e);
+                } finally {
+                    if (recorded != null) recorded.call().leave();
                 }
             }, io);
             getContext().pipeToSelf(done, (written, failure) -> new Completed(chain.head(), written == null ? 0 : written,
-                    failure instanceof java.util.concurrent.CompletionException c && c.getCause() != null ? c.getCause() : failure));
+                    failure instanceof java.util.concurrent.CompletionException c && c.getCause() != null ? c.getCause() : failure, recorded));
         }
     }
 
     private Behavior<Command> onCompleted(Completed c) {
         inFlight--;
-        if (failed) {
-            replyIfQuiet();
-            return this;
-        }
-        if (c.failure() != null) {
-            fail("request " + c.head() + ": " + c.failure().getMessage());
-            replyIfQuiet();
-            return this;
-        }
+        DeviceTape.Call call = c.recorded() == null ? null : beginRecorded(c);
         try {
-            queue.addUsed(c.head(), c.written());
-            if (queue.needsInterrupt()) interrupt.raise(VirtioInterrupt.USED_BUFFER);
-        } catch (RuntimeException e) {
-            fail(e.getMessage() != null ? e.getMessage() : e.toString());
+            if (failed) {
+                replyIfQuiet();
+                return this;
+            }
+            if (c.failure() != null) {
+                fail("request " + c.head() + ": " + c.failure().getMessage());
+                replyIfQuiet();
+                return this;
+            }
+            try {
+                queue.addUsed(c.head(), c.written());
+                if (queue.needsInterrupt()) {
+                    interrupt.raise(VirtioInterrupt.USED_BUFFER);
+                    if (call != null) call.step().getRequestBuilder().setRaised(true);
+                }
+            } catch (RuntimeException e) {
+                fail(e.getMessage() != null ? e.getMessage() : e.toString());
+            }
+        } finally {
+            if (call != null) call.end();
         }
         replyIfQuiet();
         drain();
         return this;
+    }
+
+    /**
+     * The step of a recorded request, begun under the device's lock before the completion is
+     * published (so the interrupt it raises is ordered with the driver's register accesses).
+     */
+    private DeviceTape.Call beginRecorded(Completed c) {
+        RecordedRequest r = c.recorded();
+        Request.Builder request = Request.newBuilder().setQueue(index).setHead(c.head()).addAllSegments(ChainData.segments(r.chain()))
+                .setReadable(ByteString.copyFrom(r.readable()));
+        if (c.failure() != null) request.setFailure(c.failure().getClass().getName());
+        else request.setWritten(c.written()).setWrittenCrc(ChainData.writtenCrc(r.chain(), memory, c.written()));
+        DeviceTape.Call call = tape.begin(DeviceStep.newBuilder().setRequest(request));
+        call.addItems(r.call().items());
+        return call;
     }
 
     private void fail(String reason) {

@@ -1,5 +1,7 @@
 package io.actorvm.vmm.actors.virtio;
 
+import io.actorvm.devices.record.DeviceTape;
+
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import io.actorvm.devices.virtio.VirtioDevice;
 import io.actorvm.devices.virtio.VirtioInterrupt;
@@ -81,15 +83,21 @@ public final class VirtioRings extends AbstractBehavior<VirtioRings.Command> {
     private boolean stopOwed;
     private int generation;
 
-    /** {@code io}: where the device's requests run, the VM's {@link VmIoShare} of the device I/O pool. */
+    /**
+     * {@code io}: where the device's requests run, the VM's {@link VmIoShare} of the device I/O
+     * pool; {@code tape}: the device's part of a recording ({@link DeviceTape#NONE}: none).
+     */
     public static Behavior<Command> create(VirtioDevice device, VirtioInterrupt interrupt, GuestMemory memory,
-                                           ActorRef<DeviceActor.Command> transport, Executor io) {
-        return Behaviors.setup(ctx -> new VirtioRings(ctx, device, interrupt, memory, transport, io));
+                                           ActorRef<DeviceActor.Command> transport, Executor io, DeviceTape tape) {
+        return Behaviors.setup(ctx -> new VirtioRings(ctx, device, interrupt, memory, transport, io, tape));
     }
 
+    private final DeviceTape tape;
+
     private VirtioRings(ActorContext<Command> ctx, VirtioDevice device, VirtioInterrupt interrupt, GuestMemory memory,
-                        ActorRef<DeviceActor.Command> transport, Executor io) {
+                        ActorRef<DeviceActor.Command> transport, Executor io, DeviceTape tape) {
         super(ctx);
+        this.tape = tape;
         this.device = device;
         this.interrupt = interrupt;
         this.memory = memory;
@@ -116,8 +124,8 @@ public final class VirtioRings extends AbstractBehavior<VirtioRings.Command> {
                     for (int i = 0; i < queues.size(); i++) {
                         SplitQueue q = queues.get(i);
                         Behavior<RingActor.Command> ring = device.isInbound(i)
-                                ? RingActor.inbound(i, q, device.inbound(i), memory, interrupt, failures, logLimit)
-                                : RingActor.create(i, q, device.handler(i), memory, interrupt, io, failures, logLimit);
+                                ? RingActor.inbound(i, q, device.inbound(i), memory, interrupt, failures, logLimit, tape)
+                                : RingActor.create(i, q, device.handler(i), memory, interrupt, io, failures, logLimit, tape);
                         rings.add(q == null ? null : getContext().spawn(ring, "queue-" + i + "-g" + generation));
                     }
                     // Buffers the driver made available before DRIVER_OK are served now.

@@ -79,7 +79,7 @@ class ExitRouterTest {
     static Rig rig(int capacity, CountDownLatch gate, long nanosPerWrite) {
         SlowRegister model = new SlowRegister(gate, nanosPerWrite);
         DeviceBacklog backlog = new DeviceBacklog(capacity);
-        var ref = kit.spawn(DeviceActor.create(model, backlog));
+        var ref = kit.spawn(DeviceActor.create(model, backlog, io.actorvm.devices.record.DeviceTape.NONE));
         IoBus<DeviceRef> ports = new IoBus<>();
         ports.register(new IoRange(PORT, 8), new DeviceRef("slow", ref, backlog));
         IoStats stats = new IoStats();

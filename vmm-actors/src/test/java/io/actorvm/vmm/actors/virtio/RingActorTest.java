@@ -42,7 +42,7 @@ class RingActorTest {
             TestProbe<RingActor.Failed> failures = kit.createTestProbe();
             ActorRef<RingActor.Command> ring = kit.spawn(RingActor.inbound(0, queue,
                     (data, chain, mem) -> chain.write(mem, 0, data), memory, new VirtioInterrupt(() -> {}), failures.getRef(),
-                    io.actorvm.vmm.actors.device.GuestLogLimit.perDevice()));
+                    io.actorvm.vmm.actors.device.GuestLogLimit.perDevice(), io.actorvm.devices.record.DeviceTape.NONE));
 
             TestProbe<Done> quiet = kit.createTestProbe();
             ring.tell(new RingActor.Quiesce(quiet.getRef()));

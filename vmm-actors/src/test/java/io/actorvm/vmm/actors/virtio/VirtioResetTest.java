@@ -57,7 +57,7 @@ class VirtioResetTest {
             VirtioInterrupt interrupt = new VirtioInterrupt(() -> {});
             ActorRef<DeviceActor.Command> transport = kit.spawn(DeviceActor.create(new VirtioMmioTransport(rng, host, interrupt, memory)));
             host.bind(kit.spawn(VirtioRings.create(rng, interrupt, memory, transport,
-                    new VmIoShare(java.util.concurrent.ForkJoinPool.commonPool(), 4))));
+                    new VmIoShare(java.util.concurrent.ForkJoinPool.commonPool(), 4), io.actorvm.devices.record.DeviceTape.NONE)));
 
             // One device-writable buffer of 64 bytes at 0x4000 in a ring of 8: desc 0x1000, avail 0x2000, used 0x3000.
             memory.write(GuestAddress.of(0x1000), ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN)
