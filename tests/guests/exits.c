@@ -2,7 +2,9 @@
  * exits: N port writes, N port reads, N MMIO writes (cmdline n=N, default
  * 1000), each phase bracketed by POST codes, then one summary line.
  * Port 0x6E0 and MMIO 0xD0000000 are meant to be unassigned, so every
- * access is a VM exit the VMM has to complete.
+ * access is a VM exit the VMM has to complete. port=P (decimal) moves the
+ * port phases to another port: port=1023 is COM1's scratch register, so each
+ * access reaches a device model (what a device recording records).
  */
 #include "common/lib.h"
 
@@ -12,16 +14,17 @@
 int guest_main(const struct hvm_start_info *si)
 {
 	uint64_t n = cmdline_u64("n", 1000);
+	uint16_t port = (uint16_t)cmdline_u64("port", TEST_PORT);
 	uint64_t out = 0, in = 0, mmio = 0;
 	uint8_t in_or = 0;
 
 	(void)si;
 	post_code(0x10);
 	for (; out < n; out++)
-		outb(TEST_PORT, (uint8_t)out);
+		outb(port, (uint8_t)out);
 	post_code(0x11);
 	for (; in < n; in++)
-		in_or |= inb(TEST_PORT);    /* inb is volatile asm: never dropped */
+		in_or |= inb(port);    /* inb is volatile asm: never dropped */
 	post_code(0x12);
 	for (; mmio < n; mmio++)
 		mmio_write32(TEST_MMIO, (uint32_t)mmio);

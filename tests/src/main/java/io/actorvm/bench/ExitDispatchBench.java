@@ -1,5 +1,9 @@
 package io.actorvm.bench;
 
+import io.actorvm.devices.proto.LoggedDevice;
+import io.actorvm.devices.record.DeviceTape;
+import org.openjdk.jmh.annotations.Param;
+
 import io.actorvm.devices.BusDevice;
 import io.actorvm.devices.DeviceMetrics;
 import io.actorvm.io.buffering.IoBus;
@@ -73,8 +77,14 @@ public class ExitDispatchBench {
         }
     }
 
+    /** {@code on}: every device call is recorded as {@code run --record} does (to a temporary file). */
+    @Param({"off", "on"})
+    public String recording;
+
     ActorSystem<Void> system;
     ExitRouter router;
+    io.actorvm.devices.record.DeviceRecorder recorder;
+    java.nio.file.Path recordingFile;
     org.apache.pekko.actor.typed.ActorRef<DeviceActor.Command> portDevice;
     final Scratch direct = new Scratch();
     final VmExit.PortOut portOut = new VmExit.PortOut(PORT, 1, 1, new byte[] {0x5A});
@@ -87,8 +97,21 @@ public class ExitDispatchBench {
         system = ActorSystem.create(Behaviors.empty(), "exit-dispatch");
         IoBus<DeviceRef> ports = new IoBus<>(), mmio = new IoBus<>();
         DeviceBacklog portBacklog = new DeviceBacklog(), mmioBacklog = new DeviceBacklog();
-        portDevice = system.systemActorOf(DeviceActor.create(new Scratch(), portBacklog, io.actorvm.devices.record.DeviceTape.NONE), "port-scratch", Props.empty());
-        var mmioDevice = system.systemActorOf(DeviceActor.create(new Scratch(), mmioBacklog, io.actorvm.devices.record.DeviceTape.NONE), "mmio-scratch", Props.empty());
+        DeviceTape portTape = DeviceTape.NONE, mmioTape = DeviceTape.NONE;
+        if (recording.equals("on")) {
+            try {
+                recordingFile = java.nio.file.Files.createTempFile("exit-dispatch", ".avmdlog");
+                java.nio.file.Files.delete(recordingFile);
+                recorder = io.actorvm.devices.record.DeviceRecorder.create(recordingFile, "bench", 16L << 20);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+            portTape = recorder.register(LoggedDevice.newBuilder().setName("port-scratch").setKind("pc").build());
+            mmioTape = recorder.register(LoggedDevice.newBuilder().setName("mmio-scratch").setKind("pc").build());
+            recorder.start();
+        }
+        portDevice = system.systemActorOf(DeviceActor.create(new Scratch(), portBacklog, portTape), "port-scratch", Props.empty());
+        var mmioDevice = system.systemActorOf(DeviceActor.create(new Scratch(), mmioBacklog, mmioTape), "mmio-scratch", Props.empty());
         ports.register(new IoRange(PORT, 1), new DeviceRef("port-scratch", portDevice, portBacklog));
         mmio.register(new IoRange(MMIO, 0x1000), new DeviceRef("mmio-scratch", mmioDevice, mmioBacklog));
         router = new ExitRouter(ports, mmio, null, new IoStats());
@@ -98,6 +121,11 @@ public class ExitDispatchBench {
     public void tearDown() throws Exception {
         system.terminate();
         system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        if (recorder != null) {
+            recorder.close();
+            System.out.println("recording: " + recorder.steps() + " steps, " + java.nio.file.Files.size(recordingFile) + " bytes");
+            java.nio.file.Files.delete(recordingFile);
+        }
     }
 
     @Benchmark

@@ -125,8 +125,13 @@ final class GuestRun {
 
     /** A VM of {@code config} spawned in {@code kit}, its console captured from the start. */
     GuestRun(ActorTestKit kit, VmConfig config) {
+        this(kit, config, io.actorvm.devices.HostSources.system());
+    }
+
+    /** As above, with these host sources (a fixed clock, a device recording). */
+    GuestRun(ActorTestKit kit, VmConfig config, io.actorvm.devices.HostSources sources) {
         this.kit = kit;
-        vm = kit.spawn(Vm.create(config));
+        vm = kit.spawn(Vm.create(config, sources));
         console = Capture.attach(kit, vm);
     }
 
