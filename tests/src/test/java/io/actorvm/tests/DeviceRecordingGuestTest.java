@@ -11,7 +11,12 @@ import io.actorvm.vmm.actors.DiskConfig;
 import io.actorvm.vmm.actors.Vm;
 import io.actorvm.vmm.actors.VmConfig;
 import io.actorvm.vmm.actors.record.DeviceRecordings;
+import io.actorvm.vmm.actors.journal.Journal;
 import io.actorvm.vmm.actors.record.DeviceReplay;
+import com.typesafe.config.ConfigFactory;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.pattern.StatusReply;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -75,35 +80,61 @@ class DeviceRecordingGuestTest extends ActorTestSupport {
         assertTrue(requests >= 3 && diskReads >= 1 && diskWrites == 1, requests + " requests, " + diskReads + " with disk reads, "
                 + diskWrites + " with a disk write");
         assertEquals(7, r.stepsByDevice().size(), "the PC devices and the disk: " + r.stepsByDevice());
-        assertEquals(7, r.finalStatesChecked(), "every device's state at the end is checked");
+        assertEquals(7, r.statesChecked(), "every device's state at the end is checked");
     }
 
     @Test
-    void theEchoGuestReplaysAndAUartWithItsInterruptUnwiredIsCaughtAtItsFirstInterrupt() throws Exception {
+    void theEchoGuestReplaysFromItsStartAndFromASnapshotAndAUartWithItsInterruptUnwiredIsCaught() throws Exception {
         GuestRun.assumeKvm();
         Path recording = DeviceRecordings.newFile(dir, "echo-rec");
-        GuestRun run = new GuestRun(kit, new VmConfig("echo-rec", GuestRun.guest("echo"), "", 16L << 20, 1),
-                HostSources.system().recordingTo(recording));
-        run.start();
-        await().atMost(Duration.ofSeconds(60)).until(() -> run.console.text().contains("echo ready\n"));
-        run.vm.tell(new Vm.ConsoleInput("abc".getBytes(StandardCharsets.US_ASCII)));
-        await().atMost(Duration.ofSeconds(60)).until(() -> run.console.text().contains("abc"));
-        run.vm.tell(new Vm.ConsoleInput("dq".getBytes(StandardCharsets.US_ASCII)));
-        Vm.Terminated t = run.awaitTermination(Duration.ofSeconds(60));
-        assertEquals(0, t.exitStatus(), t.reason() + "\n" + run.console.text());
+        var conf = Journal.openData(dir).pekkoConfig().withFallback(ConfigFactory.load());
+        ActorTestKit snapshotting = ActorTestKit.create("device-recording", conf);
+        String snapshot;
+        try {
+            GuestRun run = new GuestRun(snapshotting, new VmConfig("echo-rec", GuestRun.guest("echo"), "", 16L << 20, 1).withDataDir(dir),
+                    HostSources.system().recordingTo(recording));
+            run.start();
+            await().atMost(Duration.ofSeconds(60)).until(() -> run.console.text().contains("echo ready\n"));
+            run.vm.tell(new Vm.ConsoleInput("abc".getBytes(StandardCharsets.US_ASCII)));
+            await().atMost(Duration.ofSeconds(60)).until(() -> run.console.text().contains("abc"));
+            TestProbe<StatusReply<Vm.SnapshotInfo>> snap = snapshotting.createTestProbe();
+            run.vm.tell(new Vm.TakeSnapshot(snap.getRef()));
+            StatusReply<Vm.SnapshotInfo> taken = snap.receiveMessage(Duration.ofSeconds(120));
+            assertTrue(taken.isSuccess(), () -> taken.getError().getMessage());
+            snapshot = taken.getValue().id();
+            run.vm.tell(new Vm.ConsoleInput("dq".getBytes(StandardCharsets.US_ASCII)));
+            Vm.Terminated t = run.awaitTermination(Duration.ofSeconds(60));
+            assertEquals(0, t.exitStatus(), t.reason() + "\n" + run.console.text());
+        } finally {
+            snapshotting.shutdownTestKit();
+        }
 
         DeviceReplay.Result r = DeviceReplay.run(recording);
         assertNull(r.divergence(), () -> String.valueOf(r.divergence()));
         assertEquals(2, count(recording, DeviceStep::hasHostInput), "both inputs were recorded");
+        assertEquals(6 + 6, r.statesChecked(), "each device's state at the snapshot and at the end");
+
+        // From the snapshot: the devices start as captured, the "dq" part is replayed.
+        DeviceReplay.Result from = DeviceReplay.run(recording, snapshot, Map.of());
+        assertNull(from.divergence(), () -> String.valueOf(from.divergence()));
+        long afterCapture = r.steps() - firstStep(recording, DeviceStep::hasCaptured);
+        assertTrue(from.skipped() > 0 && from.steps() - from.skipped() <= afterCapture + 6,
+                from.skipped() + " skipped of " + from.steps() + "; " + afterCapture + " after the first capture");
+        assertEquals(6, from.statesChecked(), "the final states");
 
         // The deliberate bug: a UART that never drives its interrupt line.
         long firstInterrupt = firstStep(recording, s -> s.getItemsList().stream().anyMatch(Item::hasIrqLevel));
         UnaryOperator<BusDevice> unwired = m -> new Serial16550(Recorded.console(null), level -> {});
-        DeviceReplay.Result changed = DeviceReplay.run(recording, Map.of("serial", unwired));
+        DeviceReplay.Result changed = DeviceReplay.run(recording, null, Map.of("serial", unwired));
         assertFalse(changed.matched());
         assertEquals(firstInterrupt, changed.divergence().step(), changed.divergence().toString());
         assertEquals("serial", changed.divergence().device());
         assertTrue(changed.divergence().detail().contains("interrupt line"), changed.divergence().toString());
+
+        // A snapshot the recording does not have is a one-line error naming the ones it has.
+        var e = org.junit.jupiter.api.Assertions.assertThrows(io.actorvm.devices.record.DeviceLogException.class,
+                () -> DeviceReplay.run(recording, "0000", Map.of()));
+        assertTrue(e.getMessage().contains("has no snapshot 0000") && e.getMessage().contains(snapshot), e.getMessage());
     }
 
     private static long count(Path recording, Predicate<DeviceStep> p) throws IOException {

@@ -23,6 +23,9 @@ public final class ReplayDevicesCommand implements Callable<Integer> {
     @Option(names = "--data-dir", required = true, paramLabel = "DIR") Path dataDir;
     @Option(names = "--name", defaultValue = "vm", paramLabel = "VM", description = "whose recording (default ${DEFAULT-VALUE})") String name;
     @Option(names = "--recording", paramLabel = "FILE", description = "this recording; default: the VM's newest") Path recording;
+    @Option(names = "--from", paramLabel = "SNAPSHOT",
+            description = "start where this snapshot, taken during the recorded run, has the devices (default: the recording's start)")
+    String from;
 
     @Override
     public Integer call() {
@@ -37,14 +40,15 @@ public final class ReplayDevicesCommand implements Callable<Integer> {
                 }
             }
             long started = System.nanoTime();
-            DeviceReplay.Result result = DeviceReplay.run(file);
+            DeviceReplay.Result result = DeviceReplay.run(file, from, Map.of());
             long ms = (System.nanoTime() - started) / 1_000_000;
             if (!result.matched()) {
                 System.out.println("replay-devices: " + file + " diverged at " + result.divergence());
                 return DIVERGED;
             }
-            System.out.println("replay-devices: " + file + ": " + result.steps() + " steps of VM '" + result.vm()
-                    + "' replayed without KVM in " + ms + " ms, no divergence (" + result.finalStatesChecked() + " final device states checked)");
+            System.out.println("replay-devices: " + file + ": " + (result.steps() - result.skipped()) + " steps of VM '" + result.vm()
+                    + "' replayed without KVM" + (from == null ? "" : " from snapshot " + from + " (" + result.skipped() + " earlier steps skipped)")
+                    + " in " + ms + " ms, no divergence (" + result.statesChecked() + " device states checked)");
             for (Map.Entry<String, Long> d : result.stepsByDevice().entrySet()) {
                 System.out.println("  " + d.getKey() + ": " + d.getValue() + " steps");
             }

@@ -1,5 +1,6 @@
 package io.actorvm.devices.record;
 
+import io.actorvm.devices.proto.Checkpoint;
 import io.actorvm.devices.proto.DeviceLogHeader;
 import io.actorvm.devices.proto.DeviceStep;
 import io.actorvm.devices.proto.LoggedDevice;
@@ -28,7 +29,7 @@ public final class DeviceRecorder implements AutoCloseable {
     private final DeviceLogHeader.Builder header;
     private final List<LoggedDevice> devices = new ArrayList<>();
     private boolean started, closed, broken;
-    private long steps;
+    private long steps, rounds;
 
     private DeviceRecorder(Path file, OutputStream out, DeviceLogHeader.Builder header) {
         this.file = file;
@@ -76,6 +77,16 @@ public final class DeviceRecorder implements AutoCloseable {
         } catch (IOException e) {
             broke(e);
         }
+    }
+
+    /** A new capture round (a snapshot being taken): the devices note their states under its number. */
+    public synchronized long nextRound() {
+        return ++rounds;
+    }
+
+    /** Capture round {@code round} became snapshot {@code snapshotId}: a replay can start there. */
+    public void checkpoint(long round, String snapshotId) {
+        append(DeviceStep.newBuilder().setCheckpoint(Checkpoint.newBuilder().setRound(round).setSnapshotId(snapshotId)).build());
     }
 
     /** Steps written so far. */

@@ -69,6 +69,8 @@ final class VmDevices {
     private DeviceRef serial;
     /** With {@code --record}: every call into a device model goes to this file. */
     private DeviceRecorder recorder;
+    /** The recording's capture round of the last {@link #captureStates}. */
+    private long captureRound;
 
     private VmDevices(ActorContext<?> ctx) {
         this.ctx = ctx;
@@ -215,6 +217,7 @@ final class VmDevices {
      * {@link #resumeRings()}.
      */
     CompletableFuture<Map<String, byte[]>> captureStates(Scheduler scheduler) {
+        long round = recorder == null ? 0 : (captureRound = recorder.nextRound());
         List<CompletableFuture<Map.Entry<String, byte[]>>> all = new ArrayList<>();
         for (DeviceRef d : devices) {
             var rings = ringsByDevice.get(d.name());
@@ -222,7 +225,7 @@ final class VmDevices {
                     : AskPattern.<VirtioRings.Command, List<SplitQueue.State>>ask(rings, VirtioRings.CaptureQueues::new, RINGS, scheduler)
                     .toCompletableFuture();
             all.add(queues.thenCompose(q -> AskPattern.<DeviceActor.Command, DeviceActor.CapturedState>ask(d.ref(),
-                    DeviceActor.CaptureState::new, ASK, scheduler).thenApply(c -> {
+                    replyTo -> new DeviceActor.CaptureState(replyTo, round), ASK, scheduler).thenApply(c -> {
                 byte[] state = c.state();
                 if (rings != null && state != null) {
                     if (q == null) throw new IllegalStateException("virtio device " + d.name() + " did not report its queues");
@@ -282,6 +285,14 @@ final class VmDevices {
             all.add(AskPattern.<DeviceActor.Command, Done>ask(d.ref(), DeviceActor.RecordFinalState::new, ASK, scheduler).toCompletableFuture());
         }
         return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).exceptionally(x -> null);
+    }
+
+    /**
+     * With a recording: the states of the last {@link #captureStates} became snapshot
+     * {@code snapshotId} (a replay can start there). Call before the devices run again.
+     */
+    void recordCheckpoint(String snapshotId) {
+        if (recorder != null) recorder.checkpoint(captureRound, snapshotId);
     }
 
     /** Ends the device recording, if there is one (after the device actors have handled their last message). */

@@ -43,9 +43,12 @@ final class VmSnapshotter {
         var definition = VmEvents.definition(config);
         Machine machine = runtime.machine;
         return parked.thenCompose(x -> runtime.devices.captureStates(system.scheduler()))
-                .thenApplyAsync(states -> VmSnapshots.take(store, definition, machine.memory, machine.vm, machine.vcpus,
-                        machine.snapshotMsrs, machine.guestCpuid, states, parent, machine::dirtyPages),
-                        system.dispatchers().lookup(DispatcherSelector.blocking()));
+                .thenApplyAsync(states -> {
+                    VmSnapshots.Taken taken = VmSnapshots.take(store, definition, machine.memory, machine.vm, machine.vcpus,
+                            machine.snapshotMsrs, machine.guestCpuid, states, parent, machine::dirtyPages);
+                    runtime.devices.recordCheckpoint(taken.id()); // still parked: the recording's devices are where the snapshot has them
+                    return taken;
+                }, system.dispatchers().lookup(DispatcherSelector.blocking()));
     }
 
     /** The rings take requests again and, if they ran before, the vCPUs run again. */

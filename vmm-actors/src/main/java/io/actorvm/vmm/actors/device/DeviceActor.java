@@ -1,6 +1,7 @@
 package io.actorvm.vmm.actors.device;
 
 import com.google.protobuf.ByteString;
+import io.actorvm.devices.proto.Captured;
 import io.actorvm.devices.proto.DeviceStep;
 import io.actorvm.devices.proto.Item;
 import io.actorvm.devices.record.DeviceSteps;
@@ -80,8 +81,15 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     /** With a recording: note the model's state as the VM stops (a replay compares its own). Replies either way. */
     public record RecordFinalState(ActorRef<Done> replyTo) implements Command {}
 
-    /** The model's registers for a snapshot ({@code state} null for a device that keeps none). */
-    public record CaptureState(ActorRef<CapturedState> replyTo) implements Command {}
+    /**
+     * The model's registers for a snapshot ({@code state} null for a device that keeps none);
+     * with a recording, noted as capture round {@code round}.
+     */
+    public record CaptureState(ActorRef<CapturedState> replyTo, long round) implements Command {
+        public CaptureState(ActorRef<CapturedState> replyTo) {
+            this(replyTo, 0);
+        }
+    }
 
     /** The model's state through its own codec ({@code state} null for a device that keeps none). */
     public record CapturedState(String device, byte[] state) {}
@@ -197,8 +205,11 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
                     return this;
                 })
                 .onMessage(CaptureState.class, c -> {
-                    c.replyTo().tell(new CapturedState(model.name(),
-                            model instanceof io.actorvm.devices.Stateful<?> s ? s.encodedState() : null));
+                    byte[] state = model instanceof io.actorvm.devices.Stateful<?> s ? s.encodedState() : null;
+                    if (state != null && tape.recording()) {
+                        tape.note(DeviceStep.newBuilder().setCaptured(Captured.newBuilder().setRound(c.round()).setState(ByteString.copyFrom(state))));
+                    }
+                    c.replyTo().tell(new CapturedState(model.name(), state));
                     return this;
                 })
                 .onMessage(RecordFinalState.class, f -> {

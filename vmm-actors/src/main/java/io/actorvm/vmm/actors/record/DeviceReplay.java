@@ -56,8 +56,12 @@ public final class DeviceReplay {
         }
     }
 
-    /** What a replay went through; {@code divergence} null when every step matched. */
-    public record Result(String vm, long steps, Map<String, Long> stepsByDevice, long finalStatesChecked, Divergence divergence) {
+    /**
+     * What a replay went through; {@code divergence} null when every step matched. {@code skipped}:
+     * steps before the snapshot a replay started from; {@code statesChecked}: device states compared
+     * (at snapshots taken during the run, and at its end).
+     */
+    public record Result(String vm, long steps, long skipped, Map<String, Long> stepsByDevice, long statesChecked, Divergence divergence) {
         public boolean matched() {
             return divergence == null;
         }
@@ -72,16 +76,19 @@ public final class DeviceReplay {
         this.memory = memory;
     }
 
-    /** Replays {@code file} with the models as built. */
+    /** Replays {@code file} from its start, with the models as built. */
     public static Result run(Path file) throws IOException {
-        return run(file, Map.of());
+        return run(file, null, Map.of());
     }
 
     /**
-     * Replays {@code file}; a device named in {@code substitutes} is replaced by what the function
-     * makes of the freshly built model (a test changes a model this way to see the replay catch it).
+     * Replays {@code file}: from its start, or ({@code fromSnapshot}) from the states the devices
+     * had when that snapshot was taken during the recorded run. A device named in
+     * {@code substitutes} is replaced by what the function makes of the freshly built model (a
+     * test changes a model this way to see the replay catch it).
      */
-    public static Result run(Path file, Map<String, UnaryOperator<BusDevice>> substitutes) throws IOException {
+    public static Result run(Path file, String fromSnapshot, Map<String, UnaryOperator<BusDevice>> substitutes) throws IOException {
+        long fromRound = fromSnapshot == null ? 0 : round(file, fromSnapshot);
         try (DeviceLogReader log = DeviceLogReader.open(file)) {
             DeviceLogHeader header = log.header();
             GuestMemory memory;
@@ -93,7 +100,7 @@ public final class DeviceReplay {
             try (memory) {
                 DeviceReplay replay = new DeviceReplay(memory);
                 replay.build(file, header, substitutes);
-                return replay.feed(log, header.getVm());
+                return replay.feed(log, header.getVm(), fromRound);
             }
         }
     }
@@ -128,24 +135,63 @@ public final class DeviceReplay {
         }
     }
 
-    private Result feed(DeviceLogReader log, String vm) throws IOException {
+    /** The capture round of the checkpoint that became {@code snapshot}; a one-line error if the recording has none. */
+    private static long round(Path file, String snapshot) throws IOException {
+        List<String> known = new ArrayList<>();
+        try (DeviceLogReader log = DeviceLogReader.open(file)) {
+            for (DeviceStep step = log.next(); step != null; step = log.next()) {
+                if (!step.hasCheckpoint()) continue;
+                if (step.getCheckpoint().getSnapshotId().equals(snapshot)) return step.getCheckpoint().getRound();
+                known.add(step.getCheckpoint().getSnapshotId());
+            }
+        }
+        throw new DeviceLogException(file + " has no snapshot " + snapshot + " taken during the recorded run"
+                + (known.isEmpty() ? " (it has none)" : " (it has " + String.join(", ", known) + ")"));
+    }
+
+    /**
+     * Every step in order. From a snapshot ({@code fromRound} > 0), a device's steps count only
+     * after its state of that capture round, which it is restored to first.
+     */
+    private Result feed(DeviceLogReader log, String vm, long fromRound) throws IOException {
         Map<String, Long> byDevice = new LinkedHashMap<>();
-        long n = 0, finals = 0;
+        boolean[] live = new boolean[devices.size()];
+        java.util.Arrays.fill(live, fromRound == 0);
+        long n = 0, skipped = 0, states = 0;
         for (DeviceStep step = log.next(); step != null; step = log.next()) {
             n++;
+            if (step.hasCheckpoint()) continue;
             if (step.getDevice() >= devices.size()) throw new DeviceLogException("step " + n + " names device " + step.getDevice() + " of " + devices.size());
             Replayed d = devices.get(step.getDevice());
-            byDevice.merge(d.name(), 1L, Long::sum);
-            if (step.getCallCase() == DeviceStep.CallCase.FINAL_STATE) finals++;
             String detail;
-            try {
-                detail = replay(d, step);
-            } catch (DivergenceException e) {
-                detail = e.getMessage();
+            if (!live[step.getDevice()]) {
+                if (!step.hasCaptured() || step.getCaptured().getRound() != fromRound) {
+                    skipped++;
+                    continue;
+                }
+                live[step.getDevice()] = true;
+                detail = restore(d.model(), step.getCaptured().getState().toByteArray());
+            } else {
+                if (step.hasFinalState() || step.hasCaptured()) states++;
+                try {
+                    detail = replay(d, step);
+                } catch (DivergenceException e) {
+                    detail = e.getMessage();
+                }
             }
-            if (detail != null) return new Result(vm, n, byDevice, finals, new Divergence(n, d.name(), describe(step), detail));
+            byDevice.merge(d.name(), 1L, Long::sum);
+            if (detail != null) return new Result(vm, n, skipped, byDevice, states, new Divergence(n, d.name(), describe(step), detail));
         }
-        return new Result(vm, n, byDevice, finals, null);
+        return new Result(vm, n, skipped, byDevice, states, null);
+    }
+
+    private static String restore(BusDevice model, byte[] state) {
+        try {
+            DeviceStates.restore(model, state);
+            return null;
+        } catch (DeviceStateException e) {
+            return "the captured state does not restore: " + e.getMessage();
+        }
     }
 
     /** One step; null when it matched, else what differed. */
@@ -199,6 +245,8 @@ public final class DeviceReplay {
                 return 0;
             });
             case FINAL_STATE -> finalState(model, step.getFinalState().toByteArray());
+            case CAPTURED -> finalState(model, step.getCaptured().getState().toByteArray());
+            case CHECKPOINT -> null;
             case CALL_NOT_SET -> "the step names no call (a newer recording format?)";
         };
     }
@@ -253,7 +301,7 @@ public final class DeviceReplay {
         if (!(model instanceof Stateful<?> s)) return "the model keeps no state; the recording has one";
         byte[] mine = s.encodedState();
         if (Arrays.equals(mine, recorded)) return null;
-        return "the model ends as " + decoded(mine) + ", recorded " + decoded(recorded);
+        return "the model's state is " + decoded(mine) + ", recorded " + decoded(recorded);
     }
 
     private static String decoded(byte[] state) {
@@ -303,6 +351,8 @@ public final class DeviceReplay {
             case FILL -> "fill of buffer " + step.getFill().getHead() + " of queue " + step.getFill().getQueue();
             case USED_INTERRUPT -> "used-buffer interrupt of queue " + step.getUsedInterrupt();
             case FINAL_STATE -> "final state";
+            case CAPTURED -> "state captured for a snapshot (round " + step.getCaptured().getRound() + ")";
+            case CHECKPOINT -> "snapshot " + step.getCheckpoint().getSnapshotId();
             case CALL_NOT_SET -> "unknown call";
         };
     }
