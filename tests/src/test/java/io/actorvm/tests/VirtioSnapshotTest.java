@@ -62,6 +62,16 @@ class VirtioSnapshotTest {
             done.receiveMessage(Duration.ofSeconds(60));
             assertTrue(!before.text().contains("blk-bench mode="), "the first VM was stopped before it finished: " + before.text());
 
+            // inspect queues: the ring's progress, and what the driver had queued that the device had not taken.
+            try (var s = io.actorvm.vmm.actors.snapshot.SnapshotInspection.open(
+                    io.actorvm.vmm.actors.snapshot.SnapshotStore.open(data), taken.getValue().id())) {
+                String queues = String.join("\n", s.queues());
+                assertTrue(queues.startsWith("virtio-blk-0:\n  queue 0: size "), queues);
+                assertTrue(java.util.regex.Pattern.compile("last_avail_idx [1-9]\\d*, used_idx [1-9]").matcher(queues).find(),
+                        "requests went through before the snapshot: " + queues);
+                assertTrue(queues.contains("    pending chain ") || queues.contains("    no pending chains"), queues);
+            }
+
             VmConfig restoredConfig = new VmConfig("blk", GuestRun.guest("blk-bench"), cmdline, 64L << 20, 1)
                     .withDisks(List.of(new DiskConfig(img, true))).withDataDir(data);
             ActorRef<Vm.Command> restored = kit.spawn(Vm.restore(restoredConfig, taken.getValue().id(), false, HostSources.system()));

@@ -11,17 +11,19 @@ import picocli.CommandLine.ParentCommand;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
 /**
- * {@code actorvm inspect --data-dir DIR [--snapshot ID] regs|mem|devices}: a stored snapshot in
+ * {@code actorvm inspect --data-dir DIR [--snapshot ID] regs|mem|devices|queues}: a stored snapshot in
  * readable form, without KVM and without running anything: registers, RAM by physical or virtual
- * address (hex dump), device states.
+ * address (hex dump), device states, virtqueues.
  */
 @Command(name = "inspect", mixinStandardHelpOptions = true,
-        description = "Show a stored snapshot: vCPU registers (regs), memory (mem ADDR LEN [--virtual]) or device states (devices). No KVM needed.",
-        subcommands = {InspectCommand.Regs.class, InspectCommand.Mem.class, InspectCommand.Devices.class})
+        description = "Show a stored snapshot: vCPU registers (regs), memory (mem ADDR LEN [--virtual]), device states (devices) "
+                + "or virtqueues with their pending chains (queues). No KVM needed.",
+        subcommands = {InspectCommand.Regs.class, InspectCommand.Mem.class, InspectCommand.Devices.class, InspectCommand.Queues.class})
 final class InspectCommand implements Runnable {
     @Option(names = "--data-dir", required = true, paramLabel = "DIR", scope = picocli.CommandLine.ScopeType.INHERIT) Path dataDir;
     @Option(names = "--snapshot", paramLabel = "ID", scope = picocli.CommandLine.ScopeType.INHERIT,
@@ -118,6 +120,21 @@ final class InspectCommand implements Runnable {
         public Integer call() {
             return parent.inspect(s -> {
                 for (Map.Entry<String, Record> d : s.devices().entrySet()) System.out.println(d.getKey() + ": " + d.getValue());
+            });
+        }
+    }
+
+    @Command(name = "queues", mixinStandardHelpOptions = true,
+            description = "Each virtio queue: its indices and the chains the driver made available that the device had not taken.")
+    static final class Queues implements Callable<Integer> {
+        @ParentCommand InspectCommand parent;
+
+        @Override
+        public Integer call() {
+            return parent.inspect(s -> {
+                List<String> lines = s.queues();
+                if (lines.isEmpty()) System.out.println("the snapshot has no virtio devices");
+                lines.forEach(System.out::println);
             });
         }
     }

@@ -1,5 +1,7 @@
 package io.actorvm.vmm.actors.snapshot;
 
+import io.actorvm.io.buffering.virtq.SplitQueue;
+
 import io.actorvm.kvm.Regs;
 import io.actorvm.kvm.Segment;
 import io.actorvm.kvm.Sregs;
@@ -63,6 +65,55 @@ public final class SnapshotInspection implements AutoCloseable {
         Map<String, Record> out = new LinkedHashMap<>();
         VmSnapshots.deviceStates(store, snapshot).forEach((name, bytes) -> out.put(name, io.actorvm.devices.DeviceStates.decode(bytes)));
         return out;
+    }
+
+    /** Chains listed per queue at most; a ring holds up to 32768. */
+    static final int MAX_PENDING_SHOWN = 64;
+
+    /**
+     * Each virtio queue in readable form: its progress as the snapshot keeps it, and the chains
+     * the driver had made available that the device had not taken yet, walked in the snapshot's
+     * RAM (the guest's ring is checked as the device checks it: a bad one is said, not followed).
+     */
+    public List<String> queues() {
+        List<String> out = new ArrayList<>();
+        for (Map.Entry<String, Record> d : devices().entrySet()) {
+            if (!(d.getValue() instanceof io.actorvm.devices.virtio.VirtioDeviceState v)) continue;
+            out.add(d.getKey() + ":");
+            for (int q = 0; q < v.queues().size(); q++) {
+                SplitQueue.State st = v.queues().get(q);
+                if (st == null) {
+                    out.add("  queue " + q + ": not running");
+                    continue;
+                }
+                out.add("  queue %d: size %d, desc 0x%x, avail 0x%x, used 0x%x, event_idx %b, indirect %b, last_avail_idx %d, used_idx %d"
+                        .formatted(q, st.size(), st.descTable(), st.availRing(), st.usedRing(), st.eventIdx(), st.indirectDescriptors(),
+                                st.lastAvailIdx(), st.usedIdx()));
+                pending(st, out);
+            }
+        }
+        return out;
+    }
+
+    private void pending(SplitQueue.State st, List<String> out) {
+        try {
+            SplitQueue queue = new SplitQueue(memory(), st); // a copy over the snapshot's RAM: popping changes nothing stored
+            int shown = 0;
+            for (var chain = queue.pop(); chain.isPresent(); chain = queue.pop()) {
+                if (shown++ == MAX_PENDING_SHOWN) {
+                    out.add("    … more pending chains not shown");
+                    return;
+                }
+                StringBuilder b = new StringBuilder("    pending chain " + chain.get().head() + ":");
+                for (var seg : chain.get().segments()) {
+                    b.append(" %s 0x%x+%d".formatted(seg.writable() ? "w" : "r", seg.address().value(), seg.length()));
+                }
+                out.add(b.toString());
+            }
+            if (shown == 0) out.add("    no pending chains");
+        } catch (RuntimeException e) {
+            out.add("    the ring is not valid here: " + (e.getMessage() != null ? e.getMessage() : e.toString()));
+        }
     }
 
     /** The snapshot's RAM, rebuilt on first use. */
