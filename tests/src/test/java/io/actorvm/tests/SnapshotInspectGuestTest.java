@@ -7,6 +7,7 @@ import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -112,29 +113,10 @@ class SnapshotInspectGuestTest {
 
         // replay --at the first snapshot, under gdb: the counter is where the snapshot has it, and steps on from there.
         GuestRun.assume(Files.isExecutable(Path.of("/usr/bin/gdb")), "no gdb on this host (Debian's gdb package)");
-        int port = SnapshotRestoreTest.freePort();
-        Path replayOut = dir.resolve("replay.out");
-        Process replay = new ProcessBuilder(GuestRun.cli("replay", "--data-dir", data.toString(), "--name", "ctr", "--at", first,
-                "--gdb", "tcp:127.0.0.1:" + port, "--gdb-step-breakpoints"))
-                .redirectOutput(replayOut.toFile()).redirectError(new File(replayOut + ".err"))
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
-        try {
-            Path err = Path.of(replayOut + ".err");
-            awaitOutput(replayOut, () -> Files.readString(err).contains("waits for gdb") || !replay.isAlive());
-            assertTrue(replay.isAlive(), "replay waits for gdb" + processOutput(replayOut));
-            Path script = Files.writeString(dir.resolve("replay.gdb"), String.join("\n", "set pagination off", "set confirm off",
-                    "target remote 127.0.0.1:" + port, "print guest_counter", "watch guest_counter", "continue", "kill", ""));
-            Process gdb = new ProcessBuilder("gdb", "-nx", "-batch", "-x", script.toString(), GuestRun.guest("counter").toString())
-                    .redirectErrorStream(true).start();
-            String session = new String(gdb.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertTrue(gdb.waitFor(5, TimeUnit.MINUTES), "gdb finished");
-            assertTrue(session.contains("$1 = " + v1), "the replayed counter is the snapshot's, " + v1 + ":\n" + session);
-            assertTrue(session.contains("Old value = " + v1) && session.contains("New value = " + (v1 + 1)),
-                    "and it steps on from there:\n" + session + processOutput(replayOut));
-        } finally {
-            replay.destroyForcibly();
-            replay.waitFor(30, TimeUnit.SECONDS);
-        }
+        String session = GdbReplay.session(dir, data, "ctr", first, List.of(), List.of("print guest_counter", "watch guest_counter",
+                "continue", "kill"), GuestRun.guest("counter").toString());
+        assertTrue(session.contains("$1 = " + v1), "the replayed counter is the snapshot's, " + v1 + ":\n" + session);
+        assertTrue(session.contains("Old value = " + v1) && session.contains("New value = " + (v1 + 1)), "and it steps on from there:\n" + session);
     }
 
     /** Whether a "pages: N differ 0xA 0xB-0xC" line covers the page holding {@code address}. */

@@ -16,7 +16,7 @@ import java.util.concurrent.Callable;
 
 /** {@code actorvm guest}: Linux guest images. */
 @Command(name = "guest", mixinStandardHelpOptions = true, description = "Linux guest images.",
-        subcommands = {GuestCommand.Build.class})
+        subcommands = {GuestCommand.Build.class, GuestCommand.Symbols.class})
 final class GuestCommand implements Runnable {
     @Spec
     CommandSpec spec;
@@ -78,4 +78,28 @@ final class GuestCommand implements Runnable {
         }
     }
 
+    @Command(name = "symbols", mixinStandardHelpOptions = true,
+            description = {"Turn a guest kernel's /proc/kallsyms (or a System.map) into a symbol file for gdb.",
+                    "Debian's vmlinux is stripped and its System.map a placeholder; inside the guest, as root: "
+                            + "cat /proc/kallsyms > /dev/vdb (a scratch disk), then here: actorvm guest symbols DISK.img vmlinux.sym, "
+                            + "and in gdb: symbol-file vmlinux.sym."})
+    static final class Symbols implements Callable<Integer> {
+        @picocli.CommandLine.Parameters(index = "0", paramLabel = "KALLSYMS", description = "kallsyms or System.map text (NUL padding after it is ignored)")
+        Path input;
+
+        @picocli.CommandLine.Parameters(index = "1", paramLabel = "OUT", description = "the ELF symbol file to write")
+        Path output;
+
+        @Override
+        public Integer call() {
+            try {
+                int n = io.actorvm.images.KernelSymbols.write(input, output);
+                System.out.println(output + ": " + n + " kernel symbols");
+                return 0;
+            } catch (java.io.IOException | IllegalArgumentException e) {
+                System.err.println("actorvm: guest symbols: " + (e.getMessage() != null ? e.getMessage() : e));
+                return Main.USAGE_ERROR;
+            }
+        }
+    }
 }

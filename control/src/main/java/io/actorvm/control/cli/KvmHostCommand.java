@@ -18,7 +18,7 @@ import java.util.concurrent.Callable;
 /** {@code actorvm kvm-host -- CMD [ARGS...]}: run a command where /dev/kvm works. */
 @Command(name = "kvm-host", mixinStandardHelpOptions = true,
         description = {
-                "Run CMD with /dev/kvm available and exit with its status. Where this machine's /dev/kvm works, CMD runs "
+                "Run CMD with /dev/kvm available and exit with its status. Where this machine's /dev/kvm works with hardware virtualization, CMD runs "
                         + "directly. Elsewhere it runs inside an emulated KVM host: QEMU's TCG emulating an AMD CPU with SVM "
                         + "and nested paging, Debian's kernel with kvm_amd (built from Debian packages on first use, cached "
                         + "after). Inside, CMD sees this machine's files at their usual paths (read-only, under a throw-away "
@@ -58,12 +58,15 @@ final class KvmHostCommand implements Callable<Integer> {
         long bytes = SizeParser.parse(memory);
         if (bytes < (512L << 20)) throw new IllegalArgumentException("--memory must be at least 512M");
         Duration timeout = Duration.ofMinutes(timeoutMinutes);
-        if (KvmHost.nativeKvm() && !forceEmulated) {
-            System.err.println("actorvm kvm-host: this machine's /dev/kvm works: running the command directly");
+        // A KVM without VT-x/AMD-V (the emulating kvm_pvm of our development hosts) runs the test
+        // guests but cannot boot Linux: such a host is no KVM host for every test either.
+        if (KvmHost.nativeKvm() && HostCheck.hasHardwareVirtualization() && !forceEmulated) {
+            System.err.println("actorvm kvm-host: this machine's /dev/kvm works with hardware virtualization: running the command directly");
             return KvmHost.runNatively(command, timeout);
         }
         Path home = Path.of(System.getProperty("actorvm.home", ".")).toAbsolutePath().normalize();
-        System.err.println("actorvm kvm-host: " + (Files.exists(Path.of("/dev/kvm")) ? "/dev/kvm is not usable here" : "no /dev/kvm here")
+        System.err.println("actorvm kvm-host: " + (!Files.exists(Path.of("/dev/kvm")) ? "no /dev/kvm here"
+                : KvmHost.nativeKvm() ? "this machine's KVM has no hardware virtualization (no vmx/svm)" : "/dev/kvm is not usable here")
                 + ": running the command inside the emulated KVM host (about 10 s to start; guest code and the JVM run "
                 + "emulated, several times slower than natively)");
         try {
