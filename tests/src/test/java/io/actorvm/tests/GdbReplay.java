@@ -43,10 +43,13 @@ final class GdbReplay {
             Path script = Files.writeString(dir.resolve("replay-" + vm + ".gdb"), String.join("\n", lines));
             List<String> cmd = new ArrayList<>(List.of("gdb", "-nx", "-batch", "-x", script.toString()));
             cmd.addAll(List.of(gdbArgs));
-            Process gdb = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-            String session = new String(gdb.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertTrue(gdb.waitFor(10, TimeUnit.MINUTES), "gdb finished");
-            return session + processOutput(out);
+            Path gdbOut = dir.resolve("replay-" + vm + ".gdb.out");
+            Process gdb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(gdbOut.toFile()).start();
+            boolean finished = gdb.waitFor(10, TimeUnit.MINUTES);
+            if (!finished) gdb.destroyForcibly();
+            String session = Files.readString(gdbOut, StandardCharsets.UTF_8) + processOutput(out);
+            assertTrue(finished, "gdb did not finish within 10 minutes:\n" + session);
+            return session;
         } finally {
             replay.destroyForcibly();
             replay.waitFor(30, TimeUnit.SECONDS);

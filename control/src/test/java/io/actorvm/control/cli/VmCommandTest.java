@@ -46,7 +46,7 @@ class VmCommandTest {
         try {
             System.setOut(new PrintStream(o, true));
             System.setErr(new PrintStream(e, true));
-            CommandLine cl = new CommandLine(new Main());
+            CommandLine cl = Main.commandLine(args);
             cl.setParameterExceptionHandler((x, a) -> {
                 System.err.println("actorvm: " + x.getMessage());
                 return Main.USAGE_ERROR;
