@@ -37,6 +37,8 @@ public enum Capability {
     DEBUGREGS(50),
     /** KVM_SET_GUEST_DEBUG: breakpoints, watchpoints and single-step for a debugger. */
     SET_GUEST_DEBUG(23),
+    /** The KVM_SET_GUEST_DEBUG control flags this KVM accepts (e.g. {@link GuestDebug#BLOCKIRQ}). */
+    SET_GUEST_DEBUG2(195),
     /** KVM_ENABLE_CAP on a vCPU fd. */
     ENABLE_CAP(54),
     /** KVM_GET/SET_XSAVE. */

@@ -13,6 +13,12 @@ public final class GuestDebug {
     public static final int USE_SW_BP = 0x10000;
     /** DR0-3 and DR7 from {@code setGuestDebug}: hardware breakpoints and watchpoints. */
     public static final int USE_HW_BP = 0x20000;
+    /**
+     * No interrupt, NMI or SMI is injected while single-stepping (where
+     * {@link Capability#SET_GUEST_DEBUG2} lists it): a step is the next instruction, not the first
+     * of an interrupt handler.
+     */
+    public static final int BLOCKIRQ = 0x100000;
 
     /** DR6: single step taken (BS); B0-B3 say which of DR0-3 fired. */
     public static final long DR6_BS = 1L << 14;

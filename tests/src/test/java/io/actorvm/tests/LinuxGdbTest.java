@@ -30,16 +30,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The real gdb against a Linux guest, with the kernel's own symbols: Debian's vmlinux is stripped
  * and its System.map a placeholder, so the booted guest writes /proc/kallsyms to a scratch disk and
- * {@code guest symbols} makes gdb's symbol file of it. The guest, idle between its shell's {@code sleep 1}s,
- * is snapshotted; {@code replay --at} that snapshot under gdb reads {@code linux_banner} through
- * the kernel's page tables, and a breakpoint at {@code schedule_idle} stops the kernel there when
- * its idle loop next ends (the shell's {@code sleep 1} wakes it).
+ * {@code guest symbols} makes gdb's symbol file of it. The guest, its shell reading /dev/null in a
+ * loop, is snapshotted; {@code replay --at} that snapshot under gdb reads {@code linux_banner}
+ * through the kernel's page tables, and a breakpoint at the read(2) handler
+ * {@code __x64_sys_read} stops the kernel there at the shell's next read.
  *
  * <p>Breakpoints by single-stepping ({@code --gdb-step-breakpoints}): the KVM host CI runs in
  * (KVM nested under QEMU's TCG) never delivers int3 or debug-register exceptions to KVM, and
  * stepping from boot to {@code start_kernel} would take millions of steps (the BSS clear is one
- * {@code rep stos}), so the breakpoint is one the idle kernel reaches in a few hundred. In that
- * host a single-step does not enter interrupt handlers, so the break is on the idle task's path.
+ * {@code rep stos}), so the breakpoint is a syscall handler a running shell reaches within a few
+ * thousand. Steps take no interrupts ({@code KVM_GUESTDBG_BLOCKIRQ}), so stepping does not drown in
+ * timer interrupts that fire faster than it steps.
  */
 class LinuxGdbTest {
     @TempDir
@@ -54,8 +55,8 @@ class LinuxGdbTest {
         GuestImage guest = GuestImage.build(GuestImage.DEFAULT_KERNEL_PACKAGE, Optional.empty(), line -> System.out.println("guest build: " + line));
         Path data = dir.resolve("data");
         Path scratch = Files.write(dir.resolve("kallsyms.img"), new byte[16 << 20]);
-        // Then idle, woken once a second by the shell's sleep: each wake-up leaves the idle loop through schedule_idle.
-        String script = "cat /proc/kallsyms > /dev/vda && sync && echo kallsyms-written && while :; do sleep 1; done";
+        // Then a shell loop that reads /dev/null over and over: a read(2) every few thousand instructions.
+        String script = "cat /proc/kallsyms > /dev/vda && sync && echo kallsyms-written && while :; do read x < /dev/null; done";
         VmConfig config = new VmConfig("linux-gdb", guest.vmlinux(), GuestImage.CMDLINE + " quiet -- " + LinuxBootTest.sh(script),
                 LinuxBootTest.MEMORY, 1).withInitrd(guest.initramfs()).withDisks(List.of(new DiskConfig(scratch, false))).withDataDir(data);
 
@@ -87,10 +88,10 @@ class LinuxGdbTest {
         assertTrue(count.find() && Long.parseLong(count.group(1)) > 10_000, made.out());
 
         String out = GdbReplay.session(dir, data, "linux-gdb", snapshot, List.of("symbol-file " + symbols),
-                List.of("info symbol $pc", "x/s &linux_banner", "info threads", "break schedule_idle", "continue", "info symbol $pc",
+                List.of("info symbol $pc", "x/s &linux_banner", "info threads", "break __x64_sys_read", "continue", "info symbol $pc",
                         "x/i $pc", "delete", "kill"));
         assertTrue(out.contains("\"Linux version 6."), "linux_banner read through the kernel's page tables:\n" + out);
-        assertTrue(out.contains("Breakpoint 1, 0x") && out.contains(" in schedule_idle ()"), "the breakpoint hit:\n" + out);
-        assertTrue(Pattern.compile("(?m)^schedule_idle( \\+ \\d+)? in section \\.kernel$").matcher(out).find(), "stopped in schedule_idle:\n" + out);
+        assertTrue(out.contains("Breakpoint 1, 0x") && out.contains(" in __x64_sys_read ()"), "the breakpoint hit:\n" + out);
+        assertTrue(Pattern.compile("(?m)^__x64_sys_read( \\+ \\d+)? in section \\.kernel$").matcher(out).find(), "stopped in the syscall handler:\n" + out);
     }
 }

@@ -46,7 +46,8 @@ final class VmRuntime {
         VmDevices devices = VmDevices.attach(ctx, config, sources, console, machine, control, irqchipOpen);
         devices.restore(machine.restoredDeviceStates);
         ExitRouter router = new ExitRouter(devices.ports, devices.mmio, machine.ring, stats);
-        GuestDebugger debugger = new GuestDebugger(machine.vcpus, machine.memory);
+        GuestDebugger debugger = new GuestDebugger(machine.vcpus, machine.memory,
+                machine.vm.checkExtension(io.actorvm.kvm.Capability.SET_GUEST_DEBUG2));
         return new VmRuntime(machine, devices, VcpuGroup.spawn(ctx, machine.vcpus, router, vcpuStopped, debugger), irqchipOpen, debugger);
     }
 

@@ -47,7 +47,16 @@ public final class GuestDebugger {
     private final int[] controls;
     private final long[][] debugRegs;
 
+    /** Whether KVM can keep interrupts out of single-steps ({@link io.actorvm.kvm.GuestDebug#BLOCKIRQ}). */
+    private final boolean blockIrq;
+
     public GuestDebugger(List<VcpuFd> vcpus, GuestMemory memory) {
+        this(vcpus, memory, 0);
+    }
+
+    /** {@code supportedControls}: what {@code KVM_CAP_SET_GUEST_DEBUG2} says this KVM accepts (0: unknown). */
+    public GuestDebugger(List<VcpuFd> vcpus, GuestMemory memory, int supportedControls) {
+        this.blockIrq = (supportedControls & io.actorvm.kvm.GuestDebug.BLOCKIRQ) != 0;
         this.vcpus = List.copyOf(vcpus);
         this.memory = memory;
         this.controls = new int[vcpus.size()];
@@ -111,8 +120,14 @@ public final class GuestDebugger {
         fd(vcpu).setRegs(regs);
     }
 
-    /** KVM_SET_GUEST_DEBUG on one vCPU (see {@link io.actorvm.kvm.GuestDebug}). */
+    /**
+     * KVM_SET_GUEST_DEBUG on one vCPU (see {@link io.actorvm.kvm.GuestDebug}). Single-steps take no
+     * interrupts where KVM can hold them back, as QEMU's gdb stub does by default: otherwise a
+     * step lands in whatever interrupt is pending, and stepping to a breakpoint (a timer firing
+     * every few milliseconds while each step takes one) could spend all its steps in handlers.
+     */
     public void setGuestDebug(int vcpu, int control, long[] debugRegs) {
+        if (blockIrq && (control & io.actorvm.kvm.GuestDebug.SINGLESTEP) != 0) control |= io.actorvm.kvm.GuestDebug.BLOCKIRQ;
         fd(vcpu).setGuestDebug(control, debugRegs);
         this.controls[vcpu] = control;
         this.debugRegs[vcpu] = debugRegs == null ? null : debugRegs.clone();
