@@ -13,7 +13,7 @@ import java.util.List;
  * package's {@code System.map} is a placeholder (the real one is in the -dbg package); the running
  * kernel lists its symbols in {@code /proc/kallsyms}. This turns that list (or any System.map) into
  * a small ELF file holding only a symbol table (one section without contents spans the kernel's
- * addresses), which gdb loads with {@code symbol-file}: {@code break arch_cpu_idle},
+ * addresses), which gdb loads with {@code symbol-file}: {@code break start_kernel},
  * {@code info symbol $pc} and {@code x/s &linux_banner} then work against the guest.
  */
 public final class KernelSymbols {

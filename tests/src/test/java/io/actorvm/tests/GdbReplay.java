@@ -47,7 +47,9 @@ final class GdbReplay {
             Process gdb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(gdbOut.toFile()).start();
             boolean finished = gdb.waitFor(10, TimeUnit.MINUTES);
             if (!finished) gdb.destroyForcibly();
-            String session = Files.readString(gdbOut, StandardCharsets.UTF_8) + processOutput(out);
+            String console = Files.exists(out) ? Files.readString(out, StandardCharsets.ISO_8859_1) : "";
+            String session = Files.readString(gdbOut, StandardCharsets.UTF_8) + processOutput(out)
+                    + "\nthe guest's console (end):\n" + console.substring(Math.max(0, console.length() - 3000));
             assertTrue(finished, "gdb did not finish within 10 minutes:\n" + session);
             return session;
         } finally {
