@@ -8,7 +8,6 @@ import io.actorvm.devices.proto.LoggedDevice;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -43,10 +42,6 @@ public final class DeviceRecorder implements AutoCloseable {
         OutputStream out = new BufferedOutputStream(Files.newOutputStream(file, java.nio.file.StandardOpenOption.CREATE_NEW), BUFFER);
         return new DeviceRecorder(file, out, DeviceLogHeader.newBuilder().setVm(vm).setStartedEpochMillis(System.currentTimeMillis())
                 .setRamSize(ramSize));
-    }
-
-    public Path file() {
-        return file;
     }
 
     /** The next device the VM attaches; its steps go through the returned tape. */
@@ -99,6 +94,7 @@ public final class DeviceRecorder implements AutoCloseable {
         LOG.log(System.Logger.Level.WARNING, "device recording " + file + " stopped: " + e.getMessage() + " (the VM runs on)");
     }
 
+    /** Flushes and closes the file; a failure is said once and never reaches the VM stopping. */
     @Override
     public synchronized void close() {
         if (closed) return;
@@ -106,7 +102,7 @@ public final class DeviceRecorder implements AutoCloseable {
         try {
             out.close();
         } catch (IOException e) {
-            if (!broken) throw new UncheckedIOException("device recording " + file + ": " + e.getMessage(), e);
+            if (!broken) broke(e);
         }
     }
 }

@@ -61,10 +61,6 @@ public final class DeviceTape {
             host.addAll(items);
         }
 
-        public void add(Item item) {
-            host.add(item);
-        }
-
         /** The model threw: the step says so (a replay expects the same). */
         public void threw(Throwable t) {
             step.setThrew(t.getClass().getName());

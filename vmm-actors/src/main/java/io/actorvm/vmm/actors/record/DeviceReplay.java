@@ -177,6 +177,9 @@ public final class DeviceReplay {
                     detail = replay(d, step);
                 } catch (DivergenceException e) {
                     detail = e.getMessage();
+                } catch (io.actorvm.mmu.GuestMemoryException e) {
+                    // The recording's own data (a chain's segments) is input too: outside RAM is a damaged file.
+                    throw new DeviceLogException("step " + n + " (" + describe(step) + ") names memory outside the VM's RAM: " + e.getMessage());
                 }
             }
             byDevice.merge(d.name(), 1L, Long::sum);
