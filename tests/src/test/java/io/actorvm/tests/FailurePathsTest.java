@@ -37,6 +37,7 @@ class FailurePathsTest {
     @Test
     void aHundredStartsFailingHalfWayGiveBackEveryFdMappingAndThread() throws Exception {
         GuestRun.assumeKvm();
+        long mappingsBefore = guestMappings();
         Path initrd = Files.write(dir.resolve("big.initrd"), new byte[8 << 20]);
         ActorTestKit kit = ActorTestKit.create("failed-starts");
         try {
@@ -51,7 +52,7 @@ class FailurePathsTest {
                     fds, fds().size(), threads.size(), threadNames().size(), added);
             assertEquals(fds, fds().size(), "fds before and after: " + fds());
             assertEquals(0, kvmFds(), "no KVM VM or vCPU fd is left");
-            assertEquals(0, guestMappings(), "no guest memory mapping is left");
+            assertEquals(mappingsBefore, guestMappings(), "no guest memory mapping is left");
             assertEquals(List.of(), vmThreads(), "no vCPU, poller or tap thread is left");
             // The actor system's pools grow on demand and keep idle threads a while (printed above,
             // for the record); no thread of a VM stays.
@@ -73,7 +74,7 @@ class FailurePathsTest {
     @Test
     void anActorSystemGoingAwayUnderARunningGuestLeavesNoVcpuThreadOrKvmFd() throws Exception {
         GuestRun.assumeKvm();
-        long fdsBefore = fds().size();
+        long fdsBefore = fds().size(), mappingsBefore = guestMappings();
         ActorTestKit kit = ActorTestKit.create("abandoned");
         GuestRun run = new GuestRun(kit, new VmConfig("abandoned", GuestRun.guest("counter"), "every=20000", GUEST_MEMORY, 2));
         run.start();
@@ -84,7 +85,7 @@ class FailurePathsTest {
         kit.shutdownTestKit(); // no Stop: the actor tree just goes away
 
         await().atMost(Duration.ofSeconds(30)).until(() -> vmThreads().isEmpty());
-        await().atMost(Duration.ofSeconds(30)).until(() -> kvmFds() == 0 && guestMappings() == 0);
+        await().atMost(Duration.ofSeconds(30)).until(() -> kvmFds() == 0 && guestMappings() == mappingsBefore);
         System.out.printf("abandoned VM: fds %d before the actor system, %d after it went away%n", fdsBefore, fds().size());
     }
 
@@ -105,7 +106,11 @@ class FailurePathsTest {
         return fds().stream().filter(t -> t.equals("/dev/kvm") || t.startsWith("anon_inode:kvm")).count();
     }
 
-    /** Mappings exactly the size of the guest's memory. */
+    /**
+     * Mappings exactly the size of the guest's memory. Counted against the number before the test:
+     * after the whole module has run, the JVM can hold an unrelated mapping of that size (seen once
+     * the module grew: no KVM fd was left, yet one such mapping stayed from before the test).
+     */
     static long guestMappings() throws IOException {
         return Files.readAllLines(Path.of("/proc/self/maps")).stream().filter(l -> {
             String[] range = l.substring(0, l.indexOf(' ')).split("-");
