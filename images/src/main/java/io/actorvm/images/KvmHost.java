@@ -100,22 +100,41 @@ public final class KvmHost {
                 running.destroyForcibly();
             });
             Runtime.getRuntime().addShutdownHook(hook);
-            switch (watch(qemuProcess, ctl.resolve("console.log"), options.timeout())) {
-                case EXITED -> { }
-                case TIMED_OUT -> {
-                    log.accept("timed out after " + options.timeout() + "; stopping QEMU. L1 console: " + ctl.resolve("console.log"));
-                    showCpus(ctl, log);
-                    kill(qemuProcess);
-                    keepConsole(ctl, log);
-                    return TIMED_OUT;
-                }
-                case STALLED -> {
-                    log.accept("the emulated host stopped answering: no console output for " + STALL.toMinutes()
-                            + " min (it prints a heartbeat every minute); stopping QEMU");
-                    showCpus(ctl, log);
-                    kill(qemuProcess);
-                    keepConsole(ctl, log);
-                    return HOST_FAILURE;
+            long deadline = System.nanoTime() + options.timeout().toNanos();
+            int nmis = 0;
+            boolean waitingForNmi = false;
+            for (Watch w; (w = watch(qemuProcess, ctl.resolve("console.log"), deadline, waitingForNmi)) != Watch.EXITED; ) {
+                switch (w) {
+                    case TIMED_OUT -> {
+                        log.accept("timed out after " + options.timeout() + "; stopping QEMU. L1 console: " + ctl.resolve("console.log"));
+                        showCpus(ctl, log);
+                        kill(qemuProcess);
+                        keepConsole(ctl, log);
+                        return TIMED_OUT;
+                    }
+                    case GREW -> {
+                        log.accept("the emulated host went on after the NMI (its console grew again)");
+                        waitingForNmi = false;
+                    }
+                    case STALLED -> {
+                        log.accept("the emulated host stopped answering: no console output for "
+                                + (waitingForNmi ? STALL_AFTER_NMI : STALL).toMinutes() + " min (it prints a heartbeat every minute)");
+                        showCpus(ctl, log);
+                        if (waitingForNmi || nmis == MAX_NMIS) {
+                            log.accept("stopping QEMU after " + nmis + " NMI(s)");
+                            kill(qemuProcess);
+                            keepConsole(ctl, log);
+                            return HOST_FAILURE;
+                        }
+                        // Seen twice in CI: L1's one CPU halted with interrupts enabled and never
+                        // woke (no heartbeat, no timer). An NMI wakes a halted CPU whatever went
+                        // missing; if the console goes on, so does the run, and the log says so.
+                        nmis++;
+                        waitingForNmi = true;
+                        log.accept((nmi(ctl) ? "sent it an NMI" : "QEMU's monitor refused the NMI")
+                                + "; watching " + STALL_AFTER_NMI.toMinutes() + " min for its console to go on");
+                    }
+                    case EXITED -> throw new IllegalStateException();
                 }
             }
             out.join(2000);
@@ -137,29 +156,35 @@ public final class KvmHost {
         }
     }
 
-    /** How long the L1 console may stay silent before the host counts as hung (L1's heartbeat: 60 s). */
-    static final Duration STALL = Duration.ofMinutes(10);
+    /** How long the L1 console may stay silent before the host counts as hung (L1's heartbeat: 60 s, so five missed). */
+    static final Duration STALL = Duration.ofMinutes(5);
+    /** After an NMI, three missed heartbeats are enough to tell it did not help. */
+    static final Duration STALL_AFTER_NMI = Duration.ofMinutes(3);
+    /** NMIs sent to a host that went silent, at most, before it counts as failed. */
+    private static final int MAX_NMIS = 3;
 
-    private enum Watch { EXITED, TIMED_OUT, STALLED }
+    private enum Watch { EXITED, TIMED_OUT, STALLED, GREW }
 
     /**
-     * Waits for QEMU to exit, for the timeout, or for the L1 console to stay silent for {@link #STALL}:
+     * Waits for QEMU to exit, for the deadline, or for the L1 console to stay silent for {@link #STALL}:
      * L1's init prints a heartbeat every minute, so silence means the emulated CPU is stuck (seen
-     * once in CI: an L1 with one vCPU went silent for an hour), and waiting on would only burn the
-     * rest of the timeout.
+     * in CI: an L1 with one vCPU went silent for an hour), and waiting on would only burn the
+     * rest of the timeout. After an NMI ({@code afterNmi}) the wait is {@link #STALL_AFTER_NMI},
+     * and the console growing at all ends it.
      */
-    private static Watch watch(Process qemu, Path console, Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        long lastSize = -1, lastGrowth = System.nanoTime();
+    private static Watch watch(Process qemu, Path console, long deadline, boolean afterNmi) throws InterruptedException {
+        Duration stall = afterNmi ? STALL_AFTER_NMI : STALL;
+        long lastSize = console.toFile().length(), lastGrowth = System.nanoTime();
         while (true) {
             long left = deadline - System.nanoTime();
             if (left <= 0) return Watch.TIMED_OUT;
             if (qemu.waitFor(Math.min(TimeUnit.NANOSECONDS.toMillis(left), 15_000), TimeUnit.MILLISECONDS)) return Watch.EXITED;
             long size = console.toFile().length();
             if (size != lastSize) {
+                if (afterNmi) return Watch.GREW;
                 lastSize = size;
                 lastGrowth = System.nanoTime();
-            } else if (System.nanoTime() - lastGrowth > STALL.toNanos()) {
+            } else if (System.nanoTime() - lastGrowth > stall.toNanos()) {
                 return Watch.STALLED;
             }
         }
@@ -171,7 +196,7 @@ public final class KvmHost {
     private static void showCpus(Path ctl, Consumer<String> log) throws InterruptedException {
         Thread ask = Thread.ofPlatform().daemon().name("kvm-host qmp").start(() -> {
             try (QemuMonitor m = QemuMonitor.connect(ctl.resolve("qmp.sock"))) {
-                for (String command : List.of("info cpus", "info registers -a")) {
+                for (String command : List.of("info cpus", "info registers -a", "info lapic", "info pic")) {
                     log.accept("QEMU monitor, " + command + ":");
                     // General and control registers say where the CPU is; FPU and vector state would bury them.
                     m.human(command).lines().filter(l -> !l.isBlank() && !VECTOR_REGISTERS.matcher(l).lookingAt())
@@ -183,6 +208,16 @@ public final class KvmHost {
         });
         ask.join(Duration.ofSeconds(20));
         if (ask.isAlive()) log.accept("QEMU's monitor did not answer within 20 s");
+    }
+
+    /** Asks QEMU's monitor to send the emulated CPUs an NMI; false if it could not. */
+    private static boolean nmi(Path ctl) {
+        try (QemuMonitor m = QemuMonitor.connect(ctl.resolve("qmp.sock"))) {
+            m.injectNmi();
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     /** A daemon thread copying a FIFO to {@code to} until its writer (QEMU) exits. */

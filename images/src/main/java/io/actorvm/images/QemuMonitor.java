@@ -54,6 +54,11 @@ final class QemuMonitor implements AutoCloseable {
         return execute(cmd).asText();
     }
 
+    /** Sends an NMI to every emulated CPU: it wakes a halted CPU whatever its interrupt state. */
+    void injectNmi() throws IOException {
+        execute(JsonNodeFactory.instance.objectNode().put("execute", "inject-nmi"));
+    }
+
     private JsonNode execute(ObjectNode command) throws IOException {
         out.write((JSON.writeValueAsString(command) + "\n").getBytes(StandardCharsets.UTF_8));
         out.flush();

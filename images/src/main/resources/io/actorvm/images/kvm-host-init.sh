@@ -64,7 +64,7 @@ chmod 0666 /newroot/dev/kvm
 ip link set lo up
 hostname kvm-host
 
-# A heartbeat on the console: the tool that started this host counts ten silent minutes as a hang
+# A heartbeat on the console: the tool that started this host counts five silent minutes as a hang (and first tries an NMI)
 # (and the last one before a failure shows the load and the memory left).
 (
     while sleep 60; do

@@ -41,8 +41,9 @@ class JfrRecordingTest {
         try (VmRecording recording = VmRecording.start(file)) {
             GuestRun run = new GuestRun(kit, config);
             run.start();
-            // Each line is ~20 exits (a status read and a write per byte): 200 lines are ~4 samples.
-            await().atMost(Duration.ofSeconds(120)).until(() -> run.console.text().lines().count() >= 200);
+            // Each line is ~24 exits (a status read and a write per byte): 2000 lines are ~47 samples,
+            // so that none is a PortIn has a chance of about 2^-47 (200 lines failed once in ~16 runs).
+            await().atMost(Duration.ofSeconds(120)).until(() -> run.console.text().lines().count() >= 2000);
             TestProbe<StatusReply<Vm.SnapshotInfo>> taken = kit.createTestProbe();
             run.vm.tell(new Vm.TakeSnapshot(true, taken.getRef()));
             snapshot = taken.receiveMessage(Duration.ofSeconds(120)).getValue();
