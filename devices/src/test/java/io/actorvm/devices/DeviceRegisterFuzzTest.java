@@ -69,7 +69,7 @@ class DeviceRegisterFuzzTest {
         return List.of(
                 new Kind("serial", () -> new Serial16550(b -> {}, InterruptLine.NONE), Serial16550.PORT_COUNT, false),
                 new Kind("cmos-rtc", () -> new CmosRtc(clock), CmosRtc.PORT_COUNT, false),
-                new Kind("i8042", () -> new I8042(DeviceStatesTest.IGNORE), I8042.PORT_COUNT, false),
+                new Kind("i8042", () -> new I8042(DeviceStatesTest.IGNORE, io.actorvm.devices.InterruptLine.NONE), I8042.PORT_COUNT, false),
                 new Kind("post-code", PostCodePort::new, 1, false),
                 new Kind("debug-exit", () -> new DebugExit(DeviceStatesTest.IGNORE), 1, false),
                 new Kind("acpi-sleep", () -> new AcpiSleepControl(DeviceStatesTest.IGNORE, 5, 1), 1, false),

@@ -102,8 +102,10 @@ class DeviceStatesTest {
                     rtc.write(0, 1, 0x40);
                     rtc.write(1, 1, 0x77);  // an NVRAM byte
                 }),
-                new Kind("i8042", () -> new I8042(IGNORE), d -> {
+                new Kind("i8042", () -> new I8042(IGNORE, InterruptLine.NONE), d -> {
                     var kbc = (I8042) d;
+                    kbc.receive(I8042.CTRL_ALT_DEL); // keys waiting for the guest
+                    kbc.write(0, 1, 0xED);  // a keyboard command waiting for its parameter
                     kbc.write(4, 1, 0x60);  // "write command byte" pending
                 }),
                 new Kind("post-code", PostCodePort::new, d -> ((PostCodePort) d).write(0, 1, 0x42)),

@@ -110,6 +110,42 @@ class FirecrackerApiGuestTest {
         }
     }
 
+    /**
+     * {@code SendCtrlAltDel} as Firecracker's guide uses it to shut a guest down: Linux's atkbd
+     * found the i8042's keyboard (through IRQ 1), the keys arrive, and the kernel restarts at once
+     * (our /init is no init that takes Ctrl+Alt+Del over), which with {@code reboot=k} ends the VMM.
+     */
+    @Test
+    void sendCtrlAltDelRebootsLinuxAndEndsTheVmm() throws Exception {
+        GuestRun.assumeKvm();
+        GuestRun.assumeHardwareVirtualization("the SendCtrlAltDel test (a Linux guest)");
+        GuestRun.assume(Files.isExecutable(Path.of("/usr/bin/apt-get")), "no apt-get on this host: cannot assemble the Debian guest");
+        GuestImage guest = GuestImage.build(GuestImage.DEFAULT_KERNEL_PACKAGE, Optional.empty(), line -> System.out.println("guest build: " + line));
+        Path socket = dir.resolve("firecracker.socket"), out = dir.resolve("fc.out");
+        Process vmm = vmm(socket, out);
+        try {
+            // Waits (up to ~30 s of guest time) for the keyboard to be registered, shows the input devices, then sleeps.
+            put(socket, "/boot-source", "{\"kernel_image_path\": \"" + guest.vmlinux() + "\", \"initrd_path\": \"" + guest.initramfs()
+                    + "\", \"boot_args\": \"console=ttyS0 reboot=k panic=1 pci=off quiet -- /bin/busybox sh -c \\\"for i in $(seq 150); do "
+                    + "grep -q keyboard /proc/bus/input/devices && break; sleep 0.2; done; grep Name= /proc/bus/input/devices; "
+                    + "echo keyboard-wait-over; sleep 600\\\"\"}");
+            put(socket, "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 128}");
+            put(socket, "/actions", "{\"action_type\": \"InstanceStart\"}");
+            awaitOutput(out, () -> Files.readString(out, StandardCharsets.ISO_8859_1).contains("keyboard-wait-over") || !vmm.isAlive());
+            String before = Files.readString(out, StandardCharsets.ISO_8859_1);
+            assertTrue(before.contains("AT Translated Set 2 keyboard"), "Linux found the i8042's keyboard" + processOutput(out));
+
+            put(socket, "/actions", "{\"action_type\": \"SendCtrlAltDel\"}");
+            awaitOutput(out, () -> !vmm.isAlive());
+            assertEquals(0, vmm.exitValue(), "the guest's reboot ended the VMM" + processOutput(out));
+            String console = Files.readString(out, StandardCharsets.ISO_8859_1);
+            assertTrue(console.contains("reboot: Restarting system"), "the kernel restarted" + processOutput(out));
+            assertTrue(!console.contains("command exit status"), "the command did not end on its own" + processOutput(out));
+        } finally {
+            stop(vmm);
+        }
+    }
+
     @Test
     void theSnapshotSequenceLoadsIntoANewProcessAndTheGuestGoesOn() throws Exception {
         GuestRun.assumeKvm();

@@ -185,7 +185,13 @@ final class FirecrackerApi extends AllDirectives {
                 if (m == null) throw new MicroVm.NotAllowed("FlushMetrics needs metrics configured first (PUT /metrics)");
                 yield completeDone(FirecrackerMetrics.flush(system, instance, Path.of(m.metricsPath()), blocking));
             }
-            case "SendCtrlAltDel" -> fault("SendCtrlAltDel is not supported by actorvm yet (its i8042 has no keyboard)");
+            case "SendCtrlAltDel" -> {
+                ActorRef<Vm.Command> vm = instance.vm();
+                yield completeDone(this.<StatusReply<Done>>ask(vm, Vm.SendCtrlAltDel::new, ControlApi.COMMAND_TIMEOUT).thenApply(reply -> {
+                    if (reply.isError()) throw new MicroVm.NotAllowed(reply.getError().getMessage());
+                    return null;
+                }));
+            }
             default -> fault("action_type must be InstanceStart, SendCtrlAltDel or FlushMetrics, not " + type);
         };
     }

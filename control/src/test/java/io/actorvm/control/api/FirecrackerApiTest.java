@@ -40,7 +40,10 @@ class FirecrackerApiTest {
         kit.shutdownTestKit();
     }
 
-    /** A VM that pauses and resumes and reports its state. */
+    /** Ctrl+Alt+Del requests the stand-in VM got. */
+    final java.util.concurrent.atomic.AtomicInteger ctrlAltDels = new java.util.concurrent.atomic.AtomicInteger();
+
+    /** A VM that pauses and resumes, takes Ctrl+Alt+Del and reports its state. */
     ActorRef<Vm.Command> standIn() {
         Vm.State[] state = {Vm.State.RUNNING};
         return kit.spawn(Behaviors.receive(Vm.Command.class)
@@ -60,6 +63,11 @@ class FirecrackerApiTest {
                 .onMessage(Vm.Resume.class, p -> {
                     state[0] = Vm.State.RUNNING;
                     p.replyTo().tell(StatusReply.ack());
+                    return Behaviors.same();
+                })
+                .onMessage(Vm.SendCtrlAltDel.class, k -> {
+                    ctrlAltDels.incrementAndGet();
+                    k.replyTo().tell(StatusReply.ack());
                     return Behaviors.same();
                 })
                 .build());
@@ -125,6 +133,7 @@ class FirecrackerApiTest {
         assertFault(request(socket, "PUT", "/vsock", "{}"), "vsock devices (/vsock) are not supported");
         assertFault(request(socket, "PUT", "/logger", "{\"level\": \"Verbose\"}"), "level must be");
         assertFault(request(socket, "PATCH", "/vm", "{\"state\": \"Paused\"}"), "not started yet");
+        assertFault(request(socket, "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}"), "not started yet");
 
         JsonNode config = request(socket, "GET", "/vm/config", "").json();
         assertEquals(kernel.toString(), config.get("boot-source").get("kernel_image_path").asText());
@@ -154,7 +163,8 @@ class FirecrackerApiTest {
         assertEquals("Paused", request(socket, "GET", "/", "").json().get("state").asText());
         assertFault(request(socket, "PATCH", "/vm", "{\"state\": \"Sleeping\"}"), "state must be");
         assertDone(request(socket, "PATCH", "/vm", "{\"state\": \"Resumed\"}"));
-        assertFault(request(socket, "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}"), "not supported");
+        assertDone(request(socket, "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}"));
+        assertEquals(1, ctrlAltDels.get(), "the VM got the keys");
 
         assertFault(request(socket, "PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}"), "PUT /metrics");
         Path metrics = dir.resolve("metrics.json");

@@ -16,6 +16,8 @@ class I8042Test {
 
     private final List<String> resets = new ArrayList<>();
     private final List<Integer> exits = new ArrayList<>();
+    /** Every change of IRQ 1, in order. */
+    private final List<Boolean> irq = new ArrayList<>();
     private I8042 kbc;
 
     @BeforeEach
@@ -39,7 +41,7 @@ class I8042Test {
             public void requestExit(int status) {
                 exits.add(status);
             }
-        });
+        }, irq::add);
     }
 
     @Test
@@ -83,18 +85,18 @@ class I8042Test {
         assertEquals(0x15, kbc.read(STATUS, 1), "output buffer full");
         assertEquals(0x44, kbc.read(DATA, 1));
         assertEquals(0x14, kbc.read(STATUS, 1), "output buffer drained");
-        assertFalse(kbc.state().outputFull());
+        assertEquals(List.of(), kbc.state().output());
     }
 
     @Test
     void writeConfigCommandTakesTheNextDataByte() {
-        kbc.write(DATA, 1, 0x99); // no command pending: ignored
         kbc.write(COMMAND, 1, 0x60);
         assertEquals(0x60, kbc.state().pendingCommand());
         kbc.write(DATA, 1, 0x47);
         assertEquals(0x47, kbc.state().config());
         assertEquals(-1, kbc.state().pendingCommand());
-        kbc.write(DATA, 1, 0x11); // the command took one byte only
+        kbc.write(DATA, 1, 0x11); // the command took one byte only: this one goes to the keyboard
+        assertEquals(0xFE, kbc.read(DATA, 1), "0x11 is no keyboard command: resend");
         kbc.write(COMMAND, 1, 0x20);
         assertEquals(0x47, kbc.read(DATA, 1));
     }
@@ -117,4 +119,105 @@ class I8042Test {
         kbc.write(COMMAND, 1, 0xA9);
         assertEquals(0x02, kbc.read(DATA, 1), "no mouse port: its interface test fails");
     }
+
+    /** Reads every byte waiting in the output buffer. */
+    private List<Integer> drain() {
+        List<Integer> out = new ArrayList<>();
+        while ((kbc.read(STATUS, 1) & 1) != 0) out.add((int) kbc.read(DATA, 1));
+        return out;
+    }
+
+    @Test
+    void theKeyboardAnswersWhatLinuxsAtkbdSends() {
+        kbc.write(DATA, 1, 0xFF);
+        assertEquals(List.of(0xFA, 0xAA), drain(), "reset: acknowledged, self test passed");
+        kbc.write(DATA, 1, 0xF2);
+        assertEquals(List.of(0xFA, 0xAB, 0x41), drain(), "an MF2 keyboard, its id translated");
+        kbc.write(DATA, 1, 0xED);
+        assertEquals(List.of(0xFA), drain());
+        kbc.write(DATA, 1, 0x07); // the LED byte: a parameter, not a command
+        assertEquals(List.of(0xFA), drain());
+        kbc.write(DATA, 1, 0xF3);
+        kbc.write(DATA, 1, 0x20);
+        kbc.write(DATA, 1, 0xF4);
+        assertEquals(List.of(0xFA, 0xFA, 0xFA), drain());
+        kbc.write(DATA, 1, 0xEE);
+        assertEquals(List.of(0xEE), drain(), "echo");
+
+        kbc.write(COMMAND, 1, 0x60);
+        kbc.write(DATA, 1, 0x05); // translation off
+        kbc.write(DATA, 1, 0xF2);
+        assertEquals(List.of(0xFA, 0xAB, 0x83), drain(), "the id as the keyboard sends it");
+    }
+
+    @Test
+    void ctrlAltDelArrivesInSetOneWithTranslationAndSetTwoWithout() {
+        assertEquals(I8042.CTRL_ALT_DEL.length, kbc.receive(I8042.CTRL_ALT_DEL));
+        assertEquals(List.of(0x1D, 0x38, 0xE0, 0x53, 0xE0, 0xD3, 0xB8, 0x9D), drain());
+
+        kbc.write(COMMAND, 1, 0x60);
+        kbc.write(DATA, 1, 0x01);
+        kbc.receive(I8042.CTRL_ALT_DEL);
+        assertEquals(List.of(0x14, 0x11, 0xE0, 0x71, 0xE0, 0xF0, 0x71, 0xF0, 0x11, 0xF0, 0x14), drain());
+    }
+
+    @Test
+    void irqOneIsRaisedPerWaitingByteOnlyWhileEnabled() {
+        kbc.receive(I8042.CTRL_ALT_DEL);
+        assertEquals(List.of(), irq, "the keyboard interrupt is off in the power-on configuration byte");
+        drain();
+        kbc.write(COMMAND, 1, 0x60);
+        kbc.write(DATA, 1, 0x45); // interrupt on, translation on
+        kbc.receive(new byte[] {0x14, (byte) 0xF0, 0x14});
+        assertEquals(List.of(true), irq);
+        kbc.read(DATA, 1);
+        assertEquals(List.of(true, false, true), irq, "a new edge for the second byte");
+        kbc.read(DATA, 1);
+        assertEquals(List.of(true, false, true, false), irq);
+        assertEquals(0, kbc.read(STATUS, 1) & 1);
+    }
+
+    @Test
+    void keysWaitForScanningAndABoundedBuffer() {
+        kbc.write(DATA, 1, 0xF5); // scanning off
+        drain();
+        assertEquals(0, kbc.receive(I8042.CTRL_ALT_DEL));
+        kbc.write(DATA, 1, 0xF4);
+        drain();
+        // 11 set-2 bytes become 8 translated ones: the second call fills the 16 bytes, the third finds no room.
+        assertEquals(List.of(11, 11, 0), List.of(kbc.receive(I8042.CTRL_ALT_DEL), kbc.receive(I8042.CTRL_ALT_DEL),
+                kbc.receive(I8042.CTRL_ALT_DEL)));
+        assertEquals(16, drain().size());
+        assertEquals(22, kbc.metrics().keysDropped(), "the call while scanning was off, and the one with no room");
+        assertEquals(0, kbc.receive(new byte[] {0x1C}), "a key this keyboard does not have");
+    }
+
+    @Test
+    void stateKeepsTheWaitingBytesAndReadsVersionOne() {
+        kbc.write(DATA, 1, 0xED); // waiting for its LED byte
+        kbc.receive(new byte[] {0x14});
+        I8042.State s = kbc.state();
+        assertEquals(List.of(0xFA, 0x1D), s.output());
+        assertEquals(0xED, s.keyboardCommand());
+        I8042 copy = new I8042(IGNORE_VM, level -> {});
+        copy.restore(I8042.CODEC.decode(I8042.CODEC.encode(s)));
+        assertEquals(s, copy.state());
+
+        byte[] v1 = io.actorvm.devices.proto.DeviceStateEnvelope.newBuilder().setKind("i8042").setVersion(1)
+                .setState(io.actorvm.devices.proto.I8042State.newBuilder().setConfig(0x47).setPendingCommand(-1).setOutput(0x55)
+                        .setOutputFull(true).setResets(2).build().toByteString()).build().toByteArray();
+        I8042.State old = I8042.CODEC.decode(v1);
+        assertEquals(new I8042.State(0x47, -1, List.of(0x55), 2, -1, true, 0), old);
+    }
+
+    private static final VmControl IGNORE_VM = new VmControl() {
+        @Override
+        public void requestReset(String reason) {}
+
+        @Override
+        public void requestPowerOff() {}
+
+        @Override
+        public void requestExit(int status) {}
+    };
 }

@@ -47,6 +47,13 @@ public final class Vm {
     public record ConsoleInput(byte[] data) implements Command, KryoSerializable {}
 
     /**
+     * Presses and releases Ctrl+Alt+Del on the guest's keyboard (Firecracker's SendCtrlAltDel): a
+     * Linux guest with an i8042 driver reboots, which ends the VM. Acknowledged once the keys are
+     * on their way; refused when the VM is not live.
+     */
+    public record SendCtrlAltDel(ActorRef<StatusReply<Done>> replyTo) implements Command, KryoSerializable {}
+
+    /**
      * Attaches {@code subscriber} to the guest's console (COM1): from now on it gets every byte the
      * guest writes, as {@link ConsoleOutput}, until it detaches or stops; all of it before the
      * {@link Terminated} a watcher with the same mailbox gets.

@@ -1,5 +1,6 @@
 package io.actorvm.vmm.actors;
 
+import io.actorvm.devices.i8042.I8042;
 import io.actorvm.devices.HostSources;
 import io.actorvm.vmm.actors.console.ConsoleHub;
 import io.actorvm.vmm.actors.jfr.RestoreEvent;
@@ -154,6 +155,7 @@ final class VmBehavior {
                 .onMessage(Resume.class, r -> notNow(r.replyTo(), state))
                 .onMessage(TakeSnapshot.class, t -> notNow(t.replyTo(), state))
                 .onMessage(AttachDebugger.class, a -> notNow(a.replyTo(), state))
+                .onMessage(SendCtrlAltDel.class, k -> notNow(k.replyTo(), state))
                 .onAnyMessage(m -> Behaviors.same())
                 .build();
     }
@@ -187,6 +189,11 @@ final class VmBehavior {
     private BehaviorBuilder<Command> live(State state) {
         return any(Behaviors.receive(Command.class), state)
                 .onMessage(ConsoleInput.class, i -> { runtime.devices.consoleInput(i.data().clone()); return Behaviors.same(); })
+                .onMessage(SendCtrlAltDel.class, k -> {
+                    runtime.devices.keyboardInput(I8042.CTRL_ALT_DEL);
+                    k.replyTo().tell(StatusReply.ack());
+                    return Behaviors.same();
+                })
                 .onMessage(Start.class, s -> notNow(s.replyTo(), state))
                 .onMessage(Stop.class, s -> { end.awaitStop(s.replyTo()); return beginStop(new Terminated(s.reason(), 0, false)); })
                 .onMessage(GuestEnded.class, e -> beginStop(e.how()))

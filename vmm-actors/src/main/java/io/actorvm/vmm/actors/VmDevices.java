@@ -2,6 +2,7 @@ package io.actorvm.vmm.actors;
 
 import io.actorvm.devices.BusDevice;
 import io.actorvm.devices.InterruptLine;
+import io.actorvm.devices.i8042.I8042;
 import io.actorvm.devices.proto.LoggedDevice;
 import io.actorvm.devices.record.DeviceRecorder;
 import io.actorvm.devices.record.DeviceTape;
@@ -66,7 +67,7 @@ final class VmDevices {
     private final List<ActorRef<VirtioRings.Command>> virtioRings = new ArrayList<>();
     private final Map<String, ActorRef<VirtioRings.Command>> ringsByDevice = new HashMap<>();
     private final List<SwitchPort> switchPorts = new ArrayList<>();
-    private DeviceRef serial;
+    private DeviceRef serial, keyboard;
     /** With {@code --record}: every call into a device model goes to this file. */
     private DeviceRecorder recorder;
     /** The recording's capture round of the last {@link #captureStates}. */
@@ -90,16 +91,21 @@ final class VmDevices {
         InterruptLine serialIrq = level -> {
             if (irqchipOpen.get()) vmFd.irqLine(Serial16550.COM1_IRQ, level);
         };
+        InterruptLine keyboardIrq = level -> {
+            if (irqchipOpen.get()) vmFd.irqLine(I8042.IRQ, level);
+        };
         var clock = sources.wallClock();
         if (d.recorder != null) {
             consoleOut = Recorded.console(consoleOut);
             serialIrq = Recorded.irqLine(serialIrq);
+            keyboardIrq = Recorded.irqLine(keyboardIrq);
             control = Recorded.control(control);
             clock = Recorded.clock(clock);
         }
-        for (DeviceModels.Pc pc : DeviceModels.pc(consoleOut, serialIrq, control, clock)) {
+        for (DeviceModels.Pc pc : DeviceModels.pc(consoleOut, serialIrq, keyboardIrq, control, clock)) {
             DeviceRef ref = d.attach(d.ports, pc.ports(), pc.model(), d.tape(DeviceModels.logged(pc.model())));
             if (d.serial == null) d.serial = ref; // the UART comes first
+            if (pc.model() instanceof I8042) d.keyboard = ref;
         }
         if (machine.canCoalescePio()) {
             // POST codes need no immediate effect: let KVM queue them in the ring instead of exiting.
@@ -208,6 +214,11 @@ final class VmDevices {
     /** Host input for the guest's UART. */
     void consoleInput(byte[] data) {
         serial.ref().tell(new DeviceActor.HostInput(data));
+    }
+
+    /** Key presses for the guest's keyboard, in scan code set 2 ({@link I8042#receive}). */
+    void keyboardInput(byte[] scanCodes) {
+        keyboard.ref().tell(new DeviceActor.HostInput(scanCodes));
     }
 
     /**

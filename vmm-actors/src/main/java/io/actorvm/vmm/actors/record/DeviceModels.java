@@ -33,10 +33,10 @@ public final class DeviceModels {
     public record Pc(BusDevice model, IoRange ports) {}
 
     /** The UART (first), keyboard controller, debug exit, POST code port, CMOS RTC and ACPI sleep control. */
-    public static List<Pc> pc(SerialOutput console, InterruptLine serialIrq, VmControl control, Clock clock) {
+    public static List<Pc> pc(SerialOutput console, InterruptLine serialIrq, InterruptLine keyboardIrq, VmControl control, Clock clock) {
         return List.of(
                 new Pc(new Serial16550(console, serialIrq), new IoRange(Serial16550.COM1_PORT, Serial16550.PORT_COUNT)),
-                new Pc(new I8042(control), new IoRange(I8042.BASE_PORT, I8042.PORT_COUNT)),
+                new Pc(new I8042(control, keyboardIrq), new IoRange(I8042.BASE_PORT, I8042.PORT_COUNT)),
                 new Pc(new DebugExit(control), new IoRange(DebugExit.DEFAULT_PORT, 1)),
                 new Pc(new PostCodePort(), new IoRange(PostCodePort.PORT, 1)),
                 new Pc(new CmosRtc(clock), new IoRange(CmosRtc.BASE_PORT, CmosRtc.PORT_COUNT)),

@@ -106,7 +106,7 @@ public final class DeviceReplay {
     }
 
     private void build(Path file, DeviceLogHeader header, Map<String, UnaryOperator<BusDevice>> substitutes) throws DeviceLogException {
-        List<DeviceModels.Pc> pc = DeviceModels.pc(Recorded.console(null), Recorded.irqLine(null), Recorded.control(null), Recorded.clock(null));
+        List<DeviceModels.Pc> pc = DeviceModels.pc(Recorded.console(null), Recorded.irqLine(null), Recorded.irqLine(null), Recorded.control(null), Recorded.clock(null));
         List<LoggedDevice> logged = header.getDevicesList();
         if (logged.size() < pc.size()) throw new DeviceLogException(file + ": the recording names " + logged.size() + " devices; a VM has at least " + pc.size());
         for (int i = 0; i < logged.size(); i++) {

@@ -70,7 +70,7 @@ class DeviceReplayTest {
         DeviceRecorder recorder = DeviceRecorder.create(recording, "unit", 16L << 20);
         List<ActorRef<DeviceActor.Command>> actors = new ArrayList<>();
         Map<String, ActorRef<DeviceActor.Command>> byName = new java.util.HashMap<>();
-        for (DeviceModels.Pc pc : DeviceModels.pc(Recorded.console(console::write), Recorded.irqLine(irq::add), Recorded.control(control),
+        for (DeviceModels.Pc pc : DeviceModels.pc(Recorded.console(console::write), Recorded.irqLine(irq::add), Recorded.irqLine(irq::add), Recorded.control(control),
                 Recorded.clock(Clock.fixed(Instant.parse("2026-12-03T05:00:00Z"), ZoneOffset.UTC)))) {
             DeviceTape tape = recorder.register(DeviceModels.logged(pc.model()));
             var ref = kit.spawn(DeviceActor.create(pc.model(), new DeviceBacklog(), tape));

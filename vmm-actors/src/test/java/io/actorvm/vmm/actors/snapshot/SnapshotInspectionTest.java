@@ -40,7 +40,7 @@ class SnapshotInspectionTest {
         StoredVcpuState.Builder vcpu = MachineStateFuzzTest.validVcpu(new SplittableRandom(7)).toBuilder();
         vcpu.setRegs(16, rip);
         byte[] vcpuBlob = vcpu.build().toByteArray();
-        byte[] device = I8042.CODEC.encode(new I8042.State(i8042Config, -1, 0, false, 0));
+        byte[] device = I8042.CODEC.encode(new I8042.State(i8042Config, -1, java.util.List.of(), 0, -1, true, 0));
         SnapshotManifest.Builder m = SnapshotManifest.newBuilder().setSnapshotId(id).setParentId(parent)
                 .setKind(parent.isEmpty() ? SnapshotKind.FULL : SnapshotKind.INCREMENTAL).setVmName("ctr")
                 .setConfig(VmEvent.Defined.newBuilder().setName("ctr").setKernelPath("/k").setMemoryBytes(4 << 20).setCpus(1))
