@@ -75,11 +75,25 @@ public record GuestImage(Path directory, GuestManifest manifest, boolean reused)
      * otherwise into the cache directory named after the resolved versions.
      */
     public static GuestImage build(String kernelPackage, Optional<Path> out, Consumer<String> log) {
-        return build(new DebianPackages(log), kernelPackage, out, defaultCacheRoot(), log);
+        return build(kernelPackage, out, log, BuildProgress.NONE);
     }
 
+    /** As {@link #build(String, Optional, Consumer)}, telling {@code progress} each of its {@value #STEPS} steps. */
+    public static GuestImage build(String kernelPackage, Optional<Path> out, Consumer<String> log, BuildProgress progress) {
+        return build(new DebianPackages(log), kernelPackage, out, defaultCacheRoot(), log, progress);
+    }
+
+    /** Resolve, download, unpack, vmlinux, initramfs. */
+    static final int STEPS = 5;
+
     static GuestImage build(DebianPackages apt, String kernelPackage, Optional<Path> out, Path cacheRoot, Consumer<String> log) {
+        return build(apt, kernelPackage, out, cacheRoot, log, BuildProgress.NONE);
+    }
+
+    static GuestImage build(DebianPackages apt, String kernelPackage, Optional<Path> out, Path cacheRoot, Consumer<String> log,
+                            BuildProgress progress) {
         long t0 = System.nanoTime();
+        progress.step(0, STEPS, "resolving " + kernelPackage + " and " + BUSYBOX_PACKAGE + " with apt");
         List<Package> asked = apt.candidates(List.of(kernelPackage, BUSYBOX_PACKAGE));
         Package requested = asked.get(0), busybox = asked.get(1);
         String imageName = apt.kernelImagePackage(requested);
@@ -91,13 +105,14 @@ public record GuestImage(Path directory, GuestManifest manifest, boolean reused)
         Path parent = target.getParent();
         try {
             Files.createDirectories(parent);
-            if (out.isPresent()) return buildInto(target, requested.name(), kernel, busybox, apt, log, t0);
+            progress.step(1, STEPS, "checking " + target.getFileName());
+            if (out.isPresent()) return buildInto(target, requested.name(), kernel, busybox, apt, log, t0, progress);
             // Two builds of the same cached guest wait for each other; the second then finds it done.
             try (FileChannel lockFile = FileChannel.open(parent.resolve("." + target.getFileName() + ".lock"),
                     StandardOpenOption.CREATE, StandardOpenOption.WRITE);
                  FileLock ignored = lockFile.lock()) {
                 removeLeftovers(target);
-                return buildInto(target, requested.name(), kernel, busybox, apt, log, t0);
+                return buildInto(target, requested.name(), kernel, busybox, apt, log, t0, progress);
             }
         } catch (IOException e) {
             throw new GuestBuildException("cannot write the guest to " + target + ": " + e.getMessage(), e);
@@ -110,13 +125,14 @@ public record GuestImage(Path directory, GuestManifest manifest, boolean reused)
     }
 
     private static GuestImage buildInto(Path target, String requested, Package kernel, Package busybox, DebianPackages apt,
-                                        Consumer<String> log, long t0) throws IOException {
+                                        Consumer<String> log, long t0, BuildProgress progress) throws IOException {
         Optional<GuestManifest> existing = GuestManifest.read(target, OUTPUTS)
                 .filter(m -> m.kernel().equals(kernel) && m.busybox().equals(busybox));
         if (existing.isPresent()) {
             Optional<String> mismatch = existing.get().mismatch(target);
             if (mismatch.isEmpty()) {
                 log.accept("up to date: " + target + " (verified, " + since(t0) + ")");
+                progress.step(STEPS, STEPS, "done");
                 return new GuestImage(target, existing.get(), true);
             }
             log.accept("rebuilding " + target + ": " + mismatch.get());
@@ -136,17 +152,21 @@ public record GuestImage(Path directory, GuestManifest manifest, boolean reused)
         Runtime.getRuntime().addShutdownHook(cleanup);
         try {
             long t = System.nanoTime();
+            progress.step(1, STEPS, "downloading " + kernel.name() + " and " + busybox.name());
             Path debs = Files.createDirectory(work.resolve("debs"));
             List<Path> files = apt.download(debs, List.of(kernel, busybox));
             log.accept("downloaded %s (%.1f MB) and %s (%s)".formatted(files.get(0).getFileName(), Files.size(files.get(0)) / 1e6,
                     files.get(1).getFileName(), since(t)));
             t = System.nanoTime();
+            progress.step(2, STEPS, "unpacking with dpkg-deb");
             Path root = Files.createDirectory(work.resolve("root"));
             for (Path deb : files) apt.extract(deb, root);
             log.accept("unpacked with dpkg-deb (" + since(t) + ")");
 
-            GuestManifest manifest = assemble(root, staging, requested, kernel, busybox, log);
+            progress.step(3, STEPS, "extracting vmlinux from the bzImage");
+            GuestManifest manifest = assemble(root, staging, requested, kernel, busybox, log, progress);
             publish(staging, target);
+            progress.step(STEPS, STEPS, "done");
             log.accept("built " + target + " (" + since(t0) + " in all)");
             return new GuestImage(target, manifest, false);
         } finally {
@@ -163,6 +183,11 @@ public record GuestImage(Path directory, GuestManifest manifest, boolean reused)
     /** Writes vmlinuz, vmlinux, the initramfs and (last) the manifest into {@code dir}. */
     static GuestManifest assemble(Path root, Path dir, String requested, Package kernel, Package busybox, Consumer<String> log)
             throws IOException {
+        return assemble(root, dir, requested, kernel, busybox, log, BuildProgress.NONE);
+    }
+
+    static GuestManifest assemble(Path root, Path dir, String requested, Package kernel, Package busybox, Consumer<String> log,
+                                  BuildProgress progress) throws IOException {
         long t = System.nanoTime();
         Path bzImage = single(root.resolve("boot"), "vmlinuz-", kernel.name());
         String release = bzImage.getFileName().toString().substring("vmlinuz-".length());
@@ -178,6 +203,7 @@ public record GuestImage(Path directory, GuestManifest manifest, boolean reused)
                 vmlinux.payloadLength() / 1e6, vmlinux.elf().length / 1e6, vmlinux.pvhEntry(), since(t)));
 
         t = System.nanoTime();
+        progress.step(4, STEPS, "building the initramfs");
         Path busyboxBinary = root.resolve("bin/busybox");
         if (!Files.isRegularFile(busyboxBinary)) throw new GuestBuildException(busybox.name() + " has no /bin/busybox");
         List<KernelModules.Module> modules = KernelModules.select(root, release, KernelModules.VIRTIO, w -> log.accept("note: " + w));

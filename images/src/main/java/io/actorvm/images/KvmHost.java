@@ -72,11 +72,17 @@ public final class KvmHost {
 
     /** Runs {@code command} inside the emulated host; returns its exit status (or {@link #HOST_FAILURE}, {@link #TIMED_OUT}). */
     public static int runEmulated(List<String> command, Options options, Consumer<String> log) throws IOException, InterruptedException {
+        return runEmulated(command, options, log, BuildProgress.NONE);
+    }
+
+    /** As {@link #runEmulated(List, Options, Consumer)}; {@code imageProgress} follows the build of L1's image, if it needs one. */
+    public static int runEmulated(List<String> command, Options options, Consumer<String> log, BuildProgress imageProgress)
+            throws IOException, InterruptedException {
         Path qemu = Path.of("/usr/bin/qemu-system-x86_64");
         if (!Files.isExecutable(qemu)) {
             throw new GuestBuildException("no " + qemu + ": the emulated KVM host needs Debian's package qemu-system-x86");
         }
-        KvmHostImage image = KvmHostImage.ensure(log);
+        KvmHostImage image = KvmHostImage.ensure(log, imageProgress);
         Path ctl = Files.createTempDirectory("actorvm-kvm-host-");
         Process qemuProcess = null;
         Thread hook = null;

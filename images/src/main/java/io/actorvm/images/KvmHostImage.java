@@ -57,6 +57,15 @@ public record KvmHostImage(Path directory, String kernelRelease) {
 
     /** Finds the cached image for the current package versions, or builds it. */
     public static KvmHostImage ensure(Consumer<String> log) {
+        return ensure(log, BuildProgress.NONE);
+    }
+
+    /** Resolve, download, unpack, initramfs. */
+    static final int STEPS = 4;
+
+    /** As {@link #ensure(Consumer)}, telling {@code progress} each of its {@value #STEPS} steps. */
+    public static KvmHostImage ensure(Consumer<String> log, BuildProgress progress) {
+        progress.step(0, STEPS, "resolving " + KERNEL_PACKAGE + " and " + GuestImage.BUSYBOX_PACKAGE + " with apt");
         DebianPackages apt = new DebianPackages(log);
         List<Package> asked = apt.candidates(List.of(KERNEL_PACKAGE, GuestImage.BUSYBOX_PACKAGE));
         Package busybox = asked.get(1);
@@ -70,9 +79,10 @@ public record KvmHostImage(Path directory, String kernelRelease) {
                     StandardOpenOption.CREATE, StandardOpenOption.WRITE);
                  FileLock ignored = lockFile.lock()) {
                 if (Files.isRegularFile(target.resolve(COMPLETE))) {
+                    progress.step(STEPS, STEPS, "done");
                     return new KvmHostImage(target, Files.readString(target.resolve(COMPLETE)).strip());
                 }
-                return build(apt, kernel, busybox, init, target, log);
+                return build(apt, kernel, busybox, init, target, log, progress);
             }
         } catch (IOException e) {
             throw new GuestBuildException("cannot write the KVM host image to " + target + ": " + e.getMessage(), e);
@@ -80,13 +90,15 @@ public record KvmHostImage(Path directory, String kernelRelease) {
     }
 
     private static KvmHostImage build(DebianPackages apt, Package kernel, Package busybox, byte[] init, Path target,
-                                      Consumer<String> log) throws IOException {
+                                      Consumer<String> log, BuildProgress progress) throws IOException {
         long t0 = System.nanoTime();
         GuestImage.deleteTree(target);
         Path work = Files.createTempDirectory(target.getParent(), "." + target.getFileName() + ".work-");
         try {
+            progress.step(1, STEPS, "downloading " + kernel.name() + " and " + busybox.name());
             Path debs = Files.createDirectory(work.resolve("debs"));
             List<Path> files = apt.download(debs, List.of(kernel, busybox));
+            progress.step(2, STEPS, "unpacking with dpkg-deb");
             Path unpacked = Files.createDirectory(work.resolve("root"));
             for (Path deb : files) apt.extract(deb, unpacked);
             Path bzImage;
@@ -95,6 +107,7 @@ public record KvmHostImage(Path directory, String kernelRelease) {
                         .orElseThrow(() -> new GuestBuildException(kernel.name() + " has no /boot/vmlinuz-*"));
             }
             String release = bzImage.getFileName().toString().substring("vmlinuz-".length());
+            progress.step(3, STEPS, "building the initramfs");
             List<KernelModules.Module> modules = KernelModules.select(unpacked, release, MODULES, w -> log.accept("note: " + w));
 
             Initramfs fs = new Initramfs();
@@ -114,6 +127,7 @@ public record KvmHostImage(Path directory, String kernelRelease) {
             }
             Files.writeString(staging.resolve(COMPLETE), release + "\n");
             Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
+            progress.step(STEPS, STEPS, "done");
             log.accept("built %s: %s + busybox + %d modules (%.1f s)".formatted(target, release, modules.size(),
                     (System.nanoTime() - t0) / 1e9));
             return new KvmHostImage(target, release);

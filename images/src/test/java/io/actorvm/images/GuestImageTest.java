@@ -79,6 +79,19 @@ class GuestImageTest {
         return GuestImage.build(new DebianPackages(fake, false, m -> {}), "linux-image-cloud-amd64", out, cache, m -> {});
     }
 
+    @Test
+    void progressGoesThroughEveryStepOfABuildAndStraightToTheEndOfAReuse(@TempDir Path cache) {
+        FakeApt fake = new FakeApt();
+        List<String> steps = new java.util.ArrayList<>();
+        BuildProgress record = (done, total, next) -> steps.add(done + "/" + total + " " + next.split(" ")[0]);
+        GuestImage.build(new DebianPackages(fake, false, m -> {}), "linux-image-cloud-amd64", Optional.empty(), cache, m -> {}, record);
+        assertEquals(List.of("0/5 resolving", "1/5 checking", "1/5 downloading", "2/5 unpacking", "3/5 extracting", "4/5 building",
+                "5/5 done"), steps);
+        steps.clear();
+        GuestImage.build(new DebianPackages(fake, false, m -> {}), "linux-image-cloud-amd64", Optional.empty(), cache, m -> {}, record);
+        assertEquals(List.of("0/5 resolving", "1/5 checking", "5/5 done"), steps);
+    }
+
     static List<String> names(Path dir) {
         try (Stream<Path> s = Files.list(dir)) {
             return s.map(p -> p.getFileName().toString()).sorted().toList();

@@ -176,7 +176,9 @@ public final class ControlApi extends AllDirectives {
                         "pekko.http.server.idle-timeout", SNAPSHOT_TIMEOUT.plusSeconds(30).toSeconds() + "s",
                         "pekko.http.server.parsing.max-content-length", String.valueOf(MAX_BODY_BYTES),
                         "pekko.http.server.parsing.error-handler", ApiFaults.ParsingErrors.class.getName(),
-                        "pekko.http.server.raw-request-uri-header", "on"))
+                        "pekko.http.server.raw-request-uri-header", "on",
+                        // A console WebSocket with nothing to say for longer than the idle timeout stays open.
+                        "pekko.http.server.websocket.periodic-keep-alive-max-idle", "30s"))
                 .withFallback(system.settings().config()));
     }
 
@@ -296,12 +298,29 @@ public final class ControlApi extends AllDirectives {
             if (checkHost && !hostIsLoopback(request)) {
                 return complete(ApiFaults.fault(StatusCodes.FORBIDDEN, "the Host header must name a loopback address"));
             }
+            if (!sameOrigin(request)) {
+                return complete(ApiFaults.fault(StatusCodes.FORBIDDEN, "requests from another origin are refused"));
+            }
             if (tcp.token() != null && !bearerMatches(request, tcp.token())) {
                 return respondWithHeader(WWWAuthenticate.create(HttpChallenge.createOAuth2("actorvm")), () ->
                         complete(ApiFaults.fault(StatusCodes.UNAUTHORIZED, "a bearer token is required (Authorization: Bearer TOKEN)")));
             }
             return inner.get();
         }
+    }
+
+    /**
+     * A browser names the page a request comes from in its Origin header: only the web console's
+     * own pages (same scheme-less host and port as the Host header) may use the API, so that no
+     * other site open in the same browser can drive VMs or read a console (WebSockets are not
+     * subject to the browser's same-origin rule). Clients that send no Origin are not browsers.
+     */
+    static boolean sameOrigin(HttpRequest request) {
+        Optional<org.apache.pekko.http.javadsl.model.HttpHeader> origin = request.getHeader("Origin");
+        if (origin.isEmpty()) return true;
+        Optional<org.apache.pekko.http.javadsl.model.HttpHeader> host = request.getHeader("Host");
+        String o = origin.get().value().strip();
+        return host.isPresent() && (o.equals("http://" + host.get().value().strip()) || o.equals("https://" + host.get().value().strip()));
     }
 
     /** localhost or a loopback IP literal; names are never resolved (that is what DNS rebinding abuses). */

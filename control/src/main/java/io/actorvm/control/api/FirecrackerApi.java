@@ -92,7 +92,10 @@ final class FirecrackerApi extends AllDirectives {
                     FirecrackerModel.require(m.metricsPath(), "metrics_path", "a metrics configuration");
                     instance.setMetrics(m);
                 }))),
-                path("actions", () -> put(() -> withBody(FirecrackerModel.InstanceActionInfo.class, "action", this::action))),
+                // InstanceStart answers once the guest runs: a large guest, or a host that emulates
+                // its CPU, outlasts pekko-http's default 20 s request timeout (which answers 503).
+                path("actions", () -> put(() -> withRequestTimeout(ControlApi.SNAPSHOT_TIMEOUT.plusSeconds(5), () ->
+                        withBody(FirecrackerModel.InstanceActionInfo.class, "action", this::action)))),
                 path("vm", () -> patch(() -> withBody(FirecrackerModel.VmState.class, "VM state", this::vmState))),
                 path(PathMatchers.segment("vm").slash("config"), () -> get(() -> ok(instance.fullConfiguration()))),
                 path(PathMatchers.segment("snapshot").slash("load"), () -> put(() ->

@@ -53,6 +53,9 @@ public final class MicroVm {
     private final Launcher launcher;
     private ActorRef<Vm.Command> vm;
     private boolean starting;
+    /** When the current VM started, and how it was configured (for a restore in place). */
+    private java.time.Instant startedAt;
+    private VmConfig launchedConfig;
 
     private BootSource bootSource;
     private MachineConfig machine = new MachineConfig(DEFAULT_VCPUS, DEFAULT_MEM_MIB, false, false, null, null);
@@ -101,6 +104,40 @@ public final class MicroVm {
 
     synchronized boolean started() {
         return vm != null;
+    }
+
+    /** When the running VM started (or was restored), or null. */
+    synchronized java.time.Instant startedAt() {
+        return startedAt;
+    }
+
+    /**
+     * Restore from here: stops the VM this instance runs (through {@code stop}), then starts it
+     * again from {@code snapshotId}, one of its own snapshots, configured as it was launched.
+     */
+    CompletionStage<Void> restoreInPlace(String snapshotId, java.util.function.Function<ActorRef<Vm.Command>, CompletionStage<?>> stop) {
+        ActorRef<Vm.Command> old;
+        VmConfig c;
+        synchronized (this) {
+            if (starting) throw new NotAllowed("the microVM is starting: restore it once it runs");
+            if (launchedConfig == null) throw new NotAllowed("the microVM has not run yet: it has no snapshots to restore");
+            old = vm;
+            c = launchedConfig;
+            starting = true;
+        }
+        CompletionStage<?> stopped = old == null ? CompletableFuture.completedFuture(null) : stop.apply(old);
+        return stopped.thenCompose(x -> {
+            synchronized (this) {
+                vm = null;
+            }
+            return launch(Vm.restore(c, snapshotId, false, io.actorvm.devices.HostSources.system()), c, false);
+        }).whenComplete((ok, failure) -> {
+            if (failure != null) {
+                synchronized (this) {
+                    starting = false;
+                }
+            }
+        });
     }
 
     private void requirePreBoot(String what) {
@@ -291,6 +328,8 @@ public final class MicroVm {
                     throw failure instanceof java.util.concurrent.CompletionException ce ? ce : new java.util.concurrent.CompletionException(failure);
                 }
                 vm = ref;
+                startedAt = java.time.Instant.now();
+                launchedConfig = c;
                 return null;
             }
         });

@@ -38,6 +38,13 @@ final class PrometheusText {
             if (IO_GAUGES.contains(name)) t.add("actorvm_io_" + name, "gauge", "exit path: " + name.replace('_', ' '), "{" + vm + "}", value);
             else t.add("actorvm_io_" + name + "_total", "counter", "exit path: " + name.replace('_', ' '), "{" + vm + "}", value);
         });
+        Vm.Lifecycle l = stats.lifecycle();
+        String just = "{" + vm + "}";
+        t.add("actorvm_snapshots_total", "counter", "snapshots taken", just, l.snapshots());
+        t.add("actorvm_snapshot_failures_total", "counter", "snapshots that failed", just, l.snapshotFailures());
+        t.add("actorvm_snapshot_seconds_total", "counter", "time spent taking snapshots", just, l.snapshotNanos() / 1e9);
+        t.add("actorvm_last_snapshot_seconds", "gauge", "how long the last snapshot took", just, l.lastSnapshotNanos() / 1e9);
+        if (l.restoreNanos() >= 0) t.add("actorvm_restore_seconds", "gauge", "from the start of the restore to the guest running", just, l.restoreNanos() / 1e9);
         for (DeviceActor.Metrics d : stats.devices()) {
             String labels = "{" + vm + ",device=\"" + escape(d.device()) + "\"}";
             t.add("actorvm_device_failures_total", "counter", "device model failures (each restarted with its state kept)", labels, d.failures());
@@ -46,6 +53,7 @@ final class PrometheusText {
             t.add("actorvm_device_backlog_stalls_total", "counter", "times a vCPU found the device's backlog full and waited", labels, d.backlogStalls());
             t.add("actorvm_device_backlog_stalled_seconds_total", "counter", "time vCPUs waited for the device's backlog",
                     labels, d.backlogStalledNanos() / 1e9);
+            t.add("actorvm_device_backlog_depth", "gauge", "writes waiting in the device's backlog (its mailbox) now", labels, d.backlogDepth());
             d.counters().forEach((name, value) -> t.add("actorvm_device_" + sanitize(name), "untyped", "device model metric " + name, labels, value));
         }
         return t.text();

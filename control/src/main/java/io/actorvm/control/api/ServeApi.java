@@ -36,6 +36,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * DELETE /vms/{name}              stop the VM (if it runs) and forget it
  * GET    /vms/{name}/console      its console output ({@code ?since=N}: from byte N on)
  * PUT    /vms/{name}/console/input {"data": "..."}: bytes for its console
+ * GET    /vms/{name}/console/ws   its console as a WebSocket (output as binary messages, input as text)
+ * GET    /vms/{name}/snapshots    its snapshots from its journal, oldest first
+ * PUT    /vms/{name}/restore      {"snapshot_id": "..."}: stop it and start it again from that snapshot
+ * GET    /ui/                     the web console
+ * GET    /openapi.json            all of it in OpenAPI 3.1
  * ...    /vms/{name}/...          every route of a single VM's API: Firecracker's (boot-source,
  *                                 machine-config, drives, actions, snapshot/create|load, ...) and actorvm's
  * </pre>
@@ -46,11 +51,26 @@ public final class ServeApi extends AllDirectives {
     private final ApiEndpoint endpoint;
     /** Each VM's routes, built once: they hold its snapshot operations. */
     private final Map<String, Route> routes = new ConcurrentHashMap<>();
+    private final WebConsole web;
+    /** A listing shows no counters for a VM that does not answer this fast, rather than wait on it. */
+    private static final java.time.Duration STATS_TIMEOUT = java.time.Duration.ofSeconds(1);
 
     private ServeApi(ActorSystem<?> system, VmDirectory vms, ApiEndpoint endpoint) {
         this.system = system;
         this.vms = vms;
         this.endpoint = endpoint;
+        this.web = new WebConsole(system);
+    }
+
+    /**
+     * The one VM of a {@code run} process with its web console: {@code serve}'s routes for a
+     * directory of just this VM, and the single-VM API at the root as {@code run} serves it.
+     */
+    public static ControlApi.Binding bindWithWebConsole(ActorSystem<?> system, String name, MicroVm instance, ConsoleTail console,
+                                                        ApiEndpoint endpoint) throws IOException {
+        ServeApi api = new ServeApi(system, VmDirectory.single(name, instance, console), endpoint);
+        return ControlApi.bind(system, ControlApi.framed(system, endpoint,
+                () -> api.concat(api.routes(), ControlApi.routesOf(system, instance, endpoint))), endpoint);
     }
 
     /** Serves the VMs of {@code vms} at {@code endpoint}. */
@@ -59,12 +79,45 @@ public final class ServeApi extends AllDirectives {
         return ControlApi.bind(system, ControlApi.framed(system, endpoint, api::routes), endpoint);
     }
 
+    /**
+     * {@code serve}'s API in OpenAPI 3.1: its own routes ({@code serve-openapi.json}) and, under
+     * {@code /vms/{name}}, every route of the single-VM document, whose components it shares.
+     */
+    static final byte[] OPENAPI = openApi();
+
+    private static byte[] openApi() {
+        try (var own = ServeApi.class.getResourceAsStream("serve-openapi.json")) {
+            if (own == null) throw new IllegalStateException("serve-openapi.json is missing from the control module");
+            var json = ApiFaults.json();
+            var doc = (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(own);
+            var single = json.readTree(ControlApi.OPENAPI);
+            var paths = (com.fasterxml.jackson.databind.node.ObjectNode) doc.get("paths");
+            single.get("paths").fields().forEachRemaining(p -> {
+                if (!p.getKey().equals("/openapi.json")) paths.set("/vms/{name}" + p.getKey(), p.getValue());
+            });
+            var components = (com.fasterxml.jackson.databind.node.ObjectNode) doc.get("components");
+            single.get("components").fields().forEachRemaining(c -> {
+                var mine = (com.fasterxml.jackson.databind.node.ObjectNode) components.get(c.getKey());
+                if (mine == null) components.set(c.getKey(), c.getValue());
+                else c.getValue().fields().forEachRemaining(e -> mine.set(e.getKey(), e.getValue()));
+            });
+            return json.writeValueAsBytes(doc);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
     record CreateRequest(String name) {}
 
     record ConsoleInput(String data) {}
 
+    record RestoreRequest(@com.fasterxml.jackson.annotation.JsonProperty("snapshot_id") String snapshotId) {}
+
     Route routes() {
         return concat(
+                path("openapi.json", () -> get(() -> complete(HttpResponse.create().withStatus(StatusCodes.OK)
+                        .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, OPENAPI))))),
+                web.pages(),
                 path("vms", () -> concat(
                         get(() -> onSuccess(listing(), this::json)),
                         post(() -> entity(Unmarshaller.entityToString(), this::create)))),
@@ -76,6 +129,10 @@ public final class ServeApi extends AllDirectives {
                             path("console", () -> get(() -> parameterOptional("since", since -> console(e, since.orElse("0"))))),
                             path(PathMatchers.segment("console").slash("input"), () -> put(() ->
                                     entity(Unmarshaller.entityToString(), body -> input(e, body)))),
+                            path(PathMatchers.segment("console").slash("ws"), () -> get(() -> web.consoleSocket(e))),
+                            path("snapshots", () -> get(() -> onSuccess(snapshots(e.name()), this::json))),
+                            path("restore", () -> put(() -> withRequestTimeout(ControlApi.SNAPSHOT_TIMEOUT.plusSeconds(5), () ->
+                                    entity(Unmarshaller.entityToString(), body -> restore(e, body))))),
                             routes.computeIfAbsent(name, n -> ControlApi.routesOf(system, e.instance(), endpoint)));
                 }));
     }
@@ -101,18 +158,76 @@ public final class ServeApi extends AllDirectives {
     private CompletionStage<List<Map<String, Object>>> listing() {
         List<CompletableFuture<Map<String, Object>>> states = new ArrayList<>();
         for (VmDirectory.Entry e : vms.list()) {
-            CompletableFuture<String> state = !e.instance().started() ? CompletableFuture.completedFuture("not started")
+            boolean started = e.instance().started();
+            CompletableFuture<String> state = !started ? CompletableFuture.completedFuture("not started")
                     : AskPattern.<Vm.Command, Vm.Status>ask(e.instance().vm(), Vm.GetStatus::new, ControlApi.COMMAND_TIMEOUT, system.scheduler())
                     .thenApply(s -> s.state().name().toLowerCase()).toCompletableFuture().exceptionally(t -> "unknown");
-            states.add(state.thenApply(s -> {
+            CompletableFuture<Vm.Stats> stats = !started ? CompletableFuture.completedFuture(null)
+                    : AskPattern.<Vm.Command, Vm.Stats>ask(e.instance().vm(), Vm.GetStats::new, STATS_TIMEOUT, system.scheduler())
+                    .toCompletableFuture().exceptionally(t -> null);
+            var machine = e.instance().machineConfig();
+            java.time.Instant since = e.instance().startedAt();
+            states.add(state.thenCombine(stats, (s, st) -> {
                 Map<String, Object> m = new LinkedHashMap<>();
                 m.put("name", e.name());
                 m.put("state", s);
+                m.put("vcpus", machine.vcpuCount());
+                m.put("mem_mib", machine.memSizeMib());
+                m.put("uptime_s", since == null ? 0 : java.time.Duration.between(since, java.time.Instant.now()).toSeconds());
+                m.put("exits", st == null ? 0 : st.io().getOrDefault("exits", 0L));
+                m.put("io_bytes", st == null ? 0 : ioBytes(st));
                 m.put("console_bytes", e.console().total());
                 return m;
             }));
         }
         return CompletableFuture.allOf(states.toArray(CompletableFuture[]::new)).thenApply(v -> states.stream().map(CompletableFuture::join).toList());
+    }
+
+    /** The VM's snapshots; none when this VMM keeps no journal (a {@code run} without a data directory). */
+    private CompletionStage<List<VmHistory.Snapshot>> snapshots(String name) {
+        if (!system.settings().config().hasPath("jdbc-read-journal")) return CompletableFuture.completedFuture(List.of());
+        return VmHistory.snapshots(system, name);
+    }
+
+    /** Bytes the VM's devices moved (disk reads and writes, frames sent and received). */
+    static long ioBytes(Vm.Stats stats) {
+        long sum = 0;
+        for (var d : stats.devices()) {
+            for (var c : d.counters().entrySet()) if (c.getKey().toLowerCase().contains("bytes")) sum += c.getValue();
+        }
+        return sum;
+    }
+
+    /** Restore from here: the VM stops and starts again from one of its snapshots. */
+    private Route restore(VmDirectory.Entry e, String body) {
+        RestoreRequest request;
+        try {
+            request = ApiFaults.json().readerFor(RestoreRequest.class).with(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+                    .readValue(body.isBlank() ? "null" : body);
+            if (request == null || request.snapshotId() == null) throw new IllegalArgumentException("a restore is {\"snapshot_id\": \"ID\"}");
+        } catch (JsonProcessingException x) {
+            return complete(ApiFaults.fault(StatusCodes.BAD_REQUEST, "malformed restore request: " + x.getOriginalMessage()));
+        } catch (IllegalArgumentException x) {
+            return complete(ApiFaults.fault(StatusCodes.BAD_REQUEST, x.getMessage()));
+        }
+        return onSuccess(snapshots(e.name()), known -> {
+            if (known.stream().noneMatch(s -> s.id().equals(request.snapshotId()))) {
+                return complete(ApiFaults.fault(StatusCodes.BAD_REQUEST, "VM " + e.name() + " has no snapshot " + request.snapshotId()));
+            }
+            try {
+                return onComplete(e.instance().restoreInPlace(request.snapshotId(), old -> AskPattern.<Vm.Command, StatusReply<Done>>ask(old,
+                        r -> new Vm.Stop("restoring snapshot " + request.snapshotId(), r), ControlApi.COMMAND_TIMEOUT, system.scheduler())),
+                        done -> done.isSuccess() ? complete(StatusCodes.NO_CONTENT)
+                                : complete(ApiFaults.fault(StatusCodes.BAD_REQUEST, "restore failed: " + rootMessage(done.failed().get()))));
+            } catch (MicroVm.NotAllowed x) {
+                return complete(ApiFaults.fault(StatusCodes.BAD_REQUEST, x.getMessage()));
+            }
+        });
+    }
+
+    private static String rootMessage(Throwable t) {
+        while (t.getCause() != null && (t instanceof java.util.concurrent.CompletionException || t.getMessage() == null)) t = t.getCause();
+        return t.getMessage() != null ? t.getMessage() : t.toString();
     }
 
     /** Stops the VM if it runs (a VM that already ended just goes), then forgets it. */

@@ -40,6 +40,15 @@ public final class VmDirectory {
         this.factory = factory;
     }
 
+    /** A directory of the one VM a {@code run} process runs: it holds no other (creation is refused). */
+    public static VmDirectory single(String name, MicroVm instance, ConsoleTail console) {
+        VmDirectory d = new VmDirectory((n, c) -> {
+            throw new Conflict("this VMM runs one VM, " + name + " (actorvm serve hosts many)");
+        });
+        d.entries.put(name, new Entry(name, instance, console));
+        return d;
+    }
+
     /** A new, unconfigured VM; IllegalArgumentException for a bad name, Conflict for a taken one. */
     synchronized Entry create(String name) {
         if (name == null || !NAME.matcher(name).matches()) {

@@ -21,6 +21,9 @@ final class ApiOptions {
     @Option(names = "--api-allow-remote", description = "let --api listen on a non-loopback address (clients need the token of --api-token-file)")
     boolean allowRemote;
 
+    /** Set by the commands that run a VM and offer {@code --web-console}; no option of its own here. */
+    boolean webConsole;
+
     @Option(names = "--api-token-file", paramLabel = "FILE", description = "a bearer token the API requires (and the client sends), first line of FILE")
     Path tokenFile;
 

@@ -30,8 +30,8 @@ final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         GuestImage guest;
-        try {
-            guest = GuestImage.build(GuestImage.DEFAULT_KERNEL_PACKAGE, Optional.empty(), line -> System.err.println("actorvm demo: " + line));
+        try (TerminalProgress progress = TerminalProgress.open("guest build", "actorvm demo: ")) {
+            guest = GuestImage.build(GuestImage.DEFAULT_KERNEL_PACKAGE, Optional.empty(), progress.log(), progress);
         } catch (GuestBuildException e) {
             System.err.println("actorvm: " + e.getMessage());
             return Main.USAGE_ERROR;
@@ -44,7 +44,9 @@ final class DemoCommand implements Callable<Integer> {
                 + "(QEMU TCG with AMD SVM; about 1-2 minutes, most of it the JVM starting under emulation).");
         Path home = Path.of(System.getProperty("actorvm.home", ".")).toAbsolutePath().normalize();
         List<String> command = List.of("env", "ACTORVM_NO_BUILD=1", home.resolve("actorvm").toString(), "demo");
-        return KvmHost.runEmulated(command, KvmHostCommand.defaults(home), line -> System.err.println("actorvm demo: kvm-host: " + line));
+        try (TerminalProgress progress = TerminalProgress.open("KVM host image", "actorvm demo: kvm-host: ")) {
+            return KvmHost.runEmulated(command, KvmHostCommand.defaults(home), progress.log(), progress);
+        }
     }
 
     private int linux(GuestImage guest) throws InterruptedException {

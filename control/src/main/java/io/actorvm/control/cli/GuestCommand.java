@@ -53,8 +53,8 @@ final class GuestCommand implements Runnable {
         @Override
         public Integer call() {
             GuestImage guest;
-            try {
-                guest = GuestImage.build(kernelPackage, Optional.ofNullable(out), m -> System.err.println("actorvm guest: " + m));
+            try (TerminalProgress progress = TerminalProgress.open("guest build", "actorvm guest: ")) {
+                guest = GuestImage.build(kernelPackage, Optional.ofNullable(out), progress.log(), progress);
             } catch (GuestBuildException | KernelFormatException | UncheckedIOException e) {
                 System.err.println("actorvm: guest build: " + e.getMessage());
                 return Main.USAGE_ERROR;

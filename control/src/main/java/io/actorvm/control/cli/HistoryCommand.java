@@ -2,12 +2,10 @@ package io.actorvm.control.cli;
 
 import io.actorvm.persistence.proto.VmEvent;
 import io.actorvm.vmm.actors.journal.VmEvents;
-import io.actorvm.vmm.actors.journal.VmJournal;
+import io.actorvm.control.api.VmHistory;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.persistence.jdbc.query.javadsl.JdbcReadJournal;
 import org.apache.pekko.persistence.query.EventEnvelope;
-import org.apache.pekko.persistence.query.PersistenceQuery;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -30,9 +28,7 @@ final class HistoryCommand implements Callable<Integer> {
     static List<EventEnvelope> events(Path dataDir, String name) throws Exception {
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "actorvm-history", VmRunner.systemConfig(dataDir));
         try {
-            JdbcReadJournal journal = PersistenceQuery.get(system).getReadJournalFor(JdbcReadJournal.class, JdbcReadJournal.Identifier());
-            return journal.currentEventsByPersistenceId(VmJournal.persistenceId(name).id(), 0, Long.MAX_VALUE)
-                    .runWith(org.apache.pekko.stream.javadsl.Sink.seq(), system).toCompletableFuture().get(60, TimeUnit.SECONDS);
+            return VmHistory.events(system, name).toCompletableFuture().get(60, TimeUnit.SECONDS);
         } finally {
             system.terminate();
             system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);

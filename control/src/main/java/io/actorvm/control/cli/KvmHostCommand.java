@@ -69,9 +69,9 @@ final class KvmHostCommand implements Callable<Integer> {
                 : KvmHost.nativeKvm() ? "this machine's KVM has no hardware virtualization (no vmx/svm)" : "/dev/kvm is not usable here")
                 + ": running the command inside the emulated KVM host (about 10 s to start; guest code and the JVM run "
                 + "emulated, several times slower than natively)");
-        try {
+        try (TerminalProgress progress = TerminalProgress.open("KVM host image", "actorvm kvm-host: ")) {
             return KvmHost.runEmulated(command, new KvmHost.Options(bytes >> 20, cpus, tcg.equals("multi"), timeout, writable(home)),
-                    m -> System.err.println("actorvm kvm-host: " + m));
+                    progress.log(), progress);
         } catch (GuestBuildException e) {
             System.err.println("actorvm: kvm-host: " + e.getMessage());
             return Main.USAGE_ERROR;

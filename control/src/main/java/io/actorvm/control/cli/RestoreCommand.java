@@ -23,6 +23,9 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--name", defaultValue = "vm", paramLabel = "VM", description = "whose newest snapshot, without --snapshot (default ${DEFAULT-VALUE})") String name;
     @Option(names = "--paused", description = "restore with the vCPUs paused (resume through the API)") boolean paused;
     @picocli.CommandLine.Mixin ApiOptions api;
+
+    @picocli.CommandLine.Option(names = "--web-console", description = "serve the web console at /ui/ of the --api tcp:HOST:PORT endpoint")
+    boolean webConsole;
     @picocli.CommandLine.Mixin RecordOption record;
     @Option(names = "--disk", paramLabel = "PATH[,ro]",
             description = "use this disk image instead of the snapshot's (repeatable, in the snapshot's order, all of them)")
@@ -40,6 +43,7 @@ final class RestoreCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        api.webConsole = webConsole;
         if (!Files.isDirectory(dataDir)) {
             System.err.println("actorvm: data directory " + dataDir + " does not exist");
             return Main.USAGE_ERROR;

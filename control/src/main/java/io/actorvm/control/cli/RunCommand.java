@@ -56,6 +56,9 @@ final class RunCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     ApiOptions api;
 
+    @picocli.CommandLine.Option(names = "--web-console", description = "serve the web console at /ui/ of the --api tcp:HOST:PORT endpoint")
+    boolean webConsole;
+
     @picocli.CommandLine.Mixin
     RecordOption record;
 
@@ -77,6 +80,12 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (webConsole && kernel == null) {
+            System.err.println("actorvm: --web-console goes with --kernel (a VM configured through Firecracker's routes has none yet; "
+                    + "actorvm serve has one for every VM)");
+            return Main.USAGE_ERROR;
+        }
+        api.webConsole = webConsole;
         if (kernel == null) return apiConfigured();
         if (!VmRunner.gdbAddressValid(gdb)) return Main.USAGE_ERROR;
         VmConfig config;

@@ -81,6 +81,10 @@ final class ServeCommand implements Callable<Integer> {
             return Main.USAGE_ERROR;
         }
         System.err.println("actorvm: serving VMs on " + binding.address());
+        if (endpoint instanceof ApiEndpoint.Tcp tcp) {
+            System.err.println("actorvm: web console at http://" + (tcp.host().contains(":") ? "[" + tcp.host() + "]" : tcp.host())
+                    + ":" + tcp.port() + "/ui/");
+        }
         // SIGTERM or Ctrl-C: Pekko's coordinated shutdown stops every VM; the socket and a private data directory go too.
         Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(() -> {
             binding.close();

@@ -48,9 +48,12 @@ final class SnapshotCommand implements Callable<Integer> {
                 return 1;
             }
             long deadline = System.currentTimeMillis() + GIVE_UP_MILLIS;
-            while ("running".equals(op.path("state").asText()) && System.currentTimeMillis() < deadline) {
-                Thread.sleep(POLL_MILLIS);
-                op = json(client.send("GET", "/operations/" + op.path("id").asText()).body());
+            // The operation says only whether it runs: the bar shows the time it has taken so far.
+            try (TerminalProgress progress = TerminalProgress.open("snapshot", "actorvm snapshot: ")) {
+                while ("running".equals(op.path("state").asText()) && System.currentTimeMillis() < deadline) {
+                    Thread.sleep(POLL_MILLIS);
+                    op = json(client.send("GET", "/operations/" + op.path("id").asText()).body());
+                }
             }
         } catch (IOException e) {
             System.err.println("actorvm: cannot reach the control API at " + endpoint + ": " + (e.getMessage() == null ? e : e.getMessage()));

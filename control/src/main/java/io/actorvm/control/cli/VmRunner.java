@@ -139,7 +139,22 @@ final class VmRunner {
         try {
             if (endpoint != null) {
                 try {
-                    apiBinding = ControlApi.bind(system, io.actorvm.control.api.MicroVm.running(system, config), endpoint);
+                    var instance = io.actorvm.control.api.MicroVm.running(system, config);
+                    if (api.webConsole) {
+                        if (!(endpoint instanceof io.actorvm.control.api.ApiEndpoint.Tcp tcp)) {
+                            System.err.println("actorvm: --web-console needs --api tcp:HOST:PORT (a browser cannot open a Unix socket)");
+                            return Main.USAGE_ERROR;
+                        }
+                        var tail = new io.actorvm.control.api.ConsoleTail();
+                        var output = system.systemActorOf(io.actorvm.vmm.actors.console.ConsoleHub.subscriber(tail::append), "web-console",
+                                org.apache.pekko.actor.typed.Props.empty());
+                        system.tell(new Vm.AttachConsole(output));
+                        apiBinding = io.actorvm.control.api.ServeApi.bindWithWebConsole(system, config.name(), instance, tail, endpoint);
+                        System.err.println("actorvm: web console at http://" + (tcp.host().contains(":") ? "[" + tcp.host() + "]" : tcp.host())
+                                + ":" + tcp.port() + "/ui/");
+                    } else {
+                        apiBinding = ControlApi.bind(system, instance, endpoint);
+                    }
                 } catch (java.io.IOException e) {
                     System.err.println("actorvm: cannot serve the API on " + endpoint + ": " + e.getMessage());
                     return Main.USAGE_ERROR;

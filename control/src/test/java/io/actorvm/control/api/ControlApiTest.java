@@ -69,7 +69,8 @@ class ControlApiTest {
                 })
                 .onMessage(Vm.GetStats.class, g -> {
                     g.replyTo().tell(new Vm.Stats(Map.of("exits", 42L, "largest_coalesced_batch", 7L), List.of(new DeviceActor.Metrics(
-                            "serial@0x3f8", new Serial16550.Metrics(1, 2, 3, 4), 0, 5, 6, 8, 2_500_000_000L))));
+                            "serial@0x3f8", new Serial16550.Metrics(1, 2, 3, 4), 0, 5, 6, 8, 2_500_000_000L, 2)),
+                            new Vm.Lifecycle(3, 1, 1_500_000_000L, 250_000_000L, 49_000_000L)));
                     return Behaviors.same();
                 })
                 .onMessage(Vm.Pause.class, c -> refuse(c.replyTo()))
@@ -235,6 +236,12 @@ class ControlApiTest {
         assertTrue(lines.contains("actorvm_vm_state{vm=\"web-1\",state=\"running\"} 1"), metrics.body());
         assertTrue(lines.contains("actorvm_device_backlog_stalls_total{vm=\"web-1\",device=\"serial@0x3f8\"} 8"), metrics.body());
         assertTrue(lines.contains("actorvm_device_backlog_stalled_seconds_total{vm=\"web-1\",device=\"serial@0x3f8\"} 2.5"), metrics.body());
+        assertTrue(lines.contains("actorvm_device_backlog_depth{vm=\"web-1\",device=\"serial@0x3f8\"} 2"), metrics.body());
+        assertTrue(lines.contains("actorvm_snapshots_total{vm=\"web-1\"} 3"), metrics.body());
+        assertTrue(lines.contains("actorvm_snapshot_failures_total{vm=\"web-1\"} 1"), metrics.body());
+        assertTrue(lines.contains("actorvm_snapshot_seconds_total{vm=\"web-1\"} 1.5"), metrics.body());
+        assertTrue(lines.contains("actorvm_last_snapshot_seconds{vm=\"web-1\"} 0.25"), metrics.body());
+        assertTrue(lines.contains("actorvm_restore_seconds{vm=\"web-1\"} 0.049"), metrics.body());
         // The exposition format: each family once, its HELP and TYPE first, then its samples together.
         java.util.Set<String> seen = new java.util.HashSet<>();
         String current = null;

@@ -15,6 +15,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -38,9 +39,18 @@ class ServeApiTest {
     }
 
     ActorRef<Vm.Command> echoing(String name, ConsoleTail console) {
+        return echoing(kit, name, console, stopped);
+    }
+
+    /** A running VM that reports 7 exits, writes console input back as output and notes its stop in {@code stopped}. */
+    static ActorRef<Vm.Command> echoing(ActorTestKit kit, String name, ConsoleTail console, Map<String, Boolean> stopped) {
         return kit.spawn(Behaviors.receive(Vm.Command.class)
                 .onMessage(Vm.GetStatus.class, g -> {
                     g.replyTo().tell(new Vm.Status(name, Vm.State.RUNNING, null));
+                    return Behaviors.same();
+                })
+                .onMessage(Vm.GetStats.class, g -> {
+                    g.replyTo().tell(new Vm.Stats(Map.of("exits", 7L), List.of()));
                     return Behaviors.same();
                 })
                 .onMessage(Vm.ConsoleInput.class, in -> {

@@ -109,7 +109,22 @@ public final class Vm {
 
     public enum State { CREATED, RUNNING, PAUSED, STOPPING, STOPPED }
     public record Status(String name, State state, Terminated termination) implements KryoSerializable {}
-    public record Stats(Map<String, Long> io, List<DeviceActor.Metrics> devices) implements KryoSerializable {}
+    public record Stats(Map<String, Long> io, List<DeviceActor.Metrics> devices, Lifecycle lifecycle) implements KryoSerializable {
+        /** Counters only, for a VM that took no snapshot and was not restored. */
+        public Stats(Map<String, Long> io, List<DeviceActor.Metrics> devices) {
+            this(io, devices, Lifecycle.NONE);
+        }
+    }
+
+    /**
+     * How the VM's snapshots and its restore went: snapshots taken and failed, their total and
+     * the last one's duration, and the time from a restore's start to its guest running (-1 when
+     * the VM was not restored).
+     */
+    public record Lifecycle(long snapshots, long snapshotFailures, long snapshotNanos, long lastSnapshotNanos, long restoreNanos)
+            implements KryoSerializable {
+        public static final Lifecycle NONE = new Lifecycle(0, 0, 0, 0, -1);
+    }
 
     /**
      * How the VM ended. {@code exitStatus}: the guest's debug-exit value; 0 for a guest power-off,

@@ -47,6 +47,9 @@ final class VmBehavior {
     /** The machine, devices and vCPUs once started; null before and once released. */
     private VmRuntime runtime;
     private List<DeviceActor.Metrics> finalDeviceMetrics = List.of();
+    /** Snapshot and restore durations for {@link Stats}; {@code restoreStart} is when a restore began. */
+    private Lifecycle lifecycle = Lifecycle.NONE;
+    private long restoreStart;
 
     private final String restoreFrom;
     private final boolean startPaused;
@@ -97,6 +100,7 @@ final class VmBehavior {
     private Behavior<Command> onStart(Start start) {
         journal = JournalWriter.of(ctx, config);
         RestoreEvent restoring = restoreFrom == null ? null : RestoreEvent.begin(config.name(), restoreFrom);
+        restoreStart = System.nanoTime();
         ctx.pipeToSelf(CompletableFuture.runAsync(() -> handoff.offer(Machine.create(config, restoreFrom)),
                         ctx.getSystem().dispatchers().lookup(DispatcherSelector.blocking())),
                 (built, failure) -> new MachineBuilt(start.replyTo(), failure));
@@ -127,6 +131,8 @@ final class VmBehavior {
             }
         }
         if (restoring != null) restoring.end(failure == null ? null : reason(failure));
+        if (restoring != null && failure == null) lifecycle = new Lifecycle(lifecycle.snapshots(), lifecycle.snapshotFailures(),
+                lifecycle.snapshotNanos(), lifecycle.lastSnapshotNanos(), System.nanoTime() - restoreStart);
         if (failure != null) {
             String reason = reason(failure);
             built.replyTo().tell(StatusReply.error(reason));
@@ -247,12 +253,19 @@ final class VmBehavior {
             return Behaviors.same();
         }
         SnapshotEvent recorded = SnapshotEvent.begin(config.name(), t.full());
+        long snapshotStart = System.nanoTime();
         ctx.pipeToSelf(snapshots.take(runtime, t.full(), wasRunning, ctx.getSystem()),
                 (taken, failure) -> new SnapshotDone(t.replyTo(), taken, failure, wasRunning));
         return Behaviors.withStash(STASH_CAPACITY, stash -> Behaviors.receive(Command.class)
                 .onSignal(PostStop.class, this::onPostStop)
                 .onMessage(SnapshotDone.class, d -> {
                     VmSnapshotter.release(runtime, d.wasRunning());
+                    long took = System.nanoTime() - snapshotStart;
+                    lifecycle = d.failure() != null
+                            ? new Lifecycle(lifecycle.snapshots(), lifecycle.snapshotFailures() + 1, lifecycle.snapshotNanos(),
+                                    lifecycle.lastSnapshotNanos(), lifecycle.restoreNanos())
+                            : new Lifecycle(lifecycle.snapshots() + 1, lifecycle.snapshotFailures(), lifecycle.snapshotNanos() + took,
+                                    took, lifecycle.restoreNanos());
                     if (d.failure() != null) {
                         String why = reason(d.failure());
                         ctx.getLog().warn("VM {}: snapshot failed, the next one will be full: {}", config.name(), why);
@@ -332,8 +345,9 @@ final class VmBehavior {
     /** Exit counters and, while devices run, their metrics (after the end: their final ones). */
     private void stats(ActorRef<Stats> replyTo) {
         Map<String, Long> io = stats.snapshot();
-        if (runtime == null) replyTo.tell(new Stats(io, finalDeviceMetrics));
-        else runtime.devices.metrics(ctx.getSystem().scheduler()).thenAccept(metrics -> replyTo.tell(new Stats(io, metrics)));
+        Lifecycle l = lifecycle;
+        if (runtime == null) replyTo.tell(new Stats(io, finalDeviceMetrics, l));
+        else runtime.devices.metrics(ctx.getSystem().scheduler()).thenAccept(metrics -> replyTo.tell(new Stats(io, metrics, l)));
     }
 
     private Behavior<Command> reply(GetStatus g, State state) {

@@ -62,6 +62,7 @@ class VmProtocolSerializationTest {
         Vm.Terminated terminated = new Vm.Terminated("guest powered off", 0, false);
         Map<String, Long> io = new LinkedHashMap<>(Map.of("exits", 42L));
         List<Object> messages = List.of(new Vm.Start(done), new Vm.Pause(done), new Vm.Resume(done), new Vm.Stop("bye", done),
+                new Vm.SendCtrlAltDel(done),
                 new Vm.GetStatus(kit.<Vm.Status>createTestProbe().getRef()),
                 new Vm.WatchTermination(kit.<Vm.Terminated>createTestProbe().getRef()),
                 new Vm.AttachConsole(console), new Vm.DetachConsole(console),
@@ -69,9 +70,10 @@ class VmProtocolSerializationTest {
                 new Vm.SnapshotInfo("20261202T120000Z-12345", "", true, 4096, 70000, 3200),
                 new Vm.Status("web-1", Vm.State.STOPPED, terminated), terminated,
                 new Vm.Stats(io, List.of(
-                        new DeviceActor.Metrics("serial", new Serial16550.Metrics(1, 2, 3, 4), 0, 5, 6, 7, 8000),
+                        new DeviceActor.Metrics("serial", new Serial16550.Metrics(1, 2, 3, 4), 0, 5, 6, 7, 8000, 3),
                         new DeviceActor.Metrics("virtio-blk", new VirtioMmioTransport.Metrics(
-                                new VirtioBlock.Metrics(1, 2, 3, 4, 5, 6, 7, 8), 9, 10, 11, false), 0, 0, 0, 0, 0))));
+                                new VirtioBlock.Metrics(1, 2, 3, 4, 5, 6, 7, 8), 9, 10, 11, false), 0, 0, 0, 0, 0, 0)),
+                        new Vm.Lifecycle(4, 1, 2_000_000_000L, 300_000_000L, 49_000_000L)));
         for (Object m : messages) assertEquals(m, roundTrip(m), m.getClass().getName());
         assertArrayEquals(new byte[] {1, 2, 3}, ((Vm.ConsoleInput) roundTrip(new Vm.ConsoleInput(new byte[] {1, 2, 3}))).data());
         assertArrayEquals(new byte[] {4, 5}, ((ConsoleOutput) roundTrip(new ConsoleOutput(new byte[] {4, 5}))).bytes());

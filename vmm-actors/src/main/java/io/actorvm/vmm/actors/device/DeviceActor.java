@@ -96,10 +96,11 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
 
     /**
      * The model's own metrics, and what the actor counts around it: failures, coalesced batches,
-     * and how often (and how long in all) vCPUs waited for a place in the device's backlog.
+     * how often (and how long in all) vCPUs waited for a place in the device's backlog, and how
+     * many writes wait in it now (its mailbox depth).
      */
     public record Metrics(String device, DeviceMetrics model, long failures, long batches, long batchedWrites,
-                          long backlogStalls, long backlogStalledNanos) {
+                          long backlogStalls, long backlogStalledNanos, int backlogDepth) {
         /** The model's counters by name (see {@link DeviceMetrics#counters()}). */
         public Map<String, Long> counters() {
             return model.counters();
@@ -221,7 +222,7 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
                 })
                 .onMessage(GetMetrics.class, m -> {
                     m.replyTo().tell(new Metrics(model.name(), model.metrics(), failures.get(), batches, batchedWrites,
-                            backlog.stalls(), backlog.stalledNanos()));
+                            backlog.stalls(), backlog.stalledNanos(), backlog.depth()));
                     return this;
                 })
                 .onSignal(PreRestart.class, s -> {

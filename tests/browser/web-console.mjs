@@ -1,0 +1,76 @@
+// Drives the web console of 'actorvm serve' in headless Chromium, as a user would:
+//   node web-console.mjs BASE_URL HELLO_ELF ECHO_ELF SCREENSHOT
+// Starts the hello guest from the page and reads its greeting in the terminal, starts the echo
+// guest and types into it, takes a snapshot and finds it on the timeline, restores from it and
+// types again, then saves a screenshot. Prints "web-console: ok" when all of it held.
+import { chromium } from "playwright-core";
+
+const [base, helloElf, echoElf, screenshot] = process.argv.slice(2);
+const step = (what) => console.log("web-console: " + what);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+});
+let page;
+try {
+  page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  // Generous: in the emulated KVM host Chromium itself runs emulated, 10 to 20 times slower.
+  page.setDefaultTimeout(Number(process.env.STEP_TIMEOUT_MS || 180000));
+  page.on("console", (m) => console.log("page console: " + m.text()));
+  await page.goto(base + "/ui/");
+  const terminalText = () => page.evaluate(() => window.terminalText());
+  const waitForTerminal = async (text) => {
+    await page.waitForFunction((t) => window.terminalText().includes(t), text);
+  };
+  const create = async (name, kernel) => {
+    await page.fill("#create-form input[name=name]", name);
+    await page.fill("#create-form input[name=kernel]", kernel);
+    await page.click("#create-start");
+  };
+
+  await create("hello", helloElf);
+  await waitForTerminal("hello from guest");
+  step("the hello guest greeted in the terminal");
+
+  await create("echo", echoElf);
+  await page.waitForSelector("#selected-name:text-is('echo')");
+  await waitForTerminal("echo ready");
+  await page.locator(`#vm-rows tr[data-vm="echo"] td[data-field=state]:text-is("running")`).waitFor();
+  await page.click("#terminal");
+  await page.keyboard.type("abc");
+  await waitForTerminal("abc");
+  step("typed abc into the echo guest and saw it echoed");
+
+  await page.click(`#vm-rows tr[data-vm="echo"] button[data-action=snapshot]`);
+  const snapshot = page.locator("#timeline li[data-snapshot]").first();
+  await snapshot.waitFor();
+  const id = await snapshot.getAttribute("data-snapshot");
+  step("snapshot " + id + " is on the timeline");
+
+  await page.click("#terminal");
+  await page.keyboard.type("x"); // after the snapshot: gone again once it is restored
+  await waitForTerminal("abcx");
+  await snapshot.locator("button[data-action=restore]").click();
+  await page.waitForFunction(() => !window.terminalText().includes("abcx"));
+  await page.locator(`#vm-rows tr[data-vm="echo"] td[data-field=state]:text-is("running")`).waitFor();
+  await page.click("#terminal");
+  await page.keyboard.type("yz");
+  await waitForTerminal("yz");
+  step("restored from " + id + " and the guest echoes again");
+
+  const status = await page.locator("#status").innerText();
+  if (status.trim() !== "") throw new Error("the page shows an error: " + status);
+  await page.screenshot({ path: screenshot, fullPage: true });
+  step("screenshot " + screenshot);
+  console.log("web-console: terminal now:\n" + (await terminalText()));
+  console.log("web-console: ok");
+} catch (e) {
+  console.log("web-console: failed: " + e.message);
+  if (page) {
+    await page.screenshot({ path: screenshot.replace(/\.png$/, "-failed.png"), fullPage: true }).catch(() => {});
+    console.log("web-console: page text:\n" + (await page.locator("body").innerText().catch(() => "?")));
+  }
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
