@@ -246,7 +246,11 @@ public final class KvmHost {
     static List<String> qemuCommand(Path qemu, KvmHostImage image, Path ctl, Options o) {
         List<String> a = new ArrayList<>(List.of("setpriv", "--pdeathsig", "KILL", qemu.toString(),
                 "-accel", "tcg,thread=" + (o.multiThreaded() ? "multi" : "single") + ",tb-size=512",
-                "-M", "pc", "-cpu", "max", "-smp", Integer.toString(o.cpus()), "-m", o.memoryMiB() + "M",
+                // No virtual GIF for L1's KVM: twice in CI an L1 using it halted for good with
+                // interrupts on, the LAPIC timer pending and even an NMI not taken, which is what a
+                // global interrupt flag left clear looks like (QEMU 7.2 emulates V_GIF on every
+                // VMRUN and #VMEXIT of our L2 guests; without it KVM uses plain CLGI/STGI).
+                "-M", "pc", "-cpu", "max,-vgif", "-smp", Integer.toString(o.cpus()), "-m", o.memoryMiB() + "M",
                 "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
                 "-kernel", image.vmlinuz().toString(), "-initrd", image.initramfs().toString(),
                 "-append", "console=ttyS0 panic=-1 quiet loglevel=4 mitigations=off tsc=reliable",
