@@ -36,7 +36,8 @@ public final class VmHistory {
         return events(system, name).thenApply(envelopes -> snapshots(envelopes.stream().map(e -> (VmEvent) e.event()).toList()));
     }
 
-    static List<Snapshot> snapshots(List<VmEvent> journal) {
+    /** The snapshots {@code journal} records, oldest first, each with its parent. */
+    public static List<Snapshot> snapshots(List<VmEvent> journal) {
         List<Snapshot> out = new ArrayList<>();
         String current = "";
         for (VmEvent e : journal) {

@@ -69,21 +69,10 @@ final class HistoryCommand implements Callable<Integer> {
         java.util.Map<String, List<String>> children = new java.util.LinkedHashMap<>();
         java.util.Map<String, String> label = new java.util.HashMap<>();
         List<String> roots = new java.util.ArrayList<>();
-        String current = null;
-        for (VmEvent e : journal) {
-            if (e.hasStarted()) {
-                current = null;
-            } else if (e.hasRestored()) {
-                current = e.getRestored().getSnapshotId();
-            } else if (e.hasSnapshotTaken()) {
-                var t = e.getSnapshotTaken();
-                String under = !t.getParentId().isEmpty() ? t.getParentId() : current;
-                label.put(t.getSnapshotId(), t.getSnapshotId() + "  " + (t.getKind() == io.actorvm.persistence.proto.SnapshotKind.FULL ? "full" : "incremental")
-                        + "  " + Instant.ofEpochMilli(e.getTimestampMillis()));
-                if (under == null || !label.containsKey(under)) roots.add(t.getSnapshotId());
-                else children.computeIfAbsent(under, k -> new java.util.ArrayList<>()).add(t.getSnapshotId());
-                current = t.getSnapshotId();
-            }
+        for (VmHistory.Snapshot s : VmHistory.snapshots(journal)) {
+            label.put(s.id(), s.id() + "  " + s.kind() + "  " + s.time());
+            if (!label.containsKey(s.parent())) roots.add(s.id());
+            else children.computeIfAbsent(s.parent(), k -> new java.util.ArrayList<>()).add(s.id());
         }
         List<String> out = new java.util.ArrayList<>();
         for (String r : roots) draw(r, "", "", children, label, out);

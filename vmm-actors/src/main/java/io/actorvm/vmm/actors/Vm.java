@@ -124,6 +124,19 @@ public final class Vm {
     public record Lifecycle(long snapshots, long snapshotFailures, long snapshotNanos, long lastSnapshotNanos, long restoreNanos)
             implements KryoSerializable {
         public static final Lifecycle NONE = new Lifecycle(0, 0, 0, 0, -1);
+
+        /** One more snapshot, taken in {@code nanos}. */
+        public Lifecycle snapshotTaken(long nanos) {
+            return new Lifecycle(snapshots + 1, snapshotFailures, snapshotNanos + nanos, nanos, restoreNanos);
+        }
+
+        public Lifecycle snapshotFailed() {
+            return new Lifecycle(snapshots, snapshotFailures + 1, snapshotNanos, lastSnapshotNanos, restoreNanos);
+        }
+
+        public Lifecycle restored(long nanos) {
+            return new Lifecycle(snapshots, snapshotFailures, snapshotNanos, lastSnapshotNanos, nanos);
+        }
     }
 
     /**

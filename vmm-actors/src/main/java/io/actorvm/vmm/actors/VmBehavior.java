@@ -131,8 +131,7 @@ final class VmBehavior {
             }
         }
         if (restoring != null) restoring.end(failure == null ? null : reason(failure));
-        if (restoring != null && failure == null) lifecycle = new Lifecycle(lifecycle.snapshots(), lifecycle.snapshotFailures(),
-                lifecycle.snapshotNanos(), lifecycle.lastSnapshotNanos(), System.nanoTime() - restoreStart);
+        if (restoring != null && failure == null) lifecycle = lifecycle.restored(System.nanoTime() - restoreStart);
         if (failure != null) {
             String reason = reason(failure);
             built.replyTo().tell(StatusReply.error(reason));
@@ -260,12 +259,7 @@ final class VmBehavior {
                 .onSignal(PostStop.class, this::onPostStop)
                 .onMessage(SnapshotDone.class, d -> {
                     VmSnapshotter.release(runtime, d.wasRunning());
-                    long took = System.nanoTime() - snapshotStart;
-                    lifecycle = d.failure() != null
-                            ? new Lifecycle(lifecycle.snapshots(), lifecycle.snapshotFailures() + 1, lifecycle.snapshotNanos(),
-                                    lifecycle.lastSnapshotNanos(), lifecycle.restoreNanos())
-                            : new Lifecycle(lifecycle.snapshots() + 1, lifecycle.snapshotFailures(), lifecycle.snapshotNanos() + took,
-                                    took, lifecycle.restoreNanos());
+                    lifecycle = d.failure() != null ? lifecycle.snapshotFailed() : lifecycle.snapshotTaken(System.nanoTime() - snapshotStart);
                     if (d.failure() != null) {
                         String why = reason(d.failure());
                         ctx.getLog().warn("VM {}: snapshot failed, the next one will be full: {}", config.name(), why);
