@@ -56,10 +56,14 @@ final class WebConsole extends AllDirectives {
      */
     Route consoleSocket(VmDirectory.Entry e) {
         Materializer mat = Materializer.matFromSystem(system);
+        // A message is read only up to MAX_INPUT characters (a larger one is dropped, never
+        // gathered whole in memory); binary messages are drained and dropped.
         Sink<Message, ?> typed = Flow.<Message>create()
-                .filter(Message::isText)
-                .mapAsync(1, m -> m.asTextMessage().toStrict(5_000, mat))
-                .map(t -> t.getStrictText().getBytes(StandardCharsets.UTF_8))
+                .mapAsync(1, m -> m.isText()
+                        ? m.asTextMessage().getStreamedText().limitWeighted(MAX_INPUT, chunk -> (long) chunk.length())
+                                .runFold("", String::concat, mat).exceptionally(tooLarge -> "")
+                        : m.asBinaryMessage().getStreamedData().runWith(Sink.ignore(), mat).thenApply(done -> ""))
+                .map(t -> t.getBytes(StandardCharsets.UTF_8))
                 .filter(b -> b.length > 0)
                 .to(Sink.foreach(b -> {
                     if (b.length > MAX_INPUT) return; // a paste this large is no typing; dropped

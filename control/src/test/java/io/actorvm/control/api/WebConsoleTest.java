@@ -114,6 +114,8 @@ class WebConsoleTest {
                         return null;
                     }
                 }).get(10, TimeUnit.SECONDS);
+        ws.sendText("x".repeat(WebConsole.MAX_INPUT + 1), true).get(10, TimeUnit.SECONDS); // too large: dropped
+        ws.sendBinary(ByteBuffer.wrap(new byte[] {1, 2, 3}), true).get(10, TimeUnit.SECONDS); // not typing: dropped
         ws.sendText("hi", true).get(10, TimeUnit.SECONDS);
         StringBuilder seen = new StringBuilder();
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
