@@ -59,6 +59,13 @@ final class QemuMonitor implements AutoCloseable {
         execute(JsonNodeFactory.instance.objectNode().put("execute", "inject-nmi"));
     }
 
+    /** Presses and releases one key ({@code qcode} as QMP names it, e.g. {@code shift}) on the emulated PS/2 keyboard. */
+    void pressKey(String qcode) throws IOException {
+        ObjectNode cmd = JsonNodeFactory.instance.objectNode().put("execute", "send-key");
+        cmd.putObject("arguments").putArray("keys").addObject().put("type", "qcode").put("data", qcode);
+        execute(cmd);
+    }
+
     private JsonNode execute(ObjectNode command) throws IOException {
         out.write((JSON.writeValueAsString(command) + "\n").getBytes(StandardCharsets.UTF_8));
         out.flush();

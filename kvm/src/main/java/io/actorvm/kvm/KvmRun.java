@@ -22,6 +22,14 @@ public final class KvmRun {
     private static final int MAX_PIO_BYTES = 4096;
 
     private final MemorySegment page;
+    /**
+     * Single-item port and MMIO exits decoded lately, by a hash of their fields: a guest repeats the
+     * same few (a status register polled, a doorbell rung, a scratch register written), and an
+     * exit that equals one of them is that same immutable object again, so the hot exits allocate
+     * nothing. Owned by the vCPU's thread, as the page is.
+     */
+    private final VmExit[] recent = new VmExit[RECENT];
+    private static final int RECENT = 256;
 
     public KvmRun(MemorySegment page) {
         this.page = page;
@@ -60,18 +68,27 @@ public final class KvmRun {
                     yield new VmExit.Unhandled(reason);
                 }
                 if (direction == IO_OUT) {
+                    if (count == 1) yield portOut(port, size, littleEndian(dataOffset, size));
                     byte[] data = page.asSlice(dataOffset, bytes).toArray(JAVA_BYTE);
                     yield new VmExit.PortOut(port, size, count, data);
                 }
-                yield new VmExit.PortIn(port, size, count);
+                int slot = slot(port, size * 8191L + count, 1);
+                if (recent[slot] instanceof VmExit.PortIn in && in.port() == port && in.size() == size && in.count() == count) yield in;
+                VmExit.PortIn in = new VmExit.PortIn(port, size, count);
+                recent[slot] = in;
+                yield in;
             }
             case EXIT_MMIO -> {
                 long address = page.get(JAVA_LONG, u);
                 int len = page.get(JAVA_INT, u + 16);
                 boolean write = page.get(JAVA_BYTE, u + 20) != 0;
                 if (len < 1 || len > 8) yield new VmExit.Unhandled(reason);
-                if (write) yield new VmExit.MmioWrite(address, page.asSlice(u + 8, len).toArray(JAVA_BYTE));
-                yield new VmExit.MmioRead(address, len);
+                if (write) yield mmioWrite(address, len, littleEndian(u + 8, len));
+                int slot = slot(address, len, 2);
+                if (recent[slot] instanceof VmExit.MmioRead r && r.address() == address && r.length() == len) yield r;
+                VmExit.MmioRead r = new VmExit.MmioRead(address, len);
+                recent[slot] = r;
+                yield r;
             }
             case EXIT_HLT -> new VmExit.Halt();
             case EXIT_SHUTDOWN -> new VmExit.Shutdown();
@@ -83,6 +100,45 @@ public final class KvmRun {
             case EXIT_INTERNAL_ERROR -> new VmExit.InternalError(page.get(JAVA_INT, u), data(u + 8, u + 4));
             default -> new VmExit.Unhandled(reason);
         };
+    }
+
+    private VmExit.PortOut portOut(int port, int size, long value) {
+        int slot = slot(port, size * 31L + value, 3);
+        if (recent[slot] instanceof VmExit.PortOut o && o.port() == port && o.size() == size && o.count() == 1 && o.value(0) == value) {
+            return o;
+        }
+        VmExit.PortOut o = new VmExit.PortOut(port, size, 1, toBytes(value, size));
+        recent[slot] = o;
+        return o;
+    }
+
+    private VmExit.MmioWrite mmioWrite(long address, int len, long value) {
+        int slot = slot(address, len * 31L + value, 4);
+        if (recent[slot] instanceof VmExit.MmioWrite w && w.address() == address && w.data().length == len && w.value() == value) {
+            return w;
+        }
+        VmExit.MmioWrite w = new VmExit.MmioWrite(address, toBytes(value, len));
+        recent[slot] = w;
+        return w;
+    }
+
+    /** Where an exit of this kind and these fields is kept in {@link #recent}. */
+    private static int slot(long address, long rest, int kind) {
+        long h = (address * 0x9E3779B97F4A7C15L) ^ (rest * 0xC2B2AE3D27D4EB4FL) ^ kind;
+        return (int) (h ^ (h >>> 29) ^ (h >>> 47)) & (RECENT - 1);
+    }
+
+    /** {@code n} bytes of the page at {@code at}, little-endian, zero-extended. */
+    private long littleEndian(long at, int n) {
+        long v = 0;
+        for (int i = 0; i < n; i++) v |= (page.get(JAVA_BYTE, at + i) & 0xFFL) << (8 * i);
+        return v;
+    }
+
+    private static byte[] toBytes(long value, int n) {
+        byte[] b = new byte[n];
+        for (int i = 0; i < n; i++) b[i] = (byte) (value >>> (8 * i));
+        return b;
     }
 
     /** The {@code ndata}-counted u64 array of system_event and internal, clamped to its 16 slots. */
@@ -99,13 +155,22 @@ public final class KvmRun {
         long dataOffset = page.get(JAVA_LONG, u + 8);
         long bytes = (long) page.get(JAVA_BYTE, u + 1) * page.get(JAVA_INT, u + 4);
         if (data.length != bytes) throw new IllegalArgumentException("port read wants " + bytes + " bytes, got " + data.length);
-        MemorySegment.copy(MemorySegment.ofArray(data), 0, page, dataOffset, bytes);
+        copyIn(data, dataOffset, (int) bytes);
     }
 
     /** Supplies the data of an MMIO read before the next KVM_RUN. */
     public void completeMmioRead(byte[] data) {
         int len = page.get(JAVA_INT, EXIT_UNION + 16);
         if (data.length != len) throw new IllegalArgumentException("MMIO read wants " + len + " bytes, got " + data.length);
-        MemorySegment.copy(MemorySegment.ofArray(data), 0, page, EXIT_UNION + 8, len);
+        copyIn(data, EXIT_UNION + 8, len);
+    }
+
+    /** Byte by byte for the one-item reads (no segment wrapped around {@code data}), in bulk for a {@code rep ins}. */
+    private void copyIn(byte[] data, long at, int n) {
+        if (n > 8) {
+            MemorySegment.copy(MemorySegment.ofArray(data), 0, page, at, n);
+            return;
+        }
+        for (int i = 0; i < n; i++) page.set(JAVA_BYTE, at + i, data[i]);
     }
 }

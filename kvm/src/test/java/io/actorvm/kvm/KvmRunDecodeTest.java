@@ -14,6 +14,7 @@ import java.nio.ByteOrder;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -139,6 +140,33 @@ class KvmRunDecodeTest {
         assertEquals(new VmExit.PortIn(0xCFC, 4, 1), run.decode());
         io(0, 2, 0x1F0, 256, DATA); // rep insw of a sector
         assertEquals(new VmExit.PortIn(0x1F0, 2, 256), run.decode());
+    }
+
+    @Test
+    void aRepeatedExitIsTheSameObjectAndADifferentOneIsNot() {
+        io(1, 1, 0x3FF, 1, DATA);
+        page.set(U8, DATA, (byte) 0x5A);
+        VmExit first = run.decode();
+        assertSame(first, run.decode(), "a repeated write must not allocate a new exit");
+        page.set(U8, DATA, (byte) 0x5B);
+        VmExit.PortOut other = assertInstanceOf(VmExit.PortOut.class, run.decode());
+        assertEquals(0x5B, other.value(0));
+        assertEquals(new VmExit.PortOut(0x3FF, 1, 1, new byte[] {0x5A}).toString(), first.toString());
+
+        io(0, 1, 0x3FD, 1, DATA);
+        assertSame(run.decode(), run.decode());
+        io(0, 2, 0x3FD, 1, DATA);
+        assertEquals(new VmExit.PortIn(0x3FD, 2, 1), run.decode());
+
+        mmio(0xD000_0000L, 4, true, (byte) 1, (byte) 2, (byte) 3, (byte) 4);
+        VmExit.MmioWrite w = assertInstanceOf(VmExit.MmioWrite.class, run.decode());
+        assertSame(w, run.decode());
+        assertEquals(0x0403_0201L, w.value());
+        mmio(0xD000_0000L, 4, true, (byte) 1, (byte) 2, (byte) 3, (byte) 5);
+        assertEquals(0x0503_0201L, assertInstanceOf(VmExit.MmioWrite.class, run.decode()).value());
+        mmio(0xD000_0008L, 2, false);
+        assertSame(run.decode(), run.decode());
+        assertEquals(new VmExit.MmioRead(0xD000_0008L, 2), run.decode());
     }
 
     @Test

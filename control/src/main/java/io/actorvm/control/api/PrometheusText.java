@@ -53,7 +53,7 @@ final class PrometheusText {
             t.add("actorvm_device_backlog_stalls_total", "counter", "times a vCPU found the device's backlog full and waited", labels, d.backlogStalls());
             t.add("actorvm_device_backlog_stalled_seconds_total", "counter", "time vCPUs waited for the device's backlog",
                     labels, d.backlogStalledNanos() / 1e9);
-            t.add("actorvm_device_backlog_depth", "gauge", "writes waiting in the device's backlog (its mailbox) now", labels, d.backlogDepth());
+            t.add("actorvm_device_backlog_depth", "gauge", "guest accesses waiting in the device's backlog now", labels, d.backlogDepth());
             d.counters().forEach((name, value) -> t.add("actorvm_device_" + sanitize(name), "untyped", "device model metric " + name, labels, value));
         }
         return t.text();

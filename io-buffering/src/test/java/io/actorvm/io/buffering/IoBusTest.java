@@ -6,6 +6,8 @@ import org.junit.jupiter.api.Test;
 import java.util.Optional;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -27,10 +29,15 @@ class IoBusTest {
     private void assertRoutes(long address, int size, String owner, IoRange range, long offset) {
         assertEquals(Optional.of(new IoBus.Target<>(owner, range, offset)), bus.lookup(address, size),
                 "0x%x/%d".formatted(address, size));
+        // The exit path's form: the registered claim itself, the same object every time.
+        IoBus.Claim<String> claim = bus.claimOf(address, size);
+        assertEquals(new IoBus.Claim<>(range, owner), claim);
+        assertSame(claim, bus.claimOf(address, size));
     }
 
     private void assertUnrouted(long address, int size) {
         assertEquals(Optional.empty(), bus.lookup(address, size), "0x%x/%d".formatted(address, size));
+        assertNull(bus.claimOf(address, size), "0x%x/%d".formatted(address, size));
     }
 
     @Test

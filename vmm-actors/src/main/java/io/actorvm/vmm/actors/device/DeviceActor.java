@@ -31,15 +31,24 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Hosts one device model. Guest writes arrive as {@link Write} or {@link WriteBatch} (the vCPU did
- * not wait for them); guest reads as {@link Read} asks. The mailbox is FIFO, so a read always sees
- * every write the same vCPU sent before it. A model that throws is restarted by supervision with
- * the same model instance, so its state is kept and the VM runs on; the failure is logged and counted.
+ * Hosts one device model. The guest's accesses come through the device's {@link DeviceBacklog}, a
+ * ring the vCPUs fill without allocating: the actor is told {@link DrainBacklog} when an access
+ * finds it idle and takes every access in order, so a read always sees every write put before it.
+ * The same accesses as messages ({@link Write}, {@link WriteBatch}, {@link RepWrite}, {@link Read})
+ * are for tools and tests; they are not ordered with the backlog's. A model that throws is
+ * restarted by supervision with the same model instance, so its state is kept and the VM runs on;
+ * the failure is logged and counted.
  */
 public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
 
     /** Local to the VM's JVM: never serialized (Pekko's serialize-messages check skips them). */
     public sealed interface Command extends NoSerializationVerificationNeeded {}
+
+    /** The device's backlog has accesses and the actor was idle: take them (sent by the vCPU that found it so). */
+    public record DrainBacklog() implements Command {
+        /** The one instance: telling it allocates no message of its own. */
+        public static final DrainBacklog INSTANCE = new DrainBacklog();
+    }
 
     /** One buffered guest write. */
     public record Write(long offset, int size, long value) implements Command {}
@@ -112,6 +121,7 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     private final AtomicLong failures;
     private final GuestLogLimit logLimit;
     private final DeviceTape tape;
+    private final DeviceBacklog.Handler accessHandler = this::access; // made once: a drain allocates nothing
     private long batches, batchedWrites;
 
     /** A device actor with a backlog of its own (for tests and tools that write to it directly). */
@@ -120,9 +130,9 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     }
 
     /**
-     * A device actor for {@code model}. Every {@link Write}, {@link WriteBatch} and
-     * {@link RepWrite} sent to it must hold a place in {@code backlog}, which it gives back.
-     * Every call into the model is a step on {@code tape} ({@link DeviceTape#NONE}: not recorded).
+     * A device actor for {@code model}, taking the guest's accesses from {@code backlog} (whose
+     * producers tell it {@link DrainBacklog} as the backlog asks them to). Every call into the
+     * model is a step on {@code tape} ({@link DeviceTape#NONE}: not recorded).
      */
     public static Behavior<Command> create(BusDevice model, DeviceBacklog backlog, DeviceTape tape) {
         AtomicLong failures = new AtomicLong(); // outlives restarts, like the model
@@ -142,20 +152,20 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
         this.backlog = backlog;
         this.failures = failures;
         this.logLimit = logLimit;
+        // Restarted in the middle of a turn (the model threw): the rest of the backlog is ours to take.
+        if (backlog.scheduled()) context.getSelf().tell(DrainBacklog.INSTANCE);
     }
 
     @Override
     public Receive<Command> createReceive() {
         return newReceiveBuilder()
-                // Each write message gives its backlog place back first: a model that throws must not keep it.
+                .onMessage(DrainBacklog.class, d -> drainBacklog())
                 .onMessage(Write.class, w -> {
-                    backlog.leave();
                     if (tape.recording()) recorded(DeviceSteps.write(w.offset(), w.size(), w.value()), () -> write(w));
                     else write(w);
                     return afterWrite();
                 })
                 .onMessage(WriteBatch.class, batch -> {
-                    backlog.leave();
                     batches++;
                     batchedWrites += batch.writes().size();
                     if (tape.recording()) recorded(DeviceSteps.batch(batch.writes()), () -> write(batch));
@@ -163,7 +173,6 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
                     return afterWrite();
                 })
                 .onMessage(RepWrite.class, rep -> {
-                    backlog.leave();
                     if (tape.recording()) recorded(DeviceSteps.repWrite(rep.offset(), rep.out().size(), rep.out().count(), rep.out()::value), () -> write(rep));
                     else write(rep);
                     return afterWrite();
@@ -205,26 +214,21 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
                             GuestLogLimit.suppressedNote(left)));
                     return this;
                 })
-                .onMessage(CaptureState.class, c -> {
+                .onMessage(CaptureState.class, c -> afterBacklog(c, () -> {
                     byte[] state = model instanceof io.actorvm.devices.Stateful<?> s ? s.encodedState() : null;
                     if (state != null && tape.recording()) {
                         tape.note(DeviceStep.newBuilder().setCaptured(Captured.newBuilder().setRound(c.round()).setState(ByteString.copyFrom(state))));
                     }
                     c.replyTo().tell(new CapturedState(model.name(), state));
-                    return this;
-                })
-                .onMessage(RecordFinalState.class, f -> {
+                }))
+                .onMessage(RecordFinalState.class, f -> afterBacklog(f, () -> {
                     if (tape.recording() && model instanceof io.actorvm.devices.Stateful<?> s) {
                         tape.note(DeviceStep.newBuilder().setFinalState(ByteString.copyFrom(s.encodedState())));
                     }
                     f.replyTo().tell(Done.getInstance());
-                    return this;
-                })
-                .onMessage(GetMetrics.class, m -> {
-                    m.replyTo().tell(new Metrics(model.name(), model.metrics(), failures.get(), batches, batchedWrites,
-                            backlog.stalls(), backlog.stalledNanos(), backlog.depth()));
-                    return this;
-                })
+                }))
+                .onMessage(GetMetrics.class, m -> afterBacklog(m, () -> m.replyTo().tell(new Metrics(model.name(), model.metrics(),
+                        failures.get(), batches, batchedWrites, backlog.stalls(), backlog.stalledNanos(), backlog.depth()))))
                 .onSignal(PreRestart.class, s -> {
                     long n = failures.incrementAndGet();
                     DeviceErrorEvent.record(model.name(), "the model threw; restarted with its state kept");
@@ -240,6 +244,68 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     static final int DRAIN_STASH = 4096;
 
     /**
+     * Accesses taken from the backlog per message: then the actor yields its thread (to the other
+     * devices on the dispatcher) and tells itself to go on, so a flooding guest cannot hold it.
+     */
+    static final int BACKLOG_TURN = DeviceBacklog.CAPACITY;
+
+    private Behavior<Command> drainBacklog() {
+        return switch (backlog.drain(accessHandler, BACKLOG_TURN)) {
+            case IDLE -> this;
+            case MORE -> {
+                getContext().getSelf().tell(DrainBacklog.INSTANCE);
+                yield this;
+            }
+            case STOPPED -> afterWrite(); // a reset is draining: hold the rest until its rings stop
+        };
+    }
+
+    /**
+     * Handles a host request that must come after every guest access put before it was sent (a
+     * snapshot's capture, the VM's stop, a recording's end: the vCPUs are paused or stopped, so
+     * that is at most a backlog's worth): takes them first. A reset that starts among them holds
+     * the request too, until its rings have stopped.
+     */
+    private Behavior<Command> afterBacklog(Command request, Runnable handle) {
+        Behavior<Command> next = drainBacklog();
+        if (next != this) {
+            getContext().getSelf().tell(request); // the holding behavior stashes it, in its turn
+            return next;
+        }
+        handle.run();
+        return this;
+    }
+
+    /** One access from the backlog; false once a write leaves a virtio transport draining its reset. */
+    private boolean access(byte kind, long offset, int size, long value, Object payload) {
+        switch (kind) {
+            case DeviceBacklog.WRITE -> {
+                if (tape.recording()) recorded(DeviceSteps.write(offset, size, value), () -> write(offset, size, value));
+                else write(offset, size, value);
+            }
+            case DeviceBacklog.READ -> {
+                read(offset, size, (ReadReply) payload, value);
+                return true;
+            }
+            case DeviceBacklog.REP_WRITE -> {
+                var out = (io.actorvm.kvm.VmExit.PortOut) payload;
+                if (tape.recording()) recorded(DeviceSteps.repWrite(offset, out.size(), out.count(), out::value), () -> repWrite(offset, out));
+                else repWrite(offset, out);
+            }
+            case DeviceBacklog.BATCH -> {
+                @SuppressWarnings("unchecked")
+                var writes = (List<BufferedWrite>) payload;
+                batches++;
+                batchedWrites += writes.size();
+                if (tape.recording()) recorded(DeviceSteps.batch(writes), () -> batch(writes));
+                else batch(writes);
+            }
+            default -> throw new IllegalStateException("backlog slot of kind " + kind);
+        }
+        return !(model instanceof VirtioMmioTransport t && t.draining());
+    }
+
+    /**
      * After a write that reset a virtio transport: hold every further access until its old rings
      * have finished their requests and stopped, so the driver's next read waits as it would on
      * hardware and no request of the old driver completes into the new one's rings. VirtioRings
@@ -250,14 +316,17 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
         return Behaviors.withStash(DRAIN_STASH, stash -> Behaviors.receive(Command.class)
                 .onMessage(RingsStopped.class, r -> {
                     t.ringsStopped();
+                    // The backlog stayed scheduled while held (its producers told nobody): go on with it.
+                    getContext().getSelf().tell(DrainBacklog.INSTANCE);
                     return stash.unstashAll(this);
                 })
+                // Held accesses wait in the backlog itself (its vCPUs stall when it is full).
+                .onMessage(DrainBacklog.class, d -> Behaviors.same())
                 .onAnyMessage(m -> {
                     if (!stash.isFull()) {
                         stash.stash(m);
                     } else {
                         if (m instanceof Read read) read.answer(-1L);
-                        if (m instanceof Write || m instanceof WriteBatch || m instanceof RepWrite) backlog.leave();
                         logLimit.admit().ifPresent(left -> getContext().getLog().warn(
                                 "device {} is resetting and holds {} accesses already; dropped one{}", model.name(), DRAIN_STASH,
                                 GuestLogLimit.suppressedNote(left)));
@@ -268,19 +337,31 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     }
 
     private long write(Write w) {
-        model.write(w.offset(), w.size(), w.value());
-        model.flush();
-        return 0;
+        return write(w.offset(), w.size(), w.value());
     }
 
     private long write(WriteBatch batch) {
-        for (BufferedWrite w : batch.writes()) model.write(w.offset(), w.size(), w.value());
+        return batch(batch.writes());
+    }
+
+    private long write(RepWrite rep) {
+        return repWrite(rep.offset(), rep.out());
+    }
+
+    private long write(long offset, int size, long value) {
+        model.write(offset, size, value);
         model.flush();
         return 0;
     }
 
-    private long write(RepWrite rep) {
-        for (int i = 0; i < rep.out().count(); i++) model.write(rep.offset(), rep.out().size(), rep.out().value(i));
+    private long batch(List<BufferedWrite> writes) {
+        for (BufferedWrite w : writes) model.write(w.offset(), w.size(), w.value());
+        model.flush();
+        return 0;
+    }
+
+    private long repWrite(long offset, io.actorvm.kvm.VmExit.PortOut out) {
+        for (int i = 0; i < out.count(); i++) model.write(offset, out.size(), out.value(i));
         model.flush();
         return 0;
     }
@@ -299,24 +380,28 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     }
 
     private Behavior<Command> onRead(Read r) {
+        read(r.offset(), r.size(), r.reply(), r.ticket());
+        return this;
+    }
+
+    private void read(long offset, int size, ReadReply reply, long ticket) {
         long value;
         try {
             if (tape.recording()) {
-                DeviceStep.Builder step = DeviceSteps.read(r.offset(), r.size());
+                DeviceStep.Builder step = DeviceSteps.read(offset, size);
                 value = recorded(step, () -> {
-                    long v = model.read(r.offset(), r.size());
+                    long v = model.read(offset, size);
                     step.getReadBuilder().setValue(v);
                     return v;
                 });
             } else {
-                value = model.read(r.offset(), r.size());
+                value = model.read(offset, size);
             }
         } catch (RuntimeException e) {
             // The vCPU is blocked on this answer: give it what an absent device gives, then fail.
-            r.answer(-1L);
+            reply.answer(ticket, -1L);
             throw e;
         }
-        r.answer(value);
-        return this;
+        reply.answer(ticket, value);
     }
 }

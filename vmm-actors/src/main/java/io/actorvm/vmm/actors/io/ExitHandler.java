@@ -13,12 +13,12 @@ public interface ExitHandler {
 
     void portOut(VmExit.PortOut out);
 
-    /** The {@code size * count} bytes the guest reads. */
+    /** The {@code size * count} bytes the guest reads; the array may be reused at this vCPU's next read. */
     byte[] portIn(VmExit.PortIn in);
 
     void mmioWrite(VmExit.MmioWrite write);
 
-    /** The {@code length} bytes the guest reads. */
+    /** The {@code length} bytes the guest reads; the array may be reused at this vCPU's next read. */
     byte[] mmioRead(VmExit.MmioRead read);
 
     /** The VM's exit and I/O counters. */

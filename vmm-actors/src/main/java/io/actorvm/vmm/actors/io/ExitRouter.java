@@ -4,7 +4,7 @@ import io.actorvm.io.buffering.BufferedWrite;
 import io.actorvm.io.buffering.CoalescedRing;
 import io.actorvm.io.buffering.IoBus;
 import io.actorvm.kvm.VmExit;
-import io.actorvm.vmm.actors.device.DeviceActor;
+import io.actorvm.vmm.actors.device.DeviceBacklog;
 import io.actorvm.vmm.actors.device.GuestLogLimit;
 
 import java.time.Duration;
@@ -17,11 +17,12 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Routes a vCPU's port and MMIO exits to device actors. Runs on the vCPU threads: a write is a
- * {@code tell} into the device's bounded backlog (the vCPU resumes at once unless the backlog is
- * full, and then waits for the device, as on hardware); a read is a message answered through the
- * vCPU's own {@link ReplyChannel}, and blocks only the vCPU that made it. Accesses nobody claims
- * behave as on a PC: reads see all ones, writes vanish; both are counted.
+ * Routes a vCPU's port and MMIO exits to device actors. Runs on the vCPU threads: a write is put in
+ * the device's bounded {@link DeviceBacklog} (the vCPU resumes at once unless the backlog is full,
+ * and then waits for the device, as on hardware); a read is put there too and answered through the
+ * vCPU's own {@link ReplyChannel}, and blocks only the vCPU that made it. Neither allocates: the
+ * backlog's slots and the channel are reused, and the actor is told only when it was idle.
+ * Accesses nobody claims behave as on a PC: reads see all ones, writes vanish; both are counted.
  *
  * <p>A vCPU told to stop is interrupted: a wait here then ends at once, the write is not sent and
  * the read sees all ones (counted as {@code stopped_accesses}); the guest never runs again.
@@ -36,7 +37,20 @@ public final class ExitRouter implements ExitHandler {
     private static final int UNCLAIMED_LOG_LIMIT = 64;
 
     private final AtomicInteger unclaimedLogged = new AtomicInteger();
-    private final ThreadLocal<ReplyChannel> replies = ThreadLocal.withInitial(() -> new ReplyChannel(Thread.currentThread()));
+    private final ThreadLocal<VcpuSide> vcpus = ThreadLocal.withInitial(VcpuSide::new);
+
+    /** What each vCPU thread reuses for every read: its reply channel, and buffers for the bytes it reads. */
+    private static final class VcpuSide {
+        final ReplyChannel replies = new ReplyChannel(Thread.currentThread());
+        private final byte[][] small = new byte[9][]; // by length: every one-item read (1, 2, 4 or 8 bytes)
+
+        /** A buffer of {@code n} bytes, valid until this vCPU's next read; a {@code rep ins} gets its own. */
+        byte[] buffer(int n) {
+            if (n >= small.length) return new byte[n];
+            byte[] b = small[n];
+            return b != null ? b : (small[n] = new byte[n]);
+        }
+    }
     private final IoBus<DeviceRef> ports;
     private final IoBus<DeviceRef> mmio;
     private final CoalescedRing ring; // shared by all vCPUs of the VM; null when not in use
@@ -72,45 +86,56 @@ public final class ExitRouter implements ExitHandler {
         stats.largestCoalescedBatch.accumulate(entries.size());
         Map<DeviceRef, List<BufferedWrite>> byDevice = new LinkedHashMap<>();
         for (CoalescedRing.Entry e : entries) {
-            var target = (e.pio() ? ports : mmio).lookup(e.address(), e.length());
-            if (target.isEmpty()) {
+            var claim = (e.pio() ? ports : mmio).claimOf(e.address(), e.length());
+            if (claim == null) {
                 (e.pio() ? stats.unknownPortWrites : stats.unknownMmioWrites).increment();
                 continue;
             }
-            byDevice.computeIfAbsent(target.get().owner(), k -> new ArrayList<>())
-                    .add(new BufferedWrite(target.get().offset(), e.length(), e.value()));
+            byDevice.computeIfAbsent(claim.owner(), k -> new ArrayList<>())
+                    .add(new BufferedWrite(e.address() - claim.range().base(), e.length(), e.value()));
         }
-        byDevice.forEach((dev, writes) -> send(dev, new DeviceActor.WriteBatch(writes)));
+        byDevice.forEach((dev, writes) -> {
+            try {
+                dev.wake(dev.backlog().batch(writes));
+            } catch (InterruptedException ie) {
+                stopped();
+            }
+        });
     }
 
     @Override
     public void portOut(VmExit.PortOut out) {
         stats.portWrites.increment();
-        var target = ports.lookup(out.port(), out.size());
-        if (target.isEmpty()) {
+        var claim = ports.claimOf(out.port(), out.size());
+        if (claim == null) {
             stats.unknownPortWrites.increment();
             unclaimed("port write", out.port(), out.size());
             return;
         }
-        DeviceRef dev = target.get().owner();
-        long offset = target.get().offset();
-        send(dev, out.count() == 1 ? new DeviceActor.Write(offset, out.size(), out.value(0))
-                : new DeviceActor.RepWrite(offset, out));
+        DeviceRef dev = claim.owner();
+        long offset = out.port() - claim.range().base();
+        try {
+            dev.wake(out.count() == 1 ? dev.backlog().write(offset, out.size(), out.value(0)) : dev.backlog().repWrite(offset, out));
+        } catch (InterruptedException e) {
+            stopped();
+        }
     }
 
+    /** The bytes read, in a buffer this vCPU reuses: valid until its next read. */
     @Override
     public byte[] portIn(VmExit.PortIn in) {
         stats.portReads.increment();
-        byte[] data = new byte[in.size() * in.count()];
-        var target = ports.lookup(in.port(), in.size());
-        if (target.isEmpty()) {
+        VcpuSide vcpu = vcpus.get();
+        byte[] data = vcpu.buffer(in.size() * in.count());
+        var claim = ports.claimOf(in.port(), in.size());
+        if (claim == null) {
             stats.unknownPortReads.increment();
             unclaimed("port read", in.port(), in.size());
             Arrays.fill(data, (byte) 0xFF);
             return data;
         }
         for (int i = 0; i < in.count(); i++) {
-            putLittleEndian(data, i * in.size(), in.size(), read(target.get().owner(), target.get().offset(), in.size()));
+            putLittleEndian(data, i * in.size(), in.size(), read(vcpu.replies, claim.owner(), in.port() - claim.range().base(), in.size()));
         }
         return data;
     }
@@ -118,27 +143,34 @@ public final class ExitRouter implements ExitHandler {
     @Override
     public void mmioWrite(VmExit.MmioWrite w) {
         stats.mmioWrites.increment();
-        var target = mmio.lookup(w.address(), w.data().length);
-        if (target.isEmpty()) {
+        var claim = mmio.claimOf(w.address(), w.data().length);
+        if (claim == null) {
             stats.unknownMmioWrites.increment();
             unclaimed("MMIO write", w.address(), w.data().length);
             return;
         }
-        send(target.get().owner(), new DeviceActor.Write(target.get().offset(), w.data().length, w.value()));
+        DeviceRef dev = claim.owner();
+        try {
+            dev.wake(dev.backlog().write(w.address() - claim.range().base(), w.data().length, w.value()));
+        } catch (InterruptedException e) {
+            stopped();
+        }
     }
 
+    /** The bytes read, in a buffer this vCPU reuses: valid until its next read. */
     @Override
     public byte[] mmioRead(VmExit.MmioRead r) {
         stats.mmioReads.increment();
-        byte[] data = new byte[r.length()];
-        var target = mmio.lookup(r.address(), r.length());
-        if (target.isEmpty()) {
+        VcpuSide vcpu = vcpus.get();
+        byte[] data = vcpu.buffer(r.length());
+        var claim = mmio.claimOf(r.address(), r.length());
+        if (claim == null) {
             stats.unknownMmioReads.increment();
             unclaimed("MMIO read", r.address(), r.length());
             Arrays.fill(data, (byte) 0xFF);
             return data;
         }
-        putLittleEndian(data, 0, r.length(), read(target.get().owner(), target.get().offset(), r.length()));
+        putLittleEndian(data, 0, r.length(), read(vcpu.replies, claim.owner(), r.address() - claim.range().base(), r.length()));
         return data;
     }
 
@@ -148,22 +180,10 @@ public final class ExitRouter implements ExitHandler {
         }
     }
 
-    /** Sends a write once the device's backlog has a place for it. */
-    private void send(DeviceRef device, DeviceActor.Command write) {
-        try {
-            device.backlog().enter();
-        } catch (InterruptedException e) {
-            stopped();
-            return;
-        }
-        device.ref().tell(write);
-    }
-
-    private long read(DeviceRef device, long offset, int size) {
-        ReplyChannel channel = replies.get();
+    private long read(ReplyChannel channel, DeviceRef device, long offset, int size) {
         long ticket = channel.open();
-        device.ref().tell(new DeviceActor.Read(offset, size, channel, ticket));
         try {
+            device.wake(device.backlog().read(offset, size, channel, ticket));
             return channel.await(ticket, System.nanoTime() + READ_TIMEOUT.toNanos());
         } catch (TimeoutException e) {
             // The vCPU cannot wait forever, and the guest gets what an absent device gives; that

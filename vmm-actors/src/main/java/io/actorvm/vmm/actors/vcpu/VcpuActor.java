@@ -169,9 +169,10 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
         try {
             vcpu.bindToCurrentThread();
             int untilSample = ExitEvent.nextSampleIn();
+            Runnable paused = () -> self.tell(new LoopPaused()); // made once: an exit allocates nothing here
             while (outcome == null) {
                 if (control.pauseRequested()) completePendingInstruction();
-                if (!control.awaitRunnable(() -> self.tell(new LoopPaused()))) {
+                if (!control.awaitRunnable(paused)) {
                     outcome = Outcome.requestedStop();
                     break;
                 }

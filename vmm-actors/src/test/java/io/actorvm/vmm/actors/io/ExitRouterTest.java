@@ -108,8 +108,8 @@ class ExitRouterTest {
     }
 
     @Test
-    void aRepOutsIsOneMessageWrittenItemByItemInOrder() {
-        Rig rig = rig(1, new CountDownLatch(0), 0);
+    void aRepOutsIsOneAccessWrittenItemByItemInOrder() {
+        Rig rig = rig(2, new CountDownLatch(0), 0); // one place for the 2048-item rep outs, one for the read after it
         byte[] data = new byte[4096];
         for (int i = 0; i < data.length; i += 2) data[i] = (byte) (i / 2);
         rig.router().portOut(new VmExit.PortOut(PORT, 2, data.length / 2, data));
