@@ -91,6 +91,8 @@ public class ExitDispatchBench {
     final VmExit.PortIn portIn = new VmExit.PortIn(PORT, 1, 1);
     final VmExit.MmioWrite mmioWrite = new VmExit.MmioWrite(MMIO, new byte[] {1, 2, 3, 4});
     final VmExit.MmioRead mmioRead = new VmExit.MmioRead(MMIO, 4);
+    /** A kvm_run page as KVM fills it, for the benchmarks that decode too (the vCPU's whole user-space path). */
+    io.actorvm.kvm.KvmRun pioWritePage, pioReadPage;
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -115,6 +117,21 @@ public class ExitDispatchBench {
         ports.register(new IoRange(PORT, 1), new DeviceRef("port-scratch", portDevice, portBacklog));
         mmio.register(new IoRange(MMIO, 0x1000), new DeviceRef("mmio-scratch", mmioDevice, mmioBacklog));
         router = new ExitRouter(ports, mmio, null, new IoStats());
+        pioWritePage = pioExitPage(1);
+        pioReadPage = pioExitPage(0);
+    }
+
+    /** A kvm_run page holding a one-byte PIO exit at {@link #PORT} ({@code direction} 1: out, of 0x5A). */
+    static io.actorvm.kvm.KvmRun pioExitPage(int direction) {
+        var page = java.lang.foreign.Arena.global().allocate(4096, 4096);
+        page.set(java.lang.foreign.ValueLayout.JAVA_INT, 8, 2);              // exit_reason: KVM_EXIT_IO
+        page.set(java.lang.foreign.ValueLayout.JAVA_BYTE, 32, (byte) direction);
+        page.set(java.lang.foreign.ValueLayout.JAVA_BYTE, 33, (byte) 1);     // size
+        page.set(java.lang.foreign.ValueLayout.JAVA_SHORT, 34, (short) PORT);
+        page.set(java.lang.foreign.ValueLayout.JAVA_INT, 36, 1);             // count
+        page.set(java.lang.foreign.ValueLayout.JAVA_LONG, 40, 0x200);        // data_offset
+        page.set(java.lang.foreign.ValueLayout.JAVA_BYTE, 0x200, (byte) 0x5A);
+        return new io.actorvm.kvm.KvmRun(page);
     }
 
     @TearDown(Level.Trial)
@@ -154,6 +171,18 @@ public class ExitDispatchBench {
         return org.apache.pekko.actor.typed.javadsl.AskPattern.<DeviceActor.Command, DeviceActor.ReadResult>ask(portDevice,
                         replyTo -> new DeviceActor.Read(0, 1, replyTo), java.time.Duration.ofSeconds(5), system.scheduler())
                 .toCompletableFuture().get(6, TimeUnit.SECONDS).value();
+    }
+
+    /** Decoded from a kvm_run page, then routed: everything the vCPU thread does for the exit besides KVM_RUN. */
+    @Benchmark
+    public void pioWriteDecoded() {
+        router.portOut((VmExit.PortOut) pioWritePage.decode());
+    }
+
+    /** Decoded, routed, answered and completed into the page: a whole PIO read but for KVM_RUN. */
+    @Benchmark
+    public void pioReadDecoded() {
+        pioReadPage.completePortIn(router.portIn((VmExit.PortIn) pioReadPage.decode()));
     }
 
     @Benchmark

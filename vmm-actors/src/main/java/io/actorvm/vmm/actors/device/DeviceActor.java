@@ -26,6 +26,7 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 
+import io.actorvm.vmm.actors.device.DeviceBacklog.Drained;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
@@ -123,6 +124,7 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     private final DeviceTape tape;
     private final DeviceBacklog.Handler accessHandler = this::access; // made once: a drain allocates nothing
     private long batches, batchedWrites;
+    private boolean unflushed; // a backlog write since the model last flushed
 
     /** A device actor with a backlog of its own (for tests and tools that write to it directly). */
     public static Behavior<Command> create(BusDevice model) {
@@ -249,8 +251,23 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
      */
     static final int BACKLOG_TURN = DeviceBacklog.CAPACITY;
 
+    /**
+     * How long the actor watches its backlog after answering a read before it goes idle: a guest
+     * polling a register is back within an exit's round trip (1–2 µs on hardware), and an access
+     * taken while watching costs neither a message nor waking a thread. With one CPU the vCPU
+     * cannot run while the actor watches: no watching.
+     */
+    static final long READ_SPIN_NANOS = Long.getLong("actorvm.device-read-spin-nanos",
+            Runtime.getRuntime().availableProcessors() > 1 ? 10_000 : 0);
+
     private Behavior<Command> drainBacklog() {
-        return switch (backlog.drain(accessHandler, BACKLOG_TURN)) {
+        Drained drained = backlog.drain(accessHandler, BACKLOG_TURN, READ_SPIN_NANOS);
+        if (unflushed) {
+            // One flush per turn: what a run of UART writes transmitted goes on as one chunk.
+            unflushed = false;
+            model.flush();
+        }
+        return switch (drained) {
             case IDLE -> this;
             case MORE -> {
                 getContext().getSelf().tell(DrainBacklog.INSTANCE);
@@ -280,8 +297,12 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     private boolean access(byte kind, long offset, int size, long value, Object payload) {
         switch (kind) {
             case DeviceBacklog.WRITE -> {
+                // Recorded, each write is a step with its own flush, as a replay repeats it.
                 if (tape.recording()) recorded(DeviceSteps.write(offset, size, value), () -> write(offset, size, value));
-                else write(offset, size, value);
+                else {
+                    model.write(offset, size, value);
+                    unflushed = true;
+                }
             }
             case DeviceBacklog.READ -> {
                 read(offset, size, (ReadReply) payload, value);

@@ -53,6 +53,7 @@ public final class DeviceBacklog {
     private final Object[] payloads; // a read's ReadReply, a rep write's PortOut, a batch's writes
     private final AtomicLong claimed = new AtomicLong();
     private long taken; // consumer only: how many accesses the actor has taken
+    private byte lastKind; // consumer only: the kind of the last one
 
     /** IDLE: the actor is not draining and no drain message is on its way; a producer that finds it so sends one. */
     private static final int IDLE = 0, SCHEDULED = 1;
@@ -161,18 +162,24 @@ public final class DeviceBacklog {
     /**
      * Takes up to {@code limit} accesses in order and hands each to {@code handler}. Each gives its
      * place back before it is handled (a model that throws must not keep it; the access is then
-     * lost, as its message was before, and the rest stay for the next turn).
+     * lost, as its message was before, and the rest stay for the next turn). With nothing left
+     * after a read, watches the backlog for {@code spinNanos} more before it goes idle: a vCPU answered a read
+     * a moment ago is usually back with its next access within microseconds (a guest polling a
+     * status register), and taking that one here spares it the wake-up of an idle actor.
      */
-    Drained drain(Handler handler, int limit) {
+    Drained drain(Handler handler, int limit, long spinNanos) {
+        int done = 0;
         for (;;) {
-            for (int done = 0; done < limit; done++) {
+            for (; done < limit; done++) {
                 int slot = (int) taken & mask;
-                if ((long) SEQUENCE.getVolatile(sequence, slot) != taken + 1) break;
+                if ((long) SEQUENCE.getVolatile(sequence, slot) != taken + 1
+                        && !arrives(slot, lastKind == READ ? spinNanos : 0)) break; // writes need no answer: no spin for them
                 byte kind = kinds[slot];
                 long offset = offsets[slot], value = values[slot];
                 int size = sizes[slot];
                 Object payload = payloads[slot];
                 payloads[slot] = null;
+                lastKind = kind;
                 taken++;
                 places.release(); // happens-before the claim that reuses this slot
                 if (!handler.access(kind, offset, size, value, payload)) return Drained.STOPPED;
@@ -183,6 +190,17 @@ public final class DeviceBacklog {
             // look again, and take the turn back if so (unless its producer already did and told us).
             if (isEmpty() || !schedule.compareAndSet(IDLE, SCHEDULED)) return Drained.IDLE;
         }
+    }
+
+    /** Whether the next access lands in {@code slot} within {@code spinNanos} (consumer only). */
+    private boolean arrives(int slot, long spinNanos) {
+        if (spinNanos <= 0) return false;
+        long until = System.nanoTime() + spinNanos;
+        do {
+            Thread.onSpinWait();
+            if ((long) SEQUENCE.getVolatile(sequence, slot) == taken + 1) return true;
+        } while (System.nanoTime() < until);
+        return false;
     }
 
     /** Nothing put and not yet taken (consumer only). */
