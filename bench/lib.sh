@@ -35,3 +35,35 @@ between_ms() {
     rm -f "$stamps"
   done | median
 }
+
+# phases_ms WANT CMD... -- M1 M2 ... Mk: runs CMD $RUNS times (exit status WANT each time) and prints
+# the median time in ms between each pair of successive marker lines (k-1 numbers on one line), as
+# the lines arrive: one run times every phase of a guest that announces its phases on the console.
+phases_ms() {
+  local want=$1; shift
+  local cmd=() markers=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do cmd+=("$1"); shift; done
+  shift
+  markers=("$@")
+  local results; results=$(mktemp)
+  for _ in $(seq "$RUNS"); do
+    local stamps rc
+    stamps=$(mktemp)
+    set +e
+    "${cmd[@]}" 2>/dev/null </dev/null | while IFS= read -r line; do printf '%s %s\n' "$(date +%s%N)" "$line"; done > "$stamps"
+    rc=${PIPESTATUS[0]}
+    set -e
+    [ "$rc" = "$want" ] || { echo "bench: '${cmd[*]}' exited $rc, expected $want" >&2; rm -f "$stamps" "$results"; exit 1; }
+    awk -v m="$(IFS='|'; echo "${markers[*]}")" 'BEGIN { k = split(m, ms, "|") }
+        { for (i = 1; i <= k; i++) if (!t[i] && index($0, ms[i])) t[i] = $1 }
+        END { for (i = 1; i <= k; i++) if (!t[i]) exit 1
+              for (i = 2; i <= k; i++) printf "%s%d", (i > 2 ? " " : ""), (t[i] - t[i-1]) / 1000000; print "" }' "$stamps" >> "$results" \
+      || { echo "bench: not every one of '${markers[*]}' in the output of '${cmd[*]}'" >&2; rm -f "$stamps" "$results"; exit 1; }
+    rm -f "$stamps"
+  done
+  local cols; cols=$(( ${#markers[@]} - 1 ))
+  local out=()
+  for c in $(seq "$cols"); do out+=("$(awk -v c="$c" '{print $c}' "$results" | median)"); done
+  rm -f "$results"
+  echo "${out[*]}"
+}

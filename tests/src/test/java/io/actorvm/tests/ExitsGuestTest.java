@@ -20,7 +20,8 @@ class ExitsGuestTest extends ActorTestSupport {
         Vm.Terminated t = run.awaitTermination(Duration.ofSeconds(120));
 
         // Reads of an unclaimed port return all ones, so the OR of every byte read is 0xff.
-        assertEquals("exits pio_out=%d pio_in=%d mmio_out=%d in_or=0xff\n".formatted(n, n, n), run.console.text());
+        assertEquals("exits: out\nexits: in\nexits: mmio\nexits: done\nexits pio_out=%d pio_in=%d mmio_out=%d in_or=0xff\n"
+                .formatted(n, n, n), run.console.text());
         assertEquals(0, t.exitStatus(), t.reason());
         Map<String, Long> io = run.stats().io();
         assertEquals(n, io.get("unknown_port_writes"));
