@@ -16,19 +16,25 @@ time_ms() {
   done | median
 }
 
+# stamped WANT STAMPS CMD...: runs CMD once, writing each output line to STAMPS behind the time it
+# arrived (ns); fails the bench unless CMD exits with WANT.
+stamped() {
+  local want=$1 stamps=$2 rc; shift 2
+  set +e
+  "$@" 2>/dev/null </dev/null | while IFS= read -r line; do printf '%s %s\n' "$(date +%s%N)" "$line"; done > "$stamps"
+  rc=${PIPESTATUS[0]}
+  set -e
+  [ "$rc" = "$want" ] || { echo "bench: '$*' exited $rc, expected $want" >&2; rm -f "$stamps"; exit 1; }
+}
+
 # between_ms WANT START END CMD...: runs CMD $RUNS times (exit status WANT each time) and prints the
 # median time in ms from the first output line containing START to the first containing END, as
 # the lines arrive: VMM start-up and guest boot do not count, only what the guest does in between.
 between_ms() {
   local want=$1 start=$2 end=$3; shift 3
   for _ in $(seq "$RUNS"); do
-    local stamps rc
-    stamps=$(mktemp)
-    set +e
-    "$@" 2>/dev/null </dev/null | while IFS= read -r line; do printf '%s %s\n' "$(date +%s%N)" "$line"; done > "$stamps"
-    rc=${PIPESTATUS[0]}
-    set -e
-    [ "$rc" = "$want" ] || { echo "bench: '$*' exited $rc, expected $want" >&2; rm -f "$stamps"; exit 1; }
+    local stamps; stamps=$(mktemp)
+    stamped "$want" "$stamps" "$@"
     awk -v s="$start" -v e="$end" 'index($0, s) && !t0 {t0 = $1} index($0, e) && t0 && !t1 {t1 = $1}
         END { if (!t0 || !t1) exit 1; printf "%d\n", (t1 - t0) / 1000000 }' "$stamps" \
       || { echo "bench: no '$start' ... '$end' in the output of '$*'" >&2; rm -f "$stamps"; exit 1; }
@@ -47,13 +53,8 @@ phases_ms() {
   markers=("$@")
   local results; results=$(mktemp)
   for _ in $(seq "$RUNS"); do
-    local stamps rc
-    stamps=$(mktemp)
-    set +e
-    "${cmd[@]}" 2>/dev/null </dev/null | while IFS= read -r line; do printf '%s %s\n' "$(date +%s%N)" "$line"; done > "$stamps"
-    rc=${PIPESTATUS[0]}
-    set -e
-    [ "$rc" = "$want" ] || { echo "bench: '${cmd[*]}' exited $rc, expected $want" >&2; rm -f "$stamps" "$results"; exit 1; }
+    local stamps; stamps=$(mktemp)
+    stamped "$want" "$stamps" "${cmd[@]}"
     awk -v m="$(IFS='|'; echo "${markers[*]}")" 'BEGIN { k = split(m, ms, "|") }
         { for (i = 1; i <= k; i++) if (!t[i] && index($0, ms[i])) t[i] = $1 }
         END { for (i = 1; i <= k; i++) if (!t[i]) exit 1
