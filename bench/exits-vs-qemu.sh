@@ -36,8 +36,10 @@ actorvm_run() { ACTORVM_NO_BUILD=1 ./actorvm run --kernel "$G/$1.elf" --memory 1
 # (port 1023: a device model in both VMMs), MMIO writes to an address nobody claims.
 phases="exits: out|exits: in|exits: mmio|exits: done"
 IFS='|' read -r -a marks <<< "$phases"
-read -r q_out q_in q_mmio <<< "$(phases_ms 1 qemu_run exits "n=$N_LARGE port=1023" -- "${marks[@]}")"
-read -r a_out a_in a_mmio <<< "$(phases_ms 0 actorvm_run exits "n=$N_LARGE port=1023" -- "${marks[@]}")"
+q_phases=$(phases_ms 1 qemu_run exits "n=$N_LARGE port=1023" -- "${marks[@]}")   # set -e: a failed run ends the bench
+a_phases=$(phases_ms 0 actorvm_run exits "n=$N_LARGE port=1023" -- "${marks[@]}")
+read -r q_out q_in q_mmio <<< "$q_phases"
+read -r a_out a_in a_mmio <<< "$a_phases"
 echo "exits guest, $N_LARGE exits per kind, each phase timed between its console lines, median of $RUNS runs:"
 for kind in out in mmio; do
   q=$(eval echo "\$q_$kind"); a=$(eval echo "\$a_$kind")

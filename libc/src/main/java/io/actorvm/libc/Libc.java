@@ -32,6 +32,9 @@ public final class Libc {
     public static final int PROT_READ = 0x1;
     public static final int PROT_WRITE = 0x2;
     public static final int MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000;
+    /** hugetlbfs pages, of the size MAP_HUGE_2MB names (log2 of it in bits 26..31). */
+    public static final int MAP_HUGETLB = 0x40000, MAP_HUGE_2MB = 21 << 26;
+    public static final int MADV_HUGEPAGE = 14;
     public static final int POLLIN = 0x1;
     public static final int EFD_CLOEXEC = 0x80000;
     public static final int EFD_NONBLOCK = 0x800;
@@ -59,6 +62,7 @@ public final class Libc {
     private static final MethodHandle MMAP = errnoCall("mmap",
             FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
     private static final MethodHandle MUNMAP = errnoCall("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle MADVISE = errnoCall("madvise", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
     private static final MethodHandle EVENTFD = errnoCall("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle READ = errnoCall("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
     private static final MethodHandle WRITE = errnoCall("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
@@ -187,6 +191,28 @@ public final class Libc {
      */
     public static MemorySegment mmapAnonymous(long size, Arena arena, String what) {
         return mmap(size, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0L, arena, what);
+    }
+
+    /**
+     * A private anonymous mapping of 2 MiB hugetlbfs pages ({@code size} a multiple of 2 MiB),
+     * reserved now: without MAP_NORESERVE the kernel takes every page from the huge page pool at
+     * mmap (failing with ENOMEM if the pool is short) instead of killing the process with SIGBUS
+     * at the first touch it cannot serve. Closing {@code arena} unmaps it.
+     */
+    public static MemorySegment mmapAnonymousHuge2M(long size, Arena arena, String what) {
+        return mmap(size, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB, -1, 0L, arena, what);
+    }
+
+    /** madvise(2) over the whole of {@code segment}. */
+    public static void madvise(MemorySegment segment, int advice, String what) {
+        MemorySegment cap = CAPTURE_SEGMENT.get();
+        int r;
+        try {
+            r = (int) MADVISE.invokeExact(cap, segment, segment.byteSize(), advice);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        if (r < 0) throw new SyscallException(what, errno(cap));
     }
 
     /**

@@ -111,11 +111,16 @@ public final class GuestMemory implements AutoCloseable {
 
     /** Anonymous, lazily allocated RAM for {@code map}. */
     public static GuestMemory allocate(AddressMap map) {
+        return allocate(map, HugePages.NONE);
+    }
+
+    /** Anonymous RAM for {@code map} on pages of the kind {@code huge} says (see {@link PrivateMapping#anonymous(long, HugePages)}). */
+    public static GuestMemory allocate(AddressMap map, HugePages huge) {
         List<Region> regions = new ArrayList<>();
         List<PrivateMapping> mappings = new ArrayList<>();
         try {
             for (AddressMap.RamRange r : map.ramRanges()) {
-                PrivateMapping m = PrivateMapping.anonymous(r.size());
+                PrivateMapping m = PrivateMapping.anonymous(r.size(), huge);
                 mappings.add(m);
                 regions.add(new Region(GuestAddress.of(r.start()), m.segment()));
             }

@@ -25,14 +25,38 @@ public final class PrivateMapping implements AutoCloseable {
 
     /** Maps {@code size} bytes (a multiple of 4 KiB) of zeroed, lazily allocated memory. */
     public static PrivateMapping anonymous(long size) {
+        return anonymous(size, HugePages.NONE);
+    }
+
+    /**
+     * Maps {@code size} bytes of zeroed memory on pages of the kind {@code huge} says: lazily
+     * allocated 4 KiB pages, the same madvised for transparent huge pages, or 2 MiB hugetlbfs pages
+     * all reserved now ({@code size} a multiple of 2 MiB; a pool too small is an
+     * IllegalStateException naming it, not a SIGBUS later).
+     */
+    public static PrivateMapping anonymous(long size, HugePages huge) {
         checkSize(size);
+        if (huge == HugePages.HUGETLB_2M && size % HugePages.TWO_MIB != 0) {
+            throw new IllegalArgumentException("2M huge pages need RAM in whole 2 MiB pages, not " + size + " bytes");
+        }
         // The segment's lifetime is a shared arena whose closing unmaps it: any access after
         // close() (from any thread, through any slice) throws instead of touching freed memory.
         Arena arena = Arena.ofShared();
+        String what = "mmap of " + size + " bytes of guest memory";
         try {
-            return new PrivateMapping(arena, Libc.mmapAnonymous(size, arena, "mmap of " + size + " bytes of guest memory"));
+            if (huge == HugePages.HUGETLB_2M) return new PrivateMapping(arena, Libc.mmapAnonymousHuge2M(size, arena, what));
+            MemorySegment segment = Libc.mmapAnonymous(size, arena, what);
+            if (huge == HugePages.TRANSPARENT) Libc.madvise(segment, Libc.MADV_HUGEPAGE, "madvise(MADV_HUGEPAGE) of guest memory");
+            return new PrivateMapping(arena, segment);
         } catch (SyscallException e) {
             arena.close();
+            if (huge == HugePages.HUGETLB_2M) {
+                throw new IllegalStateException("cannot take " + (size / HugePages.TWO_MIB) + " huge pages of 2 MiB for guest memory ("
+                        + e.getMessage() + "); the pool is /proc/sys/vm/nr_hugepages");
+            }
+            if (huge == HugePages.TRANSPARENT && e.getMessage().contains("madvise")) {
+                throw new IllegalStateException(e.getMessage() + ": transparent huge pages are off here (/sys/kernel/mm/transparent_hugepage/enabled)");
+            }
             throw new OutOfMemoryError(e.getMessage());
         }
     }

@@ -175,8 +175,11 @@ public final class MicroVm {
         if (next.cpuTemplate() != null && !next.cpuTemplate().equals("None")) {
             throw new IllegalArgumentException("cpu_template " + next.cpuTemplate() + " is not supported by actorvm (use \"None\")");
         }
-        if (next.hugePages() != null && !next.hugePages().equals("None")) {
-            throw new IllegalArgumentException("huge_pages " + next.hugePages() + " is not supported by actorvm (use \"None\")");
+        if (next.hugePages() != null && !next.hugePages().equals("None") && !next.hugePages().equals("2M")) {
+            throw new IllegalArgumentException("huge_pages " + next.hugePages() + " is not supported (use \"None\" or \"2M\")");
+        }
+        if ("2M".equals(next.hugePages()) && next.memSizeMib() % 2 != 0) {
+            throw new IllegalArgumentException("with huge_pages \"2M\" mem_size_mib must be a multiple of 2, not " + next.memSizeMib());
         }
         machine = next;
         configured = true;
@@ -269,7 +272,8 @@ public final class MicroVm {
         return new VmConfig(id, Path.of(bootSource.kernelImagePath()), cmdline, (long) machine.memSizeMib() << 20, machine.vcpuCount(),
                 bootSource.initrdPath() == null ? null : Path.of(bootSource.initrdPath()), java.util.Set.of(),
                 ordered.stream().map(d -> new DiskConfig(Path.of(d.pathOnHost()), Boolean.TRUE.equals(d.isReadOnly()))).toList(),
-                entropy != null, nets.values().stream().map(n -> netConfig(n.hostDevName(), n.guestMac())).toList(), dataDir);
+                entropy != null, nets.values().stream().map(n -> netConfig(n.hostDevName(), n.guestMac())).toList(), dataDir,
+                "2M".equals(machine.hugePages()) ? io.actorvm.mmu.HugePages.HUGETLB_2M : io.actorvm.mmu.HugePages.NONE);
     }
 
     /** Kernel parameters go before a {@code --}, whose words are the init's. */

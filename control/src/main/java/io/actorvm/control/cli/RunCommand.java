@@ -46,6 +46,11 @@ final class RunCommand implements Callable<Integer> {
             description = "CPUID features to hide from the guest, QEMU style: e.g. -cx16,-xsave")
     String cpuFeatures;
 
+    @Option(names = "--hugepages", paramLabel = "none|thp|2M", defaultValue = "none",
+            description = "what backs guest RAM: 4 KiB pages, transparent huge pages, or 2 MiB pages of the hugetlbfs pool "
+                    + "(/proc/sys/vm/nr_hugepages; all taken at start) (default ${DEFAULT-VALUE})")
+    String hugePages;
+
     @Option(names = "--name", paramLabel = "NAME", defaultValue = "vm", description = "VM name (default ${DEFAULT-VALUE})")
     String name;
 
@@ -93,7 +98,8 @@ final class RunCommand implements Callable<Integer> {
         try {
             config = new VmConfig(name, kernel, cmdline, SizeParser.parse(memory), cpus, initrd,
                     CpuFeature.parseDisabled(cpuFeatures), disks.stream().map(DiskConfig::parse).toList(), rng,
-                    nets.stream().map(NetConfig::parse).filter(java.util.Objects::nonNull).toList(), dataDir);
+                    nets.stream().map(NetConfig::parse).filter(java.util.Objects::nonNull).toList(), dataDir,
+                    io.actorvm.mmu.HugePages.parse(hugePages));
             sources = record.sources(dataDir, name);
         } catch (IllegalArgumentException e) {
             System.err.println("actorvm: " + e.getMessage());

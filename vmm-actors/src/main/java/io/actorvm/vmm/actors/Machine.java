@@ -120,9 +120,11 @@ final class Machine implements AutoCloseable {
             VmFd vm = kvm.createVm();
             GuestMemory memory;
             try {
-                // A snapshot loaded from a memory file maps it copy-on-write: nothing is read until the guest touches it.
+                // A snapshot loaded from a memory file maps it copy-on-write: nothing is read until the
+                // guest touches it (on 4 KiB pages: a file mapping cannot be hugetlbfs, and stays lazy).
                 String memoryFile = snapshot == null ? "" : snapshot.chain().getFirst().getMemoryFile();
-                memory = memoryFile.isEmpty() ? GuestMemory.allocate(map) : GuestMemory.mapFile(map, java.nio.file.Path.of(memoryFile));
+                memory = memoryFile.isEmpty() ? GuestMemory.allocate(map, config.hugePages())
+                        : GuestMemory.mapFile(map, java.nio.file.Path.of(memoryFile));
             } catch (RuntimeException | Error e) {
                 vm.close();
                 throw e;

@@ -21,7 +21,7 @@ import java.util.Objects;
  */
 public record VmConfig(String name, Path kernel, String cmdline, long memory, int cpus, Path initrd,
                        java.util.Set<io.actorvm.boot.CpuFeature> disabledCpuFeatures, java.util.List<DiskConfig> disks,
-                       boolean rng, java.util.List<NetConfig> nets, Path dataDir) {
+                       boolean rng, java.util.List<NetConfig> nets, Path dataDir, io.actorvm.mmu.HugePages hugePages) {
     /** As many as the MP table describes (it must fit in the last KiB of base memory). */
     public static final int MAX_CPUS = io.actorvm.boot.MpTable.MAX_CPUS;
 
@@ -34,6 +34,10 @@ public record VmConfig(String name, Path kernel, String cmdline, long memory, in
         disabledCpuFeatures = java.util.Set.copyOf(disabledCpuFeatures);
         disks = java.util.List.copyOf(disks);
         nets = java.util.List.copyOf(nets);
+        Objects.requireNonNull(hugePages, "hugePages");
+        if (hugePages == io.actorvm.mmu.HugePages.HUGETLB_2M && memory % io.actorvm.mmu.HugePages.TWO_MIB != 0) {
+            throw new IllegalArgumentException("memory must be a multiple of 2 MiB for 2M huge pages, not " + memory + " bytes");
+        }
         if (virtioDeviceCount(disks, rng) + nets.size() > io.actorvm.vmm.actors.virtio.VirtioSlots.MAX_DEVICES) {
             throw new IllegalArgumentException("at most " + io.actorvm.vmm.actors.virtio.VirtioSlots.MAX_DEVICES + " virtio devices");
         }
@@ -48,44 +52,55 @@ public record VmConfig(String name, Path kernel, String cmdline, long memory, in
         return virtioDeviceCount(disks, rng) + nets.size();
     }
 
+    /** A VM on 4 KiB pages. */
+    public VmConfig(String name, Path kernel, String cmdline, long memory, int cpus, Path initrd,
+                    java.util.Set<io.actorvm.boot.CpuFeature> disabledCpuFeatures, java.util.List<DiskConfig> disks,
+                    boolean rng, java.util.List<NetConfig> nets, Path dataDir) {
+        this(name, kernel, cmdline, memory, cpus, initrd, disabledCpuFeatures, disks, rng, nets, dataDir, io.actorvm.mmu.HugePages.NONE);
+    }
+
     /** A VM without an initrd. */
     public VmConfig(String name, Path kernel, String cmdline, long memory, int cpus) {
         this(name, kernel, cmdline, memory, cpus, null, java.util.Set.of(), java.util.List.of(), false, java.util.List.of(), null);
     }
 
     public VmConfig withDisabledCpuFeatures(java.util.Set<io.actorvm.boot.CpuFeature> value) {
-        return new VmConfig(name, kernel, cmdline, memory, cpus, initrd, value, disks, rng, nets, dataDir);
+        return new VmConfig(name, kernel, cmdline, memory, cpus, initrd, value, disks, rng, nets, dataDir, hugePages);
     }
 
     public VmConfig withDisks(java.util.List<DiskConfig> value) {
-        return new VmConfig(name, kernel, cmdline, memory, cpus, initrd, disabledCpuFeatures, value, rng, nets, dataDir);
+        return new VmConfig(name, kernel, cmdline, memory, cpus, initrd, disabledCpuFeatures, value, rng, nets, dataDir, hugePages);
     }
 
     public VmConfig withRng(boolean value) {
-        return new VmConfig(name, kernel, cmdline, memory, cpus, initrd, disabledCpuFeatures, disks, value, nets, dataDir);
+        return new VmConfig(name, kernel, cmdline, memory, cpus, initrd, disabledCpuFeatures, disks, value, nets, dataDir, hugePages);
     }
 
     public VmConfig withNets(java.util.List<NetConfig> value) {
-        return new VmConfig(name, kernel, cmdline, memory, cpus, initrd, disabledCpuFeatures, disks, rng, value, dataDir);
+        return new VmConfig(name, kernel, cmdline, memory, cpus, initrd, disabledCpuFeatures, disks, rng, value, dataDir, hugePages);
     }
 
     public VmConfig withDataDir(Path value) {
-        return new VmConfig(name, kernel, cmdline, memory, cpus, initrd, disabledCpuFeatures, disks, rng, nets, value);
+        return new VmConfig(name, kernel, cmdline, memory, cpus, initrd, disabledCpuFeatures, disks, rng, nets, value, hugePages);
     }
 
     public VmConfig withInitrd(Path value) {
-        return new VmConfig(name, kernel, cmdline, memory, cpus, value, disabledCpuFeatures, disks, rng, nets, dataDir);
+        return new VmConfig(name, kernel, cmdline, memory, cpus, value, disabledCpuFeatures, disks, rng, nets, dataDir, hugePages);
     }
 
     public VmConfig withCmdline(String value) {
-        return new VmConfig(name, kernel, value, memory, cpus, initrd, disabledCpuFeatures, disks, rng, nets, dataDir);
+        return new VmConfig(name, kernel, value, memory, cpus, initrd, disabledCpuFeatures, disks, rng, nets, dataDir, hugePages);
     }
 
     public VmConfig withCpus(int value) {
-        return new VmConfig(name, kernel, cmdline, memory, value, initrd, disabledCpuFeatures, disks, rng, nets, dataDir);
+        return new VmConfig(name, kernel, cmdline, memory, value, initrd, disabledCpuFeatures, disks, rng, nets, dataDir, hugePages);
     }
 
     public VmConfig withName(String value) {
-        return new VmConfig(value, kernel, cmdline, memory, cpus, initrd, disabledCpuFeatures, disks, rng, nets, dataDir);
+        return new VmConfig(value, kernel, cmdline, memory, cpus, initrd, disabledCpuFeatures, disks, rng, nets, dataDir, hugePages);
+    }
+
+    public VmConfig withHugePages(io.actorvm.mmu.HugePages value) {
+        return new VmConfig(name, kernel, cmdline, memory, cpus, initrd, disabledCpuFeatures, disks, rng, nets, dataDir, value);
     }
 }

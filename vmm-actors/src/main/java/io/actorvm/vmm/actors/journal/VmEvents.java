@@ -30,6 +30,7 @@ public final class VmEvents {
                     .setMac(n.mac() == null ? ByteString.EMPTY : ByteString.copyFrom(n.mac())));
         }
         c.disabledCpuFeatures().forEach(f -> d.addDisabledCpuFeatures(f.flag()));
+        if (c.hugePages() != io.actorvm.mmu.HugePages.NONE) d.setHugePages(c.hugePages().flag());
         return d.build();
     }
 
@@ -40,7 +41,8 @@ public final class VmEvents {
                 n.getName(), n.getMac().isEmpty() ? null : n.getMac().toByteArray())).toList();
         var features = CpuFeature.parseDisabled(String.join(",", d.getDisabledCpuFeaturesList()));
         return new VmConfig(d.getName(), Path.of(d.getKernelPath()), d.getCmdline(), d.getMemoryBytes(), d.getCpus(),
-                d.getInitrdPath().isEmpty() ? null : Path.of(d.getInitrdPath()), features, disks, d.getRng(), nets, dataDir);
+                d.getInitrdPath().isEmpty() ? null : Path.of(d.getInitrdPath()), features, disks, d.getRng(), nets, dataDir,
+                d.getHugePages().isEmpty() ? io.actorvm.mmu.HugePages.NONE : io.actorvm.mmu.HugePages.parse(d.getHugePages()));
     }
 
     public static VmEvent defined(VmConfig c) {
