@@ -113,6 +113,12 @@ class FirecrackerApiTest {
         assertFault(request(socket, "PUT", "/machine-config", "{\"vcpu_count\": 0, \"mem_size_mib\": 256}"), "vcpu_count must be between 1");
         assertDone(request(socket, "PUT", "/machine-config", "{\"vcpu_count\": 2, \"mem_size_mib\": 256}"));
         assertDone(request(socket, "PATCH", "/machine-config", "{\"track_dirty_pages\": true}"));
+        assertFault(request(socket, "PATCH", "/machine-config", "{\"huge_pages\": \"1G\"}"), "huge_pages 1G is not supported");
+        assertFault(request(socket, "PUT", "/machine-config", "{\"vcpu_count\": 2, \"mem_size_mib\": 255, \"huge_pages\": \"2M\"}"),
+                "mem_size_mib must be a multiple of 2");
+        assertDone(request(socket, "PATCH", "/machine-config", "{\"huge_pages\": \"2M\"}"));
+        assertEquals("2M", request(socket, "GET", "/machine-config", "").json().get("huge_pages").asText());
+        assertDone(request(socket, "PATCH", "/machine-config", "{\"huge_pages\": \"None\"}"));
         JsonNode machine = request(socket, "GET", "/machine-config", "").json();
         assertEquals(2, machine.get("vcpu_count").asInt());
         assertEquals(256, machine.get("mem_size_mib").asInt());
