@@ -16,9 +16,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 
 /**
- * A client of QEMU's machine protocol (QMP) on a Unix socket, used to look inside an emulated host
- * that stopped answering: QEMU's monitor still answers when the emulated CPU is stuck, and its
- * {@code info registers} tells whether the CPU is in a nested guest and where.
+ * A client of QEMU's machine protocol (QMP) on a Unix socket: to press the key that keeps the
+ * emulated host's interrupts coming, and to look inside an emulated host that stopped answering
+ * (QEMU's monitor still answers when the emulated CPU is stuck, and its {@code info registers}
+ * tells whether the CPU is in a nested guest and where).
  */
 final class QemuMonitor implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
