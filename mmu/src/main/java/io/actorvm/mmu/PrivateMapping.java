@@ -43,22 +43,26 @@ public final class PrivateMapping implements AutoCloseable {
         // close() (from any thread, through any slice) throws instead of touching freed memory.
         Arena arena = Arena.ofShared();
         String what = "mmap of " + size + " bytes of guest memory";
+        MemorySegment segment;
         try {
-            if (huge == HugePages.HUGETLB_2M) return new PrivateMapping(arena, Libc.mmapAnonymousHuge2M(size, arena, what));
-            MemorySegment segment = Libc.mmapAnonymous(size, arena, what);
-            if (huge == HugePages.TRANSPARENT) Libc.madvise(segment, Libc.MADV_HUGEPAGE, "madvise(MADV_HUGEPAGE) of guest memory");
-            return new PrivateMapping(arena, segment);
+            segment = huge == HugePages.HUGETLB_2M ? Libc.mmapAnonymousHuge2M(size, arena, what) : Libc.mmapAnonymous(size, arena, what);
         } catch (SyscallException e) {
             arena.close();
             if (huge == HugePages.HUGETLB_2M) {
                 throw new IllegalStateException("cannot take " + (size / HugePages.TWO_MIB) + " huge pages of 2 MiB for guest memory ("
                         + e.getMessage() + "); the pool is /proc/sys/vm/nr_hugepages");
             }
-            if (huge == HugePages.TRANSPARENT && e.getMessage().contains("madvise")) {
-                throw new IllegalStateException(e.getMessage() + ": transparent huge pages are off here (/sys/kernel/mm/transparent_hugepage/enabled)");
-            }
             throw new OutOfMemoryError(e.getMessage());
         }
+        if (huge == HugePages.TRANSPARENT) {
+            try {
+                Libc.madvise(segment, Libc.MADV_HUGEPAGE, "madvise(MADV_HUGEPAGE) of guest memory");
+            } catch (SyscallException e) {
+                arena.close();
+                throw new IllegalStateException(e.getMessage() + ": transparent huge pages are off here (/sys/kernel/mm/transparent_hugepage/enabled)");
+            }
+        }
+        return new PrivateMapping(arena, segment);
     }
 
     /**

@@ -172,8 +172,7 @@ public final class DeviceBacklog {
         for (;;) {
             for (; done < limit; done++) {
                 int slot = (int) taken & mask;
-                if ((long) SEQUENCE.getVolatile(sequence, slot) != taken + 1
-                        && !arrives(slot, lastKind == READ ? spinNanos : 0)) break; // writes need no answer: no spin for them
+                if (isEmpty() && !arrives(slot, lastKind == READ ? spinNanos : 0)) break; // writes need no answer: no spin for them
                 byte kind = kinds[slot];
                 long offset = offsets[slot], value = values[slot];
                 int size = sizes[slot];
