@@ -15,12 +15,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import java.io.IOException;
-import java.net.ServerSocket;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -33,44 +29,21 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * Debian (.ci/run installs it); without it the test skips with the reason.
  */
 class PostgresJournalTest {
-    static final Path BIN = Path.of("/usr/lib/postgresql/15/bin");
-    static Path cluster;
-    static int port;
-
-    static void run(String... cmd) throws Exception {
-        List<String> full = new ArrayList<>();
-        // PostgreSQL refuses to run as root: run it as the postgres user the Debian package created.
-        if ("root".equals(System.getProperty("user.name"))) full.addAll(List.of("runuser", "-u", "postgres", "--"));
-        full.addAll(List.of(cmd));
-        Process p = new ProcessBuilder(full).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        if (!p.waitFor(120, TimeUnit.SECONDS) || p.exitValue() != 0) throw new IllegalStateException(String.join(" ", cmd) + ": " + out);
-    }
+    static PostgresServer server;
 
     @BeforeAll
     static void startServer() throws Exception {
-        GuestRun.assume(Files.isExecutable(BIN.resolve("postgres")),
-                "no PostgreSQL 15 server in " + BIN + " (apt-get install postgresql): PostgreSQL journal test skipped");
-        cluster = Files.createTempDirectory("actorvm-pg");
-        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            port = s.getLocalPort();
-        }
-        new ProcessBuilder("chown", "postgres", cluster.toString()).start().waitFor();
-        run(BIN.resolve("initdb").toString(), "-D", cluster.resolve("data").toString(), "-U", "postgres", "--auth=trust", "-E", "UTF8");
-        run(BIN.resolve("pg_ctl").toString(), "-D", cluster.resolve("data").toString(), "-w", "-l", cluster.resolve("log").toString(),
-                "-o", "-p " + port + " -k " + cluster + " -c listen_addresses=127.0.0.1", "start");
+        server = PostgresServer.start();
     }
 
     @AfterAll
     static void stopServer() throws Exception {
-        if (cluster == null) return;
-        run(BIN.resolve("pg_ctl").toString(), "-D", cluster.resolve("data").toString(), "-m", "immediate", "stop");
-        new ProcessBuilder("rm", "-rf", cluster.toString()).start().waitFor();
+        if (server != null) server.close();
     }
 
     @Test
     void eventsSurviveARestartAndAreListedInOrder() throws Exception {
-        Journal journal = Journal.postgres("jdbc:postgresql://127.0.0.1:" + port + "/postgres", "postgres", "");
+        Journal journal = Journal.postgres(server.url(), "postgres", "");
         journal.ensureSchema();
         journal.ensureSchema(); // repeatable
         var config = journal.pekkoConfig().withFallback(ConfigFactory.parseString("pekko.loglevel = WARNING")).withFallback(ConfigFactory.load());

@@ -34,6 +34,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * POST   /vms                     {"name": "web-1"}: a new VM, unconfigured (201)
  * GET    /vms                     every VM with its state
  * DELETE /vms/{name}              stop the VM (if it runs) and forget it
+ * GET    /nodes                   a cluster node's view of its cluster: each node's address and status
  * GET    /vms/{name}/console      its console output ({@code ?since=N}: from byte N on)
  * PUT    /vms/{name}/console/input {"data": "..."}: bytes for its console
  * GET    /vms/{name}/console/ws   its console as a WebSocket (output as binary messages, input as text)
@@ -118,23 +119,40 @@ public final class ServeApi extends AllDirectives {
                 path("openapi.json", () -> get(() -> complete(HttpResponse.create().withStatus(StatusCodes.OK)
                         .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, OPENAPI))))),
                 web.pages(),
+                path("nodes", () -> get(() -> vms.remote() == null
+                        ? complete(ApiFaults.fault(StatusCodes.NOT_FOUND, "this VMM is not a cluster node (actorvm node)"))
+                        : json(vms.remote().nodes()))),
                 path("vms", () -> concat(
                         get(() -> onSuccess(listing(), this::json)),
                         post(() -> entity(Unmarshaller.entityToString(), this::create)))),
                 pathPrefix(PathMatchers.segment("vms").slash(PathMatchers.segment()), name -> {
                     VmDirectory.Entry e = vms.get(name);
+                    if (e == null && vms.remote() != null) {
+                        return onSuccess(find(name), found -> found == null
+                                ? complete(ApiFaults.fault(StatusCodes.NOT_FOUND, "no VM named " + name)) : vmRoutes(found));
+                    }
                     if (e == null) return complete(ApiFaults.fault(StatusCodes.NOT_FOUND, "no VM named " + name));
-                    return concat(
-                            pathEnd(() -> delete(() -> onSuccess(remove(e), done -> complete(StatusCodes.NO_CONTENT)))),
-                            path("console", () -> get(() -> parameterOptional("since", since -> console(e, since.orElse("0"))))),
-                            path(PathMatchers.segment("console").slash("input"), () -> put(() ->
-                                    entity(Unmarshaller.entityToString(), body -> input(e, body)))),
-                            path(PathMatchers.segment("console").slash("ws"), () -> get(() -> web.consoleSocket(e))),
-                            path("snapshots", () -> get(() -> onSuccess(snapshots(e.name()), this::json))),
-                            path("restore", () -> put(() -> withRequestTimeout(ControlApi.SNAPSHOT_TIMEOUT.plusSeconds(5), () ->
-                                    entity(Unmarshaller.entityToString(), body -> restore(e, body))))),
-                            routes.computeIfAbsent(name, n -> ControlApi.routesOf(system, e.instance(), endpoint)));
+                    return vmRoutes(e);
                 }));
+    }
+
+    /** A VM of the cluster this node has not shown yet, entered into the directory (null: no such VM). */
+    private CompletionStage<VmDirectory.Entry> find(String name) {
+        return vms.remote().find(name).thenApply(found -> found == null ? null : vms.adopt(found));
+    }
+
+    private Route vmRoutes(VmDirectory.Entry e) {
+        String name = e.name();
+        return concat(
+                pathEnd(() -> delete(() -> onSuccess(remove(e), done -> complete(StatusCodes.NO_CONTENT)))),
+                path("console", () -> get(() -> parameterOptional("since", since -> console(e, since.orElse("0"))))),
+                path(PathMatchers.segment("console").slash("input"), () -> put(() ->
+                        entity(Unmarshaller.entityToString(), body -> input(e, body)))),
+                path(PathMatchers.segment("console").slash("ws"), () -> get(() -> web.consoleSocket(e))),
+                path("snapshots", () -> get(() -> onSuccess(snapshots(e.name()), this::json))),
+                path("restore", () -> put(() -> withRequestTimeout(ControlApi.SNAPSHOT_TIMEOUT.plusSeconds(5), () ->
+                        entity(Unmarshaller.entityToString(), body -> restore(e, body))))),
+                routes.computeIfAbsent(name, n -> ControlApi.routesOf(system, e.instance(), endpoint)));
     }
 
     private Route create(String body) {
@@ -156,8 +174,26 @@ public final class ServeApi extends AllDirectives {
 
     /** Every VM, in the order they were created, with its state: "not started", or the running VM's own. */
     private CompletionStage<List<Map<String, Object>>> listing() {
+        if (vms.remote() == null) return listingOf(vms.list());
+        // A node: every VM of the cluster, each entered here when first seen, with the node it lives on.
+        return vms.remote().names().thenCompose(names -> CompletableFuture.allOf(names.stream()
+                        .filter(n -> vms.get(n) == null).map(n -> find(n).toCompletableFuture()).toArray(CompletableFuture[]::new)))
+                .thenCompose(v -> listingOf(vms.list()))
+                .thenCompose(list -> {
+                    List<CompletableFuture<Map<String, Object>>> placed = list.stream().map(m -> vms.remote().nodeOf((String) m.get("name"))
+                            .toCompletableFuture().exceptionally(t -> "").thenApply(node -> {
+                                Map<String, Object> withNode = new LinkedHashMap<>(m);
+                                withNode.put("node", node);
+                                return withNode;
+                            })).toList();
+                    return CompletableFuture.allOf(placed.toArray(CompletableFuture[]::new))
+                            .thenApply(v -> placed.stream().map(CompletableFuture::join).toList());
+                });
+    }
+
+    private CompletionStage<List<Map<String, Object>>> listingOf(List<VmDirectory.Entry> entries) {
         List<CompletableFuture<Map<String, Object>>> states = new ArrayList<>();
-        for (VmDirectory.Entry e : vms.list()) {
+        for (VmDirectory.Entry e : entries) {
             boolean started = e.instance().started();
             CompletableFuture<String> state = !started ? CompletableFuture.completedFuture("not started")
                     : AskPattern.<Vm.Command, Vm.Status>ask(e.instance().vm(), Vm.GetStatus::new, ControlApi.COMMAND_TIMEOUT, system.scheduler())

@@ -33,11 +33,45 @@ public final class VmDirectory {
         }
     }
 
+    /**
+     * The VMs this process did not create itself: those of the cluster a node belongs to. A
+     * {@code serve} process has none.
+     */
+    public interface Remote {
+        /** The name of every VM there is (defined anywhere, ever). */
+        java.util.concurrent.CompletionStage<List<String>> names();
+
+        /** An entry for VM {@code name}, made on this node, or null when no VM has that name. */
+        java.util.concurrent.CompletionStage<Entry> find(String name);
+
+        /** Where VM {@code name} lives ({@code host:port} of its node), or "" when that is unknown. */
+        java.util.concurrent.CompletionStage<String> nodeOf(String name);
+
+        /** The nodes of the cluster as this one sees them: {@code host:port} and membership status. */
+        List<Map<String, String>> nodes();
+    }
+
     private final InstanceFactory factory;
+    private final Remote remote;
     private final Map<String, Entry> entries = new LinkedHashMap<>();
 
     public VmDirectory(InstanceFactory factory) {
+        this(factory, null);
+    }
+
+    /** A directory that also shows the VMs of {@code remote} (a cluster), entered when first named. */
+    public VmDirectory(InstanceFactory factory, Remote remote) {
         this.factory = factory;
+        this.remote = remote;
+    }
+
+    Remote remote() {
+        return remote;
+    }
+
+    /** Takes in {@code e}, found elsewhere, unless an entry of that name came first; returns the one kept. */
+    synchronized Entry adopt(Entry e) {
+        return entries.computeIfAbsent(e.name(), n -> e);
     }
 
     /** A directory of the one VM a {@code run} process runs: it holds no other (creation is refused). */

@@ -11,7 +11,7 @@ public final class Main implements Runnable {
     static final int USAGE_ERROR = 2;
 
     /** The subcommands, in the order help lists them. */
-    static final java.util.Map<String, Class<?>> COMMANDS = commands(RunCommand.class, ServeCommand.class, VmCommand.class,
+    static final java.util.Map<String, Class<?>> COMMANDS = commands(RunCommand.class, ServeCommand.class, NodeCommand.class, VmCommand.class,
             DemoCommand.class, GuestCommand.class, KvmHostCommand.class, SnapshotCommand.class, RestoreCommand.class,
             HistoryCommand.class, ReplayCommand.class, ReplayDevicesCommand.class, InspectCommand.class, DiffCommand.class);
 

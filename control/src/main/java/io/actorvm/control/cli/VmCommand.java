@@ -24,7 +24,7 @@ import java.util.concurrent.Callable;
  * {@code fault_message} and exits 1, an unreachable API exits 2.
  */
 @Command(name = "vm", mixinStandardHelpOptions = true, description = "Manage the VMs of an 'actorvm serve' process through its API socket.",
-        subcommands = {VmCommand.Create.class, VmCommand.Start.class, VmCommand.Pause.class, VmCommand.Resume.class,
+        subcommands = {VmCommand.Create.class, VmCommand.Start.class, VmCommand.Stop.class, VmCommand.Pause.class, VmCommand.Resume.class,
                 VmCommand.Delete.class, VmCommand.ListVms.class, VmCommand.Status.class, VmCommand.ConsoleTail.class})
 final class VmCommand implements Runnable {
     static final ObjectMapper JSON = new ObjectMapper();
@@ -145,6 +145,16 @@ final class VmCommand implements Runnable {
         }
     }
 
+    @Command(name = "stop", mixinStandardHelpOptions = true, description = "Stop a VM (it stays defined; 'delete' also forgets it).")
+    static final class Stop extends Client {
+        @Parameters(paramLabel = "NAME") String name;
+
+        @Override
+        void execute() throws IOException, InterruptedException, Refused {
+            send("PUT", path(name) + "/vm/stop", null);
+        }
+    }
+
     @Command(name = "pause", mixinStandardHelpOptions = true, description = "Pause a VM's vCPUs.")
     static final class Pause extends Client {
         @Parameters(paramLabel = "NAME") String name;
@@ -180,7 +190,9 @@ final class VmCommand implements Runnable {
         @Override
         void execute() throws IOException, InterruptedException, Refused {
             for (JsonNode vm : send("GET", "/vms", null)) {
-                System.out.println(vm.path("name").asText() + "\t" + vm.path("state").asText());
+                // A cluster node also says where each VM lives.
+                System.out.println(vm.path("name").asText() + "\t" + vm.path("state").asText()
+                        + (vm.has("node") ? "\t" + vm.path("node").asText() : ""));
             }
         }
     }

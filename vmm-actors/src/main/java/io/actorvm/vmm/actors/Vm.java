@@ -161,6 +161,15 @@ public final class Vm {
     }
 
     /**
+     * A VM whose events go to {@code journal}, kept by its owner (a cluster entity), instead of a
+     * journal of its own; rebuilt from {@code snapshotId} on {@link Start} when that is not null.
+     */
+    public static Behavior<Command> owned(VmConfig config, String snapshotId, HostSources sources,
+                                          ActorRef<io.actorvm.vmm.actors.journal.VmJournal.Command> journal) {
+        return Behaviors.setup(ctx -> new VmBehavior(ctx, config, sources, snapshotId, false, journal).created());
+    }
+
+    /**
      * A VM rebuilt from snapshot {@code snapshotId} of {@code config.dataDir()} on {@link Start}:
      * the guest continues where it was when the snapshot was taken (or waits paused).
      */

@@ -58,8 +58,17 @@ final class VmBehavior {
     /** Takes the VM's snapshots; null when it has no data directory. */
     private VmSnapshotter snapshots;
 
+    /** Where the VM's events go when its owner keeps its journal (a cluster entity); null: its own child. */
+    private final ActorRef<io.actorvm.vmm.actors.journal.VmJournal.Command> ownerJournal;
+
     VmBehavior(ActorContext<Command> ctx, VmConfig config, HostSources sources, String restoreFrom, boolean startPaused) {
+        this(ctx, config, sources, restoreFrom, startPaused, null);
+    }
+
+    VmBehavior(ActorContext<Command> ctx, VmConfig config, HostSources sources, String restoreFrom, boolean startPaused,
+               ActorRef<io.actorvm.vmm.actors.journal.VmJournal.Command> ownerJournal) {
         this.ctx = ctx;
+        this.ownerJournal = ownerJournal;
         this.config = config;
         this.sources = sources;
         this.console = ctx.spawn(ConsoleHub.create(), "console");
@@ -98,7 +107,7 @@ final class VmBehavior {
      * blocking work, so it runs on Pekko's blocking dispatcher while the VM stashes other commands.
      */
     private Behavior<Command> onStart(Start start) {
-        journal = JournalWriter.of(ctx, config);
+        journal = ownerJournal != null ? JournalWriter.to(ctx, ownerJournal, config) : JournalWriter.of(ctx, config);
         RestoreEvent restoring = restoreFrom == null ? null : RestoreEvent.begin(config.name(), restoreFrom);
         restoreStart = System.nanoTime();
         ctx.pipeToSelf(CompletableFuture.runAsync(() -> handoff.offer(Machine.create(config, restoreFrom)),

@@ -35,6 +35,15 @@ public final class JournalWriter<M> {
         return new JournalWriter<>(ctx, journal);
     }
 
+    /**
+     * Writes to {@code journal}, a journal the VM's owner keeps (a cluster entity is the single
+     * writer of its VM's events), recording the definition there once.
+     */
+    public static <M> JournalWriter<M> to(ActorContext<M> ctx, ActorRef<VmJournal.Command> journal, VmConfig config) {
+        journal.tell(new VmJournal.Define(VmEvents.defined(config)));
+        return new JournalWriter<>(ctx, journal);
+    }
+
     /** Persists {@code event} and forgets it (a failure is logged by the journal). */
     public void record(VmEvent event) {
         if (journal != null) journal.tell(new VmJournal.Record(event, null));

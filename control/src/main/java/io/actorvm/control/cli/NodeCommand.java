@@ -1,0 +1,137 @@
+package io.actorvm.control.cli;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.actorvm.control.api.ApiEndpoint;
+import io.actorvm.control.api.ClusterVms;
+import io.actorvm.control.api.ControlApi;
+import io.actorvm.control.api.ServeApi;
+import io.actorvm.kvm.Kvm;
+import io.actorvm.kvm.KvmUnavailableException;
+import io.actorvm.vmm.actors.cluster.VmCluster;
+import io.actorvm.vmm.actors.journal.Journal;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@code actorvm node --data-dir DIR --cluster-port P [--seed HOST:PORT...] [--journal URL]
+ * [--api-sock PATH]}: a JVM that joins a Pekko cluster (Artery TCP) and hosts its share of the
+ * cluster's VMs, each a sharded entity keyed by its name. Alone (no seed) it forms a cluster of one
+ * with the embedded H2 journal of its data directory; nodes of one cluster share a PostgreSQL
+ * journal. Its API is {@code serve}'s, over the whole cluster: {@code GET /vms} lists every VM with
+ * the node it lives on; a VM created here starts wherever its shard is.
+ */
+@Command(name = "node", mixinStandardHelpOptions = true,
+        description = "Join (or form) a cluster of actorvm nodes and host a share of its VMs; its API serves the whole cluster.")
+final class NodeCommand implements Callable<Integer> {
+    @Mixin
+    ApiOptions api;
+
+    @Option(names = "--data-dir", required = true, paramLabel = "DIR", description = "this node's snapshots (and, without --journal, its H2 journal)")
+    Path dataDir;
+
+    @Option(names = "--cluster-port", defaultValue = "2551", paramLabel = "P", description = "this node's cluster (Artery TCP) port (default ${DEFAULT-VALUE})")
+    int port;
+
+    @Option(names = "--host", defaultValue = "127.0.0.1", paramLabel = "HOST", description = "the address other nodes reach this one at (default ${DEFAULT-VALUE})")
+    String host;
+
+    @Option(names = "--seed", paramLabel = "HOST:PORT", description = "a node of the cluster to join (repeatable); none: this node starts a cluster")
+    List<String> seeds = new ArrayList<>();
+
+    @Option(names = "--journal", paramLabel = "URL", description = "the shared journal of a cluster: jdbc:postgresql://HOST:PORT/DB (default: H2 in --data-dir)")
+    String journal;
+
+    @Option(names = "--journal-user", defaultValue = "postgres", paramLabel = "USER") String journalUser;
+
+    @Option(names = "--journal-password-file", paramLabel = "FILE", description = "the journal password, first line of FILE (default: none)")
+    Path journalPasswordFile;
+
+    @Override
+    public Integer call() throws Exception {
+        ApiEndpoint endpoint;
+        Config config;
+        try {
+            endpoint = api.endpoint();
+            if (endpoint == null) throw new IllegalArgumentException("node needs --api-sock PATH (or --api tcp:HOST:PORT)");
+            if (port < 1 || port > 65535) throw new IllegalArgumentException("--cluster-port must be 1 to 65535, not " + port);
+            Files.createDirectories(dataDir);
+            config = clusterConfig(host, port, seeds).withFallback(journal().pekkoConfig());
+        } catch (IllegalArgumentException | IllegalStateException | IOException e) {
+            System.err.println("actorvm: " + e.getMessage());
+            return Main.USAGE_ERROR;
+        }
+        try (Kvm kvm = Kvm.open()) {
+            // checked once for all VMs to come
+        } catch (KvmUnavailableException e) {
+            System.err.println("actorvm: " + e.getMessage());
+            return Main.USAGE_ERROR;
+        }
+        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "actorvm", config.withFallback(VmRunner.systemConfig(null)));
+        VmCluster cluster = VmCluster.start(system, dataDir.toAbsolutePath());
+        ControlApi.Binding binding;
+        try {
+            binding = ServeApi.bind(system, new ClusterVms(system, cluster, dataDir.toAbsolutePath()).directory(), endpoint);
+        } catch (IOException e) {
+            System.err.println("actorvm: cannot serve the API on " + endpoint + ": " + e.getMessage());
+            system.terminate();
+            return Main.USAGE_ERROR;
+        }
+        System.err.println("actorvm: node " + VmCluster.nodeName(system) + " serving on " + binding.address());
+        // SIGTERM or Ctrl-C: the node leaves the cluster (its shards move to the others) and stops its VMs.
+        Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(() -> {
+            binding.close();
+            system.terminate();
+            system.getWhenTerminated().toCompletableFuture().orTimeout(30, TimeUnit.SECONDS).exceptionally(x -> null).join();
+        }));
+        system.getWhenTerminated().toCompletableFuture().join();
+        return 0;
+    }
+
+    private Journal journal() throws IOException {
+        if (journal == null) return Journal.openData(dataDir);
+        if (!journal.startsWith("jdbc:postgresql://")) throw new IllegalArgumentException("--journal takes jdbc:postgresql://HOST:PORT/DB, not " + journal);
+        String password = journalPasswordFile == null ? "" : Files.readAllLines(journalPasswordFile).stream().findFirst().orElse("");
+        Journal j = Journal.postgres(journal, journalUser, password);
+        j.ensureSchema();
+        return j;
+    }
+
+    /**
+     * A cluster member at {@code host:port} joining {@code seeds} (itself when there are none).
+     * Downing: Pekko's split-brain resolver, keep-majority: when the cluster splits, the side with
+     * more nodes (with equal halves, the side with the lowest address) stays, the other downs
+     * itself and its VMs stop, so a VM never runs on both sides.
+     */
+    static Config clusterConfig(String host, int port, List<String> seeds) {
+        List<String> seedNodes = new ArrayList<>();
+        for (String s : seeds.isEmpty() ? List.of(host + ":" + port) : seeds) {
+            int colon = s.lastIndexOf(':');
+            if (colon <= 0 || !s.substring(colon + 1).matches("\\d{1,5}")) throw new IllegalArgumentException("--seed takes HOST:PORT, not " + s);
+            seedNodes.add("\"pekko://actorvm@" + s + "\"");
+        }
+        return ConfigFactory.parseString("""
+                pekko.actor.provider = cluster
+                pekko.actor.allow-java-serialization = off
+                pekko.remote.artery.transport = tcp
+                pekko.remote.artery.canonical.hostname = "%s"
+                pekko.remote.artery.canonical.port = %d
+                pekko.cluster.seed-nodes = [%s]
+                pekko.cluster.downing-provider-class = "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider"
+                pekko.cluster.split-brain-resolver.active-strategy = keep-majority
+                # A VM's entity lives as long as its VM: never passivated for being idle.
+                pekko.cluster.sharding.passivation.strategy = none
+                """.formatted(host.replace("\"", ""), port, String.join(", ", seedNodes)));
+    }
+}

@@ -1,0 +1,238 @@
+package io.actorvm.vmm.actors.cluster;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.actorvm.devices.HostSources;
+import io.actorvm.persistence.KryoSerializable;
+import io.actorvm.persistence.proto.VmEvent;
+import io.actorvm.vmm.actors.Vm;
+import io.actorvm.vmm.actors.VmConfig;
+import io.actorvm.vmm.actors.console.ConsoleOutput;
+import io.actorvm.vmm.actors.journal.VmEvents;
+import io.actorvm.vmm.actors.journal.VmJournal;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.NoSerializationVerificationNeeded;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
+import org.apache.pekko.pattern.StatusReply;
+import org.apache.pekko.persistence.typed.javadsl.CommandHandler;
+import org.apache.pekko.persistence.typed.javadsl.Effect;
+import org.apache.pekko.persistence.typed.javadsl.EventHandler;
+import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehavior;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A VM as an entity of a cluster (Cluster Sharding, keyed by the VM's name): the single writer of
+ * the VM's journal ({@code vm|NAME}, the same events a VM outside a cluster records) and the parent
+ * of its runner, the {@link Vm} actor that owns the KVM machine on whichever node the entity lives.
+ * Its state is what the journal says: the definition, where the VM's life stands (defined, running,
+ * paused, stopped, failed) and its newest snapshot. The runner is not persisted; it writes its
+ * events through this entity ({@link Vm#owned}).
+ *
+ * <p>Commands reach it by name from any node ({@link VmCluster#vm}); the VM's own protocol travels
+ * inside {@link Forward}, so a client on another node drives a VM exactly as it drives a local one.
+ */
+public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEvent, VmEntity.State> {
+    public static final EntityTypeKey<Command> KEY = EntityTypeKey.create(Command.class, "vm");
+
+    public sealed interface Command {}
+
+    /** Defines the VM: {@code definition} is a {@link VmEvent.Defined} in protobuf; refused when the name is taken. */
+    public record Define(byte[] definition, ActorRef<StatusReply<Done>> replyTo) implements Command, KryoSerializable {}
+
+    /**
+     * A command of the VM's own protocol, for its runner. {@link Vm.Start} makes a runner from the
+     * definition when there is none; commands that need a running VM are refused without one.
+     */
+    public record Forward(Vm.Command command) implements Command, KryoSerializable {}
+
+    /** What the entity knows: see {@link Info}. */
+    public record GetInfo(ActorRef<Info> replyTo) implements Command, KryoSerializable {}
+
+    /**
+     * A VM as the cluster sees it: {@code definition} a {@link VmEvent.Defined} in protobuf (empty
+     * when the name was never defined), {@code state} as {@code list} shows it, {@code node} the
+     * cluster address of the node it lives on, {@code lastSnapshot} its newest snapshot ("" if none).
+     */
+    public record Info(String name, byte[] definition, String state, String node, String lastSnapshot) implements KryoSerializable {
+        public boolean defined() {
+            return definition.length > 0;
+        }
+    }
+
+    // Local messages: the runner's journal writes, the runner's end, the shard's stop (hand-off).
+    record Journaled(VmJournal.Command command) implements Command, NoSerializationVerificationNeeded {}
+    record RunnerEnded(ActorRef<Vm.Command> runner, Vm.Terminated how) implements Command, NoSerializationVerificationNeeded {}
+    enum Passivate implements Command, NoSerializationVerificationNeeded { INSTANCE }
+
+    /** Where a VM's life stands, as its journal tells it. */
+    public enum Lifecycle { NEW, DEFINED, RUNNING, PAUSED, STOPPED, FAILED }
+
+    /** Recovered from the journal: the definition (null before one), the lifecycle, the newest snapshot. */
+    public record State(VmEvent.Defined definition, Lifecycle lifecycle, String lastSnapshot, long events) {
+        State apply(VmEvent e) {
+            VmEvent.Defined d = definition == null && e.hasDefined() ? e.getDefined() : definition;
+            Lifecycle l = switch (e.getEventCase()) {
+                case DEFINED -> lifecycle == Lifecycle.NEW ? Lifecycle.DEFINED : lifecycle;
+                case STARTED, RESUMED, RESTORED -> Lifecycle.RUNNING;
+                case PAUSED -> Lifecycle.PAUSED;
+                case STOPPED -> Lifecycle.STOPPED;
+                case FAILED -> Lifecycle.FAILED;
+                default -> lifecycle;
+            };
+            String snapshot = e.hasSnapshotTaken() ? e.getSnapshotTaken().getSnapshotId() : lastSnapshot;
+            return new State(d, l, snapshot, events + 1);
+        }
+    }
+
+    private final ActorContext<Command> ctx;
+    private final String name;
+    private final Path dataDir;
+    private final String node;
+    private final ActorRef<VmJournal.Command> journal;
+    /** The VM actor while there is one (from Start until it has ended). */
+    private ActorRef<Vm.Command> runner;
+    private int runners;
+    /** Console subscribers and termination watchers, handed to every runner this entity makes. */
+    private final List<ActorRef<ConsoleOutput>> consoles = new ArrayList<>();
+    private final List<ActorRef<Vm.Terminated>> watchers = new ArrayList<>();
+    private Vm.Terminated lastEnd;
+
+    /**
+     * The entity for VM {@code name}: its runners keep snapshots in {@code dataDir}; {@code node}
+     * names this node in {@link Info}.
+     */
+    public static Behavior<Command> create(String name, Path dataDir, String node) {
+        return Behaviors.setup(ctx -> new VmEntity(ctx, name, dataDir, node));
+    }
+
+    private VmEntity(ActorContext<Command> ctx, String name, Path dataDir, String node) {
+        // A failed write or recovery restarts the entity after a pause (the database was away).
+        super(VmJournal.persistenceId(name), SupervisorStrategy.restartWithBackoff(Duration.ofSeconds(1), Duration.ofSeconds(30), 0.2));
+        this.ctx = ctx;
+        this.name = name;
+        this.dataDir = dataDir;
+        this.node = node;
+        this.journal = ctx.messageAdapter(VmJournal.Command.class, Journaled::new);
+    }
+
+    @Override
+    public State emptyState() {
+        return new State(null, Lifecycle.NEW, "", 0);
+    }
+
+    @Override
+    public CommandHandler<Command, VmEvent, State> commandHandler() {
+        return newCommandHandlerBuilder().forAnyState()
+                .onCommand(Define.class, this::onDefine)
+                .onCommand(Forward.class, this::onForward)
+                .onCommand(GetInfo.class, (state, g) -> Effect().reply(g.replyTo(), info(state)))
+                .onCommand(Journaled.class, this::onJournaled)
+                .onCommand(RunnerEnded.class, (state, r) -> {
+                    if (r.runner().equals(runner)) {
+                        ctx.stop(runner);
+                        runner = null;
+                        lastEnd = r.how();
+                    }
+                    return Effect().none();
+                })
+                .onCommand(Passivate.class, (state, p) -> Effect().stop())
+                .build();
+    }
+
+    @Override
+    public EventHandler<State, VmEvent> eventHandler() {
+        return newEventHandlerBuilder().forAnyState().onAnyEvent(State::apply);
+    }
+
+    Info info(State state) {
+        String shown = runner == null && (state.lifecycle() == Lifecycle.RUNNING || state.lifecycle() == Lifecycle.PAUSED)
+                ? "not running" // the journal says it ran, but its runner is gone (its node ended)
+                : state.lifecycle().name().toLowerCase();
+        return new Info(name, state.definition() == null ? new byte[0] : state.definition().toByteArray(), shown, node, state.lastSnapshot());
+    }
+
+    private Effect<VmEvent, State> onDefine(State state, Define d) {
+        VmEvent.Defined defined;
+        try {
+            defined = VmEvent.Defined.parseFrom(d.definition());
+        } catch (InvalidProtocolBufferException e) {
+            return Effect().reply(d.replyTo(), StatusReply.error("the definition of " + name + " is not readable: " + e.getMessage()));
+        }
+        if (!defined.getName().equals(name)) {
+            return Effect().reply(d.replyTo(), StatusReply.error("a definition named " + defined.getName() + " sent to VM " + name));
+        }
+        if (state.definition() != null) return Effect().reply(d.replyTo(), StatusReply.error("a VM named " + name + " exists already"));
+        VmEvent event = VmEvent.newBuilder().setTimestampMillis(System.currentTimeMillis()).setDefined(defined).build();
+        return Effect().persist(event).thenReply(d.replyTo(), s -> StatusReply.ack());
+    }
+
+    private Effect<VmEvent, State> onJournaled(State state, Journaled j) {
+        return switch (j.command()) {
+            case VmJournal.Record r -> Effect().persist(r.event()).thenRun(s -> {
+                if (r.replyTo() != null) r.replyTo().tell(Done.getInstance());
+            });
+            case VmJournal.Define d -> state.definition() != null ? Effect().none() : Effect().persist(d.defined());
+            case VmJournal.GetState g -> Effect().reply(g.replyTo(), new VmJournal.State(state.events(), state.definition() != null, state.lastSnapshot()));
+        };
+    }
+
+    private Effect<VmEvent, State> onForward(State state, Forward f) {
+        Vm.Command c = f.command();
+        switch (c) {
+            case Vm.AttachConsole a -> consoles.add(a.subscriber());
+            case Vm.DetachConsole d -> consoles.remove(d.subscriber());
+            default -> {}
+        }
+        if (runner != null) {
+            runner.tell(c);
+            return Effect().none();
+        }
+        switch (c) {
+            case Vm.Start s -> {
+                if (state.definition() == null) s.replyTo().tell(StatusReply.error("no VM named " + name));
+                else startRunner(state).tell(s);
+            }
+            case Vm.GetStatus g -> g.replyTo().tell(new Vm.Status(name,
+                    state.lifecycle() == Lifecycle.STOPPED || state.lifecycle() == Lifecycle.FAILED ? Vm.State.STOPPED : Vm.State.CREATED, lastEnd));
+            case Vm.WatchTermination w -> {
+                if (lastEnd != null) w.replyTo().tell(lastEnd);
+                else watchers.add(w.replyTo());
+            }
+            case Vm.GetStats g -> g.replyTo().tell(new Vm.Stats(Map.of(), List.of()));
+            case Vm.Stop s -> s.replyTo().tell(StatusReply.ack()); // nothing runs: stopped already
+            case Vm.Pause p -> p.replyTo().tell(notRunning());
+            case Vm.Resume r -> r.replyTo().tell(notRunning());
+            case Vm.SendCtrlAltDel k -> k.replyTo().tell(notRunning());
+            case Vm.TakeSnapshot t -> t.replyTo().tell(StatusReply.error("VM " + name + " is not running"));
+            case Vm.AttachDebugger a -> a.replyTo().tell(StatusReply.error("VM " + name + " is not running"));
+            default -> {} // console input, console attachment: nothing runs to take them
+        }
+        return Effect().none();
+    }
+
+    private StatusReply<Done> notRunning() {
+        return StatusReply.error("VM " + name + " is not running");
+    }
+
+    /** A new runner from the definition, with this entity's console subscribers and watchers. */
+    private ActorRef<Vm.Command> startRunner(State state) {
+        VmConfig config = VmEvents.config(state.definition(), dataDir);
+        ActorRef<Vm.Command> r = ctx.spawn(Vm.owned(config, null, HostSources.system(), journal), "runner-" + (++runners));
+        for (ActorRef<ConsoleOutput> console : consoles) r.tell(new Vm.AttachConsole(console));
+        for (ActorRef<Vm.Terminated> w : watchers) r.tell(new Vm.WatchTermination(w));
+        watchers.clear();
+        r.tell(new Vm.WatchTermination(ctx.messageAdapter(Vm.Terminated.class, t -> new RunnerEnded(r, t))));
+        runner = r;
+        lastEnd = null;
+        return r;
+    }
+}

@@ -1,0 +1,135 @@
+package io.actorvm.vmm.actors.cluster;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.actorvm.persistence.KryoSerializer;
+import io.actorvm.vmm.actors.Vm;
+import io.actorvm.vmm.actors.VmConfig;
+import io.actorvm.vmm.actors.journal.Journal;
+import io.actorvm.vmm.actors.journal.VmEvents;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.pattern.StatusReply;
+import org.apache.pekko.serialization.SerializationExtension;
+import org.apache.pekko.serialization.Serializers;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The VM entity without KVM: definitions (refused when unreadable, misnamed or taken), answers to
+ * the VM protocol while no runner exists, recovery of its state from a real H2 journal in a new
+ * actor system, and its cluster messages through the Kryo serializer.
+ */
+class VmEntityTest {
+    static final Duration WAIT = Duration.ofSeconds(30);
+    @TempDir
+    Path data;
+
+    private Config config() {
+        return ConfigFactory.parseString("pekko.loglevel = WARNING").withFallback(Journal.openData(data).pekkoConfig())
+                .withFallback(ConfigFactory.load());
+    }
+
+    private static byte[] definition(String name) {
+        return VmEvents.definition(new VmConfig(name, Path.of("/guests/counter.elf"), "every=10", 16L << 20, 1)).toByteArray();
+    }
+
+    private static StatusReply<Done> define(ActorTestKit kit, ActorRef<VmEntity.Command> vm, byte[] definition) {
+        TestProbe<StatusReply<Done>> reply = kit.createTestProbe();
+        vm.tell(new VmEntity.Define(definition, reply.getRef()));
+        return reply.receiveMessage(WAIT);
+    }
+
+    private static VmEntity.Info info(ActorTestKit kit, ActorRef<VmEntity.Command> vm) {
+        TestProbe<VmEntity.Info> reply = kit.createTestProbe();
+        vm.tell(new VmEntity.GetInfo(reply.getRef()));
+        return reply.receiveMessage(WAIT);
+    }
+
+    @Test
+    void aDefinitionIsCheckedRecordedOnceAndRecovered() throws Exception {
+        ActorTestKit kit = ActorTestKit.create("entity1", config());
+        try {
+            var vm = kit.spawn(VmEntity.create("web-1", data, "127.0.0.1:2551"));
+            VmEntity.Info before = info(kit, vm);
+            assertFalse(before.defined());
+            assertEquals("new", before.state());
+
+            assertTrue(define(kit, vm, new byte[] {(byte) 0xff, 1, 2}).isError(), "garbage is refused");
+            StatusReply<Done> misnamed = define(kit, vm, definition("web-2"));
+            assertTrue(misnamed.isError() && misnamed.getError().getMessage().contains("web-2"), misnamed.toString());
+            assertTrue(define(kit, vm, definition("web-1")).isSuccess());
+            StatusReply<Done> twice = define(kit, vm, definition("web-1"));
+            assertTrue(twice.isError() && twice.getError().getMessage().contains("exists already"), twice.toString());
+
+            VmEntity.Info after = info(kit, vm);
+            assertTrue(after.defined());
+            assertEquals("defined", after.state());
+            assertEquals("127.0.0.1:2551", after.node());
+            var recorded = io.actorvm.persistence.proto.VmEvent.Defined.parseFrom(after.definition());
+            assertEquals("web-1", recorded.getName());
+            assertEquals(16L << 20, recorded.getMemoryBytes());
+
+            // The VM's protocol without a runner: status answered by the entity, commands that need a VM refused.
+            TestProbe<Vm.Status> status = kit.createTestProbe();
+            vm.tell(new VmEntity.Forward(new Vm.GetStatus(status.getRef())));
+            assertEquals(Vm.State.CREATED, status.receiveMessage(WAIT).state());
+            TestProbe<StatusReply<Done>> paused = kit.createTestProbe();
+            vm.tell(new VmEntity.Forward(new Vm.Pause(paused.getRef())));
+            assertTrue(paused.receiveMessage(WAIT).isError());
+            TestProbe<StatusReply<Done>> stopped = kit.createTestProbe();
+            vm.tell(new VmEntity.Forward(new Vm.Stop("test", stopped.getRef())));
+            assertTrue(stopped.receiveMessage(WAIT).isSuccess(), "a VM that does not run is stopped already");
+        } finally {
+            kit.shutdownTestKit();
+        }
+        // A new actor system on the same journal: the definition is recovered, and still taken.
+        ActorTestKit kit2 = ActorTestKit.create("entity2", config());
+        try {
+            var vm = kit2.spawn(VmEntity.create("web-1", data, "127.0.0.1:2552"));
+            VmEntity.Info recovered = info(kit2, vm);
+            assertTrue(recovered.defined());
+            assertEquals("127.0.0.1:2552", recovered.node());
+            assertTrue(define(kit2, vm, definition("web-1")).isError());
+        } finally {
+            kit2.shutdownTestKit();
+        }
+    }
+
+    @Test
+    void itsClusterMessagesCrossJvmsThroughKryo() {
+        ActorTestKit kit = ActorTestKit.create("entity3", ConfigFactory.parseString("pekko.loglevel = WARNING").withFallback(ConfigFactory.load()));
+        try {
+            var serialization = SerializationExtension.get(kit.system().classicSystem());
+            ActorRef<StatusReply<Done>> done = kit.<StatusReply<Done>>createTestProbe().getRef();
+            Object[] messages = {new VmEntity.Define(definition("a"), done), new VmEntity.Forward(new Vm.Start(done)),
+                    new VmEntity.GetInfo(kit.<VmEntity.Info>createTestProbe().getRef()),
+                    new VmEntity.Info("a", definition("a"), "running", "127.0.0.1:2551", "snap-1")};
+            for (Object m : messages) {
+                var serializer = serialization.findSerializerFor(m);
+                assertInstanceOf(KryoSerializer.class, serializer, m.getClass().getName());
+                Object back = serialization.deserialize(serialization.serialize(m).get(), serializer.identifier(),
+                        Serializers.manifestFor(serializer, m)).get();
+                assertEquals(m.getClass(), back.getClass());
+                switch (back) {
+                    case VmEntity.Define d -> assertArrayEquals(definition("a"), d.definition());
+                    case VmEntity.Info i -> assertEquals("127.0.0.1:2551", i.node());
+                    default -> assertEquals(m, back);
+                }
+            }
+        } finally {
+            kit.shutdownTestKit();
+        }
+    }
+}
