@@ -98,7 +98,9 @@ class SerializersTest {
                         .setReason("guest exited").setExitStatus(3)).build(),
                 VmEvent.newBuilder().setTimestampMillis(t + 8).setFailed(VmEvent.Failed.newBuilder().setReason("triple fault")).build(),
                 VmEvent.newBuilder().setTimestampMillis(t + 9).setSnapshotFailed(VmEvent.SnapshotFailed.newBuilder()
-                        .setReason("No space left on device").setNextFull(true)).build());
+                        .setReason("No space left on device").setNextFull(true)).build(),
+                VmEvent.newBuilder().setTimestampMillis(t + 10).setPlaced(VmEvent.Placed.newBuilder().setNode("10.0.0.2:2551")
+                        .setReason("failover from 10.0.0.1:2551").setSnapshotId("20261203T120000Z-1a2b3")).build());
     }
 
     @Test

@@ -48,8 +48,12 @@ class ClusterNodeTest {
     }
 
     private Node node(String name, int port, String... extra) throws Exception {
+        return node(name, port, dir.resolve(name + "-data"), extra);
+    }
+
+    private Node node(String name, int port, Path data, String... extra) throws Exception {
         Path socket = dir.resolve(name + ".sock"), out = dir.resolve(name + ".out");
-        List<String> args = new ArrayList<>(List.of("node", "--data-dir", dir.resolve(name + "-data").toString(),
+        List<String> args = new ArrayList<>(List.of("node", "--data-dir", data.toString(),
                 "--cluster-port", Integer.toString(port), "--api-sock", socket.toString()));
         args.addAll(List.of(extra));
         Process p = new ProcessBuilder(GuestRun.cli(args.toArray(String[]::new)))
@@ -68,12 +72,40 @@ class ClusterNodeTest {
 
     /** Creates a counter VM through {@code n}'s API as the Firecracker guides do, and starts it. */
     private static void createCounter(Node n, String name) throws Exception {
+        createCounter(n, name, 200000);
+    }
+
+    private static void createCounter(Node n, String name, long every) throws Exception {
         FirecrackerApiGuestTest.Answer created = curl(n.socket(), "POST", "/vms", "{\"name\": \"" + name + "\"}");
         assertEquals(201, created.status(), created.body());
         put(n.socket(), "/vms/" + name + "/boot-source", "{\"kernel_image_path\": \"" + GuestRun.guest("counter")
-                + "\", \"boot_args\": \"every=200000\"}");
+                + "\", \"boot_args\": \"every=" + every + "\"}");
         put(n.socket(), "/vms/" + name + "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 16}");
         put(n.socket(), "/vms/" + name + "/actions", "{\"action_type\": \"InstanceStart\"}");
+    }
+
+    /** Waits until {@code n} sees {@code count} members up. */
+    private static void awaitMembersUp(Node n, int count) throws Exception {
+        awaitOutput(n.out(), () -> {
+            int up = 0;
+            for (JsonNode m : json(curl(n.socket(), "GET", "/nodes", null))) if (m.get("status").asText().equals("up")) up++;
+            return up == count;
+        });
+    }
+
+    /** VM {@code name} as {@code n} lists it, or null. */
+    private static JsonNode listed(Node n, String name) throws Exception {
+        for (JsonNode vm : list(n)) if (vm.get("name").asText().equals(name)) return vm;
+        return null;
+    }
+
+    /** The counts a counter guest printed ("count N" lines) in {@code text}. */
+    static List<Long> counts(String text) {
+        List<Long> out = new ArrayList<>();
+        for (String line : text.split("\n")) {
+            if (line.startsWith("count ") && line.substring(6).trim().matches("\\d+")) out.add(Long.parseLong(line.substring(6).trim()));
+        }
+        return out;
     }
 
     private static JsonNode list(Node n) throws Exception {
@@ -107,14 +139,7 @@ class ClusterNodeTest {
                 b = node("b", portB, "--journal", pg.url(), "--seed", a.address());
                 Node nodeB = b;
                 // Both nodes up, as each sees the cluster, before any VM is placed.
-                for (Node n : List.of(a, b)) {
-                    awaitOutput(n.out(), () -> {
-                        JsonNode nodes = json(curl(n.socket(), "GET", "/nodes", null));
-                        int up = 0;
-                        for (JsonNode m : nodes) if (m.get("status").asText().equals("up")) up++;
-                        return up == 2;
-                    });
-                }
+                for (Node n : List.of(a, b)) awaitMembersUp(n, 2);
                 List<String> names = List.of("count-0", "count-1", "count-2", "count-3");
                 for (String name : names) createCounter(a, name);
 
@@ -175,5 +200,109 @@ class ClusterNodeTest {
         } finally {
             stop(again);
         }
+    }
+
+    @Test
+    void theVmsOfANodeThatDiesRunAgainOnTheOthersFromTheirSnapshots() throws Exception {
+        GuestRun.assumeKvm();
+        try (PostgresServer pg = PostgresServer.start()) {
+            // The nodes share the journal and one data directory, so each can read the others' snapshots.
+            Path shared = dir.resolve("shared-data");
+            String[] common = {"--journal", pg.url(), "--down-after", "3s"};
+            Node a = node("a", freePort(), shared, common);
+            List<Node> others = new ArrayList<>();
+            try {
+                for (String name : List.of("b", "c")) {
+                    List<String> args = new ArrayList<>(List.of(common));
+                    args.addAll(List.of("--seed", a.address()));
+                    others.add(node(name, freePort(), shared, args.toArray(String[]::new)));
+                }
+                awaitMembersUp(a, 3);
+                List<String> names = List.of("fo-0", "fo-1", "fo-2", "fo-3");
+                for (String name : names) createCounter(a, name, 100000);
+                awaitOutput(a.out(), () -> {
+                    for (String name : names) {
+                        JsonNode vm = listed(a, name);
+                        if (vm == null || !vm.get("state").asText().equals("running")) return false;
+                    }
+                    return true;
+                });
+                // The node to kill: b or c, whichever hosts more VMs.
+                Node victim = null;
+                List<String> onVictim = List.of();
+                for (Node n : others) {
+                    List<String> here = new ArrayList<>();
+                    for (String name : names) if (listed(a, name).get("node").asText().equals(n.address())) here.add(name);
+                    if (here.size() > onVictim.size()) {
+                        victim = n;
+                        onVictim = here;
+                    }
+                }
+                System.out.println("cluster-node: placement " + list(a));
+                assertTrue(victim != null, "b or c hosts a VM: " + list(a));
+                Node dying = victim;
+
+                // Each of its VMs counts past 300000, then is snapshotted (full, into the shared store).
+                java.util.Map<String, Long> before = new java.util.HashMap<>();
+                for (String name : onVictim) {
+                    awaitOutput(a.out(), () -> counts(console(a, name)).stream().anyMatch(c -> c >= 300000));
+                    before.put(name, java.util.Collections.max(counts(console(a, name))));
+                    FirecrackerApiGuestTest.Answer snap = curl(a.socket(), "PUT", "/vms/" + name + "/snapshot/create", "{\"type\": \"full\"}");
+                    assertEquals(200, snap.status(), snap.body());
+                }
+                java.util.Map<String, Long> consoleAt = new java.util.HashMap<>();
+                for (String name : onVictim) consoleAt.put(name, json(curl(a.socket(), "GET", "/vms/" + name + "/console", null)).get("total").asLong());
+
+                long killed = System.nanoTime();
+                dying.process().destroyForcibly(); // SIGKILL: no goodbye to the cluster
+                dying.process().waitFor();
+                others.remove(dying);
+
+                // Each VM runs again on a surviving node and counts on from its snapshot, not from zero.
+                for (String name : onVictim) {
+                    awaitOutput(a.out(), () -> {
+                        // While the dead node's shards move, the listing may say "unknown" or time out.
+                        if (curl(a.socket(), "GET", "/vms", null).status() != 200) return false;
+                        JsonNode vm = listed(a, name);
+                        if (vm == null || !vm.get("state").asText().equals("running") || vm.get("node").asText().equals(dying.address())) return false;
+                        String text = json(curl(a.socket(), "GET", "/vms/" + name + "/console?since=" + consoleAt.get(name), null)).get("text").asText();
+                        return !counts(text).isEmpty();
+                    });
+                    System.out.printf("cluster-node: %s running again on %s %.1f s after its node was killed%n", name,
+                            listed(a, name).get("node").asText(), (System.nanoTime() - killed) / 1e9);
+                    String after = json(curl(a.socket(), "GET", "/vms/" + name + "/console?since=" + consoleAt.get(name), null)).get("text").asText();
+                    long first = counts(after).getFirst();
+                    assertTrue(first > before.get(name), name + " went on from its snapshot (it had printed " + before.get(name)
+                            + "), its first count after the failover is " + first);
+                }
+                // The journal says where each ran and why.
+                for (String name : onVictim) {
+                    List<io.actorvm.persistence.proto.VmEvent> events = journalOf(pg, name);
+                    assertTrue(events.stream().anyMatch(e -> e.hasPlaced() && e.getPlaced().getReason().equals("failover from " + dying.address())
+                            && !e.getPlaced().getSnapshotId().isEmpty()), name + "'s journal records the failover: " + events);
+                }
+                // The VMs of the nodes that lived were not touched.
+                for (String name : names) {
+                    if (onVictim.contains(name)) continue;
+                    assertEquals("running", listed(a, name).get("state").asText());
+                }
+            } finally {
+                for (Node n : others) stop(n);
+                stop(a);
+            }
+        }
+    }
+
+    /** The events of VM {@code name}'s journal, read from PostgreSQL's journal table. */
+    private static List<io.actorvm.persistence.proto.VmEvent> journalOf(PostgresServer pg, String name) throws Exception {
+        List<io.actorvm.persistence.proto.VmEvent> events = new ArrayList<>();
+        try (var c = java.sql.DriverManager.getConnection(pg.url(), "postgres", "");
+             var q = c.prepareStatement("SELECT event_payload FROM event_journal WHERE persistence_id = ? ORDER BY sequence_number")) {
+            q.setString(1, "vm|" + name);
+            try (var r = q.executeQuery()) {
+                while (r.next()) events.add(io.actorvm.persistence.proto.VmEvent.parseFrom(r.getBytes(1)));
+            }
+        }
+        return events;
     }
 }

@@ -31,6 +31,8 @@ public final class ClusterVms implements VmDirectory.Remote {
     /** How long a VM's entity may take to answer (it may have to recover from the journal first). */
     static final Duration ASK_TIMEOUT = Duration.ofSeconds(30);
     private static final Duration START_TIMEOUT = Duration.ofMinutes(2);
+    /** How long a listing waits to hear where a VM lives (its node may have just gone away). */
+    private static final Duration WHERE_TIMEOUT = Duration.ofSeconds(5);
 
     private final ActorSystem<?> system;
     private final VmCluster cluster;
@@ -106,6 +108,6 @@ public final class ClusterVms implements VmDirectory.Remote {
 
     @Override
     public CompletionStage<String> nodeOf(String name) {
-        return cluster.info(name, ASK_TIMEOUT).thenApply(VmEntity.Info::node);
+        return cluster.info(name, WHERE_TIMEOUT).thenApply(VmEntity.Info::node);
     }
 }

@@ -55,6 +55,11 @@ public final class ServeApi extends AllDirectives {
     private final WebConsole web;
     /** A listing shows no counters for a VM that does not answer this fast, rather than wait on it. */
     private static final java.time.Duration STATS_TIMEOUT = java.time.Duration.ofSeconds(1);
+    /**
+     * A listing shows "unknown" for a VM whose state does not come within this time (in a cluster:
+     * its node went away and its shard has not moved yet) rather than outlast the request.
+     */
+    private static final java.time.Duration LIST_TIMEOUT = java.time.Duration.ofSeconds(5);
 
     private ServeApi(ActorSystem<?> system, VmDirectory vms, ApiEndpoint endpoint) {
         this.system = system;
@@ -196,7 +201,7 @@ public final class ServeApi extends AllDirectives {
         for (VmDirectory.Entry e : entries) {
             boolean started = e.instance().started();
             CompletableFuture<String> state = !started ? CompletableFuture.completedFuture("not started")
-                    : AskPattern.<Vm.Command, Vm.Status>ask(e.instance().vm(), Vm.GetStatus::new, ControlApi.COMMAND_TIMEOUT, system.scheduler())
+                    : AskPattern.<Vm.Command, Vm.Status>ask(e.instance().vm(), Vm.GetStatus::new, LIST_TIMEOUT, system.scheduler())
                     .thenApply(s -> s.state().name().toLowerCase()).toCompletableFuture().exceptionally(t -> "unknown");
             CompletableFuture<Vm.Stats> stats = !started ? CompletableFuture.completedFuture(null)
                     : AskPattern.<Vm.Command, Vm.Stats>ask(e.instance().vm(), Vm.GetStats::new, STATS_TIMEOUT, system.scheduler())

@@ -53,6 +53,10 @@ final class NodeCommand implements Callable<Integer> {
     @Option(names = "--journal", paramLabel = "URL", description = "the shared journal of a cluster: jdbc:postgresql://HOST:PORT/DB (default: H2 in --data-dir)")
     String journal;
 
+    @Option(names = "--down-after", defaultValue = "7s", paramLabel = "DURATION",
+            description = "how long a node may stay unreachable before the cluster downs it and runs its VMs elsewhere (default ${DEFAULT-VALUE})")
+    String downAfter;
+
     @Option(names = "--journal-user", defaultValue = "postgres", paramLabel = "USER") String journalUser;
 
     @Option(names = "--journal-password-file", paramLabel = "FILE", description = "the journal password, first line of FILE (default: none)")
@@ -67,7 +71,8 @@ final class NodeCommand implements Callable<Integer> {
             if (endpoint == null) throw new IllegalArgumentException("node needs --api-sock PATH (or --api tcp:HOST:PORT)");
             if (port < 1 || port > 65535) throw new IllegalArgumentException("--cluster-port must be 1 to 65535, not " + port);
             Files.createDirectories(dataDir);
-            config = clusterConfig(host, port, seeds).withFallback(journal().pekkoConfig());
+            if (!downAfter.matches("\\d{1,4}(ms|s|m)")) throw new IllegalArgumentException("--down-after takes a duration such as 7s or 500ms, not " + downAfter);
+            config = clusterConfig(host, port, seeds, downAfter).withFallback(journal().pekkoConfig());
         } catch (IllegalArgumentException | IllegalStateException | IOException e) {
             System.err.println("actorvm: " + e.getMessage());
             return Main.USAGE_ERROR;
@@ -114,7 +119,7 @@ final class NodeCommand implements Callable<Integer> {
      * more nodes (with equal halves, the side with the lowest address) stays, the other downs
      * itself and its VMs stop, so a VM never runs on both sides.
      */
-    static Config clusterConfig(String host, int port, List<String> seeds) {
+    static Config clusterConfig(String host, int port, List<String> seeds, String downAfter) {
         List<String> seedNodes = new ArrayList<>();
         for (String s : seeds.isEmpty() ? List.of(host + ":" + port) : seeds) {
             int colon = s.lastIndexOf(':');
@@ -130,8 +135,14 @@ final class NodeCommand implements Callable<Integer> {
                 pekko.cluster.seed-nodes = [%s]
                 pekko.cluster.downing-provider-class = "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider"
                 pekko.cluster.split-brain-resolver.active-strategy = keep-majority
+                # Unreachable this long (after the failure detector's few seconds), a node is downed
+                # and its VMs restart elsewhere. Pekko's default, 20 s, is meant for large clusters.
+                pekko.cluster.split-brain-resolver.stable-after = %s
                 # A VM's entity lives as long as its VM: never passivated for being idle.
                 pekko.cluster.sharding.passivation.strategy = none
-                """.formatted(host.replace("\"", ""), port, String.join(", ", seedNodes)));
+                # Which VMs each shard holds, kept in the journal: a shard that moves starts them all.
+                pekko.cluster.sharding.remember-entities = on
+                pekko.cluster.sharding.remember-entities-store = eventsourced
+                """.formatted(host.replace("\"", ""), port, String.join(", ", seedNodes), downAfter));
     }
 }

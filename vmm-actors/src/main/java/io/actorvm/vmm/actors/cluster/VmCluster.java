@@ -1,12 +1,15 @@
 package io.actorvm.vmm.actors.cluster;
 
 import io.actorvm.vmm.actors.Vm;
+import io.actorvm.vmm.actors.console.ConsoleOutput;
 import io.actorvm.vmm.actors.journal.VmJournal;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.sharding.typed.ClusterShardingSettings;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
@@ -18,6 +21,8 @@ import org.apache.pekko.stream.javadsl.Sink;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.Set;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletionStage;
@@ -47,7 +52,10 @@ public final class VmCluster {
     public static VmCluster start(ActorSystem<?> system, Path dataDir) {
         VmCluster c = new VmCluster(system);
         String node = nodeName(system);
+        // Remembered: when a node goes away, the shards it held start on the others with every
+        // entity they had, and an entity whose VM was running runs it again (VmEntity.Failover).
         c.sharding.init(Entity.of(VmEntity.KEY, ctx -> VmEntity.create(ctx.getEntityId(), dataDir, node))
+                .withSettings(ClusterShardingSettings.create(system).withRememberEntities(true))
                 .withStopMessage(VmEntity.Passivate.INSTANCE));
         return c;
     }
@@ -65,16 +73,39 @@ public final class VmCluster {
 
     /**
      * A local actor that speaks the VM's own protocol and forwards it to the VM's entity: what a
-     * client written for a local {@link Vm} holds to drive a VM of the cluster. One per name.
+     * client written for a local {@link Vm} holds to drive a VM of the cluster. One per name. The
+     * console subscribers it forwarded are attached again every few seconds: after a failover the
+     * VM's entity is a new one, on another node, that has not heard of them.
      */
     public ActorRef<Vm.Command> proxy(String name) {
-        return proxies.computeIfAbsent(name, n -> {
-            EntityRef<VmEntity.Command> entity = vm(n);
-            return system.systemActorOf(Behaviors.receiveMessage((Vm.Command c) -> {
-                entity.tell(new VmEntity.Forward(c));
-                return Behaviors.same();
-            }), "vm-proxy-" + n, Props.empty());
+        return proxies.computeIfAbsent(name, n -> system.systemActorOf(proxyBehavior(vm(n)), "vm-proxy-" + n, Props.empty()));
+    }
+
+    private static final Duration REATTACH = Duration.ofSeconds(3);
+
+    /** The proxy's own tick (the VM's protocol is sealed, so the proxy takes Object and is narrowed). */
+    private enum Reattach { INSTANCE }
+
+    private static Behavior<Vm.Command> proxyBehavior(EntityRef<VmEntity.Command> entity) {
+        Set<ActorRef<ConsoleOutput>> consoles = new LinkedHashSet<>();
+        Behavior<Object> proxy = Behaviors.withTimers(timers -> {
+            timers.startTimerWithFixedDelay(Reattach.INSTANCE, REATTACH);
+            return Behaviors.receive(Object.class)
+                    .onMessageEquals(Reattach.INSTANCE, () -> {
+                        for (var c : consoles) entity.tell(new VmEntity.Forward(new Vm.AttachConsole(c)));
+                        return Behaviors.same();
+                    })
+                    .onMessage(Vm.Command.class, c -> {
+                        switch (c) {
+                            case Vm.AttachConsole a -> consoles.add(a.subscriber());
+                            case Vm.DetachConsole d -> consoles.remove(d.subscriber());
+                            default -> {}
+                        }
+                        entity.tell(new VmEntity.Forward(c));
+                        return Behaviors.same();
+                    }).build();
         });
+        return proxy.narrow();
     }
 
     /** What the VM's entity knows, or a failure when it does not answer within {@code timeout}. */

@@ -71,13 +71,25 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
     // Local messages: the runner's journal writes, the runner's end, the shard's stop (hand-off).
     record Journaled(VmJournal.Command command) implements Command, NoSerializationVerificationNeeded {}
     record RunnerEnded(ActorRef<Vm.Command> runner, Vm.Terminated how) implements Command, NoSerializationVerificationNeeded {}
+    /** A start the entity made itself (failover) answered; {@code error} null when it ran. */
+    record Failed(ActorRef<Vm.Command> runner, String snapshot, String error) implements Command, NoSerializationVerificationNeeded {}
     enum Passivate implements Command, NoSerializationVerificationNeeded { INSTANCE }
+    /** Recovery found the VM live but no runner here: its node went away (or left); run it here. */
+    enum Failover implements Command, NoSerializationVerificationNeeded { INSTANCE }
 
     /** Where a VM's life stands, as its journal tells it. */
     public enum Lifecycle { NEW, DEFINED, RUNNING, PAUSED, STOPPED, FAILED }
 
-    /** Recovered from the journal: the definition (null before one), the lifecycle, the newest snapshot. */
-    public record State(VmEvent.Defined definition, Lifecycle lifecycle, String lastSnapshot, long events) {
+    /**
+     * Recovered from the journal: the definition (null before one), the lifecycle, the newest
+     * snapshot, the node its last runner was placed on ("" if none).
+     */
+    public record State(VmEvent.Defined definition, Lifecycle lifecycle, String lastSnapshot, String node, long events) {
+        /** Whether the VM was meant to be running (running or paused) as the journal last heard. */
+        boolean live() {
+            return lifecycle == Lifecycle.RUNNING || lifecycle == Lifecycle.PAUSED;
+        }
+
         State apply(VmEvent e) {
             VmEvent.Defined d = definition == null && e.hasDefined() ? e.getDefined() : definition;
             Lifecycle l = switch (e.getEventCase()) {
@@ -89,7 +101,7 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
                 default -> lifecycle;
             };
             String snapshot = e.hasSnapshotTaken() ? e.getSnapshotTaken().getSnapshotId() : lastSnapshot;
-            return new State(d, l, snapshot, events + 1);
+            return new State(d, l, snapshot, e.hasPlaced() ? e.getPlaced().getNode() : node, events + 1);
         }
     }
 
@@ -126,7 +138,7 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
 
     @Override
     public State emptyState() {
-        return new State(null, Lifecycle.NEW, "", 0);
+        return new State(null, Lifecycle.NEW, "", "", 0);
     }
 
     @Override
@@ -145,7 +157,50 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
                     return Effect().none();
                 })
                 .onCommand(Passivate.class, (state, p) -> Effect().stop())
+                .onCommand(Failover.class, this::onFailover)
+                .onCommand(Failed.class, this::onFailed)
                 .build();
+    }
+
+    @Override
+    public org.apache.pekko.persistence.typed.javadsl.SignalHandler<State> signalHandler() {
+        return newSignalHandlerBuilder().onSignal(org.apache.pekko.persistence.typed.RecoveryCompleted.instance(), state -> {
+            // Remembered entities are started again on a surviving node when theirs goes away.
+            if (state.live() && state.definition() != null && runner == null) ctx.getSelf().tell(Failover.INSTANCE);
+        }).build();
+    }
+
+    /**
+     * Runs the VM here again: from its newest snapshot (the guest goes on from there), or from its
+     * definition when it was never snapshotted. The journal records where and why first.
+     */
+    private Effect<VmEvent, State> onFailover(State state, Failover f) {
+        if (runner != null || !state.live()) return Effect().none();
+        String from = state.node().isEmpty() || state.node().equals(node) ? "restarted" : "failover from " + state.node();
+        ctx.getLog().warn("VM {}: {} on {}, from {}", name, from, node, state.lastSnapshot().isEmpty() ? "its definition" : "snapshot " + state.lastSnapshot());
+        return Effect().persist(VmEvents.placed(node, from, state.lastSnapshot())).thenRun(s -> {
+            String snapshot = s.lastSnapshot();
+            ActorRef<Vm.Command> r = startRunner(s, snapshot.isEmpty() ? null : snapshot);
+            @SuppressWarnings("unchecked") // the adapter takes any StatusReply; a start answers StatusReply<Done>
+            ActorRef<StatusReply<Done>> started = (ActorRef<StatusReply<Done>>) (ActorRef<?>) ctx.messageAdapter(StatusReply.class,
+                    reply -> new Failed(r, snapshot, reply.isError() ? reply.getError().getMessage() : null));
+            r.tell(new Vm.Start(started));
+        });
+    }
+
+    /**
+     * A failover start that failed: from a snapshot this node cannot read (the nodes do not share
+     * a data directory), the VM boots from its definition instead; from the definition, it stays
+     * failed (the journal says why).
+     */
+    private Effect<VmEvent, State> onFailed(State state, Failed f) {
+        if (f.error() == null) return Effect().none();
+        ctx.getLog().error("VM {}: could not run it again on {}: {}", name, node, f.error());
+        if (f.snapshot().isEmpty() || !f.runner().equals(runner)) return Effect().none();
+        ctx.stop(runner);
+        runner = null;
+        return Effect().persist(List.of(VmEvents.placed(node, "snapshot " + f.snapshot() + " failed here (" + f.error() + "): from the definition", "")))
+                .thenRun(s -> startRunner(s, null).tell(new Vm.Start(ctx.getSystem().ignoreRef())));
     }
 
     @Override
@@ -188,7 +243,11 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
     private Effect<VmEvent, State> onForward(State state, Forward f) {
         Vm.Command c = f.command();
         switch (c) {
-            case Vm.AttachConsole a -> consoles.add(a.subscriber());
+            case Vm.AttachConsole a -> {
+                // Proxies attach again now and then (this entity may be new after a failover): once is enough.
+                if (consoles.contains(a.subscriber())) return Effect().none();
+                consoles.add(a.subscriber());
+            }
             case Vm.DetachConsole d -> consoles.remove(d.subscriber());
             default -> {}
         }
@@ -198,8 +257,11 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
         }
         switch (c) {
             case Vm.Start s -> {
-                if (state.definition() == null) s.replyTo().tell(StatusReply.error("no VM named " + name));
-                else startRunner(state).tell(s);
+                if (state.definition() == null) {
+                    s.replyTo().tell(StatusReply.error("no VM named " + name));
+                    return Effect().none();
+                }
+                return Effect().persist(VmEvents.placed(node, "started", "")).thenRun(st -> startRunner(st, null).tell(s));
             }
             case Vm.GetStatus g -> g.replyTo().tell(new Vm.Status(name,
                     state.lifecycle() == Lifecycle.STOPPED || state.lifecycle() == Lifecycle.FAILED ? Vm.State.STOPPED : Vm.State.CREATED, lastEnd));
@@ -208,7 +270,11 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
                 else watchers.add(w.replyTo());
             }
             case Vm.GetStats g -> g.replyTo().tell(new Vm.Stats(Map.of(), List.of()));
-            case Vm.Stop s -> s.replyTo().tell(StatusReply.ack()); // nothing runs: stopped already
+            case Vm.Stop s -> {
+                // Nothing runs here; a VM the journal still calls live (its node went away) stays stopped from now on.
+                if (state.live()) return Effect().persist(VmEvents.stopped(s.reason(), 0)).thenRun(st -> s.replyTo().tell(StatusReply.ack()));
+                s.replyTo().tell(StatusReply.ack());
+            }
             case Vm.Pause p -> p.replyTo().tell(notRunning());
             case Vm.Resume r -> r.replyTo().tell(notRunning());
             case Vm.SendCtrlAltDel k -> k.replyTo().tell(notRunning());
@@ -223,10 +289,13 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
         return StatusReply.error("VM " + name + " is not running");
     }
 
-    /** A new runner from the definition, with this entity's console subscribers and watchers. */
-    private ActorRef<Vm.Command> startRunner(State state) {
+    /**
+     * A new runner from the definition (or from {@code snapshot} when not null), with this entity's
+     * console subscribers and watchers.
+     */
+    private ActorRef<Vm.Command> startRunner(State state, String snapshot) {
         VmConfig config = VmEvents.config(state.definition(), dataDir);
-        ActorRef<Vm.Command> r = ctx.spawn(Vm.owned(config, null, HostSources.system(), journal), "runner-" + (++runners));
+        ActorRef<Vm.Command> r = ctx.spawn(Vm.owned(config, snapshot, HostSources.system(), journal), "runner-" + (++runners));
         for (ActorRef<ConsoleOutput> console : consoles) r.tell(new Vm.AttachConsole(console));
         for (ActorRef<Vm.Terminated> w : watchers) r.tell(new Vm.WatchTermination(w));
         watchers.clear();

@@ -79,6 +79,11 @@ public final class VmEvents {
                 .setPageCount(pages).setBytes(bytes)).build();
     }
 
+    /** In a cluster: the VM's runner was made on {@code node}, from {@code snapshotId} ("" for the definition). */
+    public static VmEvent placed(String node, String reason, String snapshotId) {
+        return at().setPlaced(VmEvent.Placed.newBuilder().setNode(node).setReason(reason).setSnapshotId(snapshotId)).build();
+    }
+
     public static VmEvent snapshotFailed(String reason, boolean nextFull) {
         return at().setSnapshotFailed(VmEvent.SnapshotFailed.newBuilder().setReason(reason).setNextFull(nextFull)).build();
     }
@@ -100,6 +105,8 @@ public final class VmEvents {
             case FAILED -> "failed reason=" + e.getFailed().getReason();
             case SNAPSHOT_FAILED -> "snapshot-failed" + (e.getSnapshotFailed().getNextFull() ? " next=full" : "")
                     + " reason=" + e.getSnapshotFailed().getReason();
+            case PLACED -> "placed node=" + e.getPlaced().getNode() + " reason=" + e.getPlaced().getReason()
+                    + (e.getPlaced().getSnapshotId().isEmpty() ? "" : " from=" + e.getPlaced().getSnapshotId());
             case EVENT_NOT_SET -> "unknown";
         };
     }
@@ -108,6 +115,7 @@ public final class VmEvents {
     public static String snapshotId(VmEvent e) {
         if (e.hasSnapshotTaken()) return e.getSnapshotTaken().getSnapshotId();
         if (e.hasRestored()) return e.getRestored().getSnapshotId();
+        if (e.hasPlaced() && !e.getPlaced().getSnapshotId().isEmpty()) return e.getPlaced().getSnapshotId();
         return "-";
     }
 }

@@ -108,6 +108,40 @@ class VmEntityTest {
     }
 
     @Test
+    void aVmTheJournalCallsRunningIsRunAgainWhereItsEntityRecovers() throws Exception {
+        ActorTestKit kit = ActorTestKit.create("entity4", config());
+        try {
+            var vm = kit.spawn(VmEntity.create("web-1", data, "10.0.0.1:2551"));
+            assertTrue(define(kit, vm, definition("web-1")).isSuccess());
+            // What a runner on node 10.0.0.1 wrote before that node went away.
+            TestProbe<Done> written = kit.createTestProbe();
+            vm.tell(new VmEntity.Journaled(new io.actorvm.vmm.actors.journal.VmJournal.Record(VmEvents.placed("10.0.0.1:2551", "started", ""), written.getRef())));
+            vm.tell(new VmEntity.Journaled(new io.actorvm.vmm.actors.journal.VmJournal.Record(VmEvents.started(), written.getRef())));
+            written.receiveMessage(WAIT);
+            written.receiveMessage(WAIT);
+            assertEquals("not running", info(kit, vm).state(), "the journal says running, but no runner was made here");
+        } finally {
+            kit.shutdownTestKit();
+        }
+        // The entity recovers on another node: it records the failover and makes a runner there
+        // (whose start fails here, with no KVM and no kernel; that is recorded too).
+        ActorTestKit kit2 = ActorTestKit.create("entity5", config());
+        try {
+            kit2.spawn(VmEntity.create("web-1", data, "10.0.0.2:2551"));
+            var read = org.apache.pekko.persistence.query.PersistenceQuery.get(kit2.system()).getReadJournalFor(
+                    org.apache.pekko.persistence.jdbc.query.javadsl.JdbcReadJournal.class,
+                    org.apache.pekko.persistence.jdbc.query.javadsl.JdbcReadJournal.Identifier());
+            org.awaitility.Awaitility.await().atMost(WAIT).until(() -> read.currentEventsByPersistenceId("vm|web-1", 0, Long.MAX_VALUE)
+                    .runWith(org.apache.pekko.stream.javadsl.Sink.seq(), kit2.system()).toCompletableFuture().get().stream()
+                    .map(e -> (io.actorvm.persistence.proto.VmEvent) e.event())
+                    .anyMatch(e -> e.hasPlaced() && e.getPlaced().getNode().equals("10.0.0.2:2551")
+                            && e.getPlaced().getReason().equals("failover from 10.0.0.1:2551")));
+        } finally {
+            kit2.shutdownTestKit();
+        }
+    }
+
+    @Test
     void itsClusterMessagesCrossJvmsThroughKryo() {
         ActorTestKit kit = ActorTestKit.create("entity3", ConfigFactory.parseString("pekko.loglevel = WARNING").withFallback(ConfigFactory.load()));
         try {
