@@ -27,8 +27,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * {@code actorvm node}: separate JVMs on loopback forming a Pekko cluster whose VMs are sharded
  * entities. Two nodes share a real PostgreSQL journal: VMs created through one node's API run on
- * both nodes, and the other node lists, reads the console of and stops every one of them. One node
- * alone needs only its data directory (H2), and its VMs' journal outlives the process.
+ * both nodes, and the other node lists, reads the console of and stops every one of them. Of three
+ * nodes, one is killed and its VMs go on on the others from their snapshots; another leaves and its
+ * VMs go on from snapshots taken as it leaves. One node alone needs only its data directory (H2),
+ * and its VMs' journal outlives the process.
  */
 class ClusterNodeTest {
     @TempDir
@@ -203,7 +205,7 @@ class ClusterNodeTest {
     }
 
     @Test
-    void theVmsOfANodeThatDiesRunAgainOnTheOthersFromTheirSnapshots() throws Exception {
+    void theVmsOfANodeThatDiesOrLeavesGoOnOnTheOthersFromTheirSnapshots() throws Exception {
         GuestRun.assumeKvm();
         try (PostgresServer pg = PostgresServer.start()) {
             // The nodes share the journal and one data directory, so each can read the others' snapshots.
@@ -285,6 +287,42 @@ class ClusterNodeTest {
                 for (String name : names) {
                     if (onVictim.contains(name)) continue;
                     assertEquals("running", listed(a, name).get("state").asText());
+                }
+
+                // The other node leaves on purpose (SIGTERM): its VMs are snapshotted as it goes and
+                // go on on node a from that moment, not from an older snapshot.
+                Node leaving = others.getFirst();
+                List<String> onLeaving = new ArrayList<>();
+                for (String name : names) if (listed(a, name).get("node").asText().equals(leaving.address())) onLeaving.add(name);
+                assertTrue(!onLeaving.isEmpty(), "the node that leaves hosts a VM: " + list(a));
+                java.util.Map<String, Long> beforeLeaving = new java.util.HashMap<>(), offsets = new java.util.HashMap<>();
+                for (String name : onLeaving) {
+                    JsonNode read = json(curl(a.socket(), "GET", "/vms/" + name + "/console", null));
+                    beforeLeaving.put(name, java.util.Collections.max(counts(read.get("text").asText())));
+                    offsets.put(name, read.get("total").asLong());
+                }
+                long left = System.nanoTime();
+                stop(leaving);
+                others.remove(leaving);
+                for (String name : onLeaving) {
+                    awaitOutput(a.out(), () -> {
+                        if (curl(a.socket(), "GET", "/vms", null).status() != 200) return false;
+                        JsonNode vm = listed(a, name);
+                        if (vm == null || !vm.get("state").asText().equals("running") || !vm.get("node").asText().equals(a.address())) return false;
+                        String text = json(curl(a.socket(), "GET", "/vms/" + name + "/console?since=" + offsets.get(name), null)).get("text").asText();
+                        return counts(text).stream().anyMatch(c -> c > beforeLeaving.get(name));
+                    });
+                    System.out.printf("cluster-node: %s moved to %s %.1f s after its node was told to leave%n", name, a.address(),
+                            (System.nanoTime() - left) / 1e9);
+                    List<io.actorvm.persistence.proto.VmEvent> events = journalOf(pg, name);
+                    assertTrue(events.stream().anyMatch(e -> e.hasPlaced() && e.getPlaced().getReason().equals("moved from " + leaving.address() + " (it left)")),
+                            name + "'s journal records the move: " + events);
+                    // From the snapshot taken as its node left: the one the move names, the newest the journal has.
+                    String movedFrom = events.stream().filter(e -> e.hasPlaced() && e.getPlaced().getReason().startsWith("moved from"))
+                            .reduce((x, y) -> y).orElseThrow().getPlaced().getSnapshotId();
+                    String takenAsItLeft = events.stream().filter(e -> e.hasPlaced() && e.getPlaced().getReason().equals("leaving"))
+                            .reduce((x, y) -> y).orElseThrow().getPlaced().getSnapshotId();
+                    assertEquals(takenAsItLeft, movedFrom, name + " went on from the snapshot taken as its node left: " + events);
                 }
             } finally {
                 for (Node n : others) stop(n);

@@ -94,11 +94,11 @@ final class NodeCommand implements Callable<Integer> {
             return Main.USAGE_ERROR;
         }
         System.err.println("actorvm: node " + VmCluster.nodeName(system) + " serving on " + binding.address());
-        // SIGTERM or Ctrl-C: the node leaves the cluster (its shards move to the others) and stops its VMs.
+        // SIGTERM or Ctrl-C: the node leaves the cluster; its running VMs are snapshotted and go on on the others.
         Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(() -> {
             binding.close();
             system.terminate();
-            system.getWhenTerminated().toCompletableFuture().orTimeout(30, TimeUnit.SECONDS).exceptionally(x -> null).join();
+            system.getWhenTerminated().toCompletableFuture().orTimeout(180, TimeUnit.SECONDS).exceptionally(x -> null).join();
         }));
         system.getWhenTerminated().toCompletableFuture().join();
         return 0;
@@ -140,6 +140,9 @@ final class NodeCommand implements Callable<Integer> {
                 pekko.cluster.split-brain-resolver.stable-after = %s
                 # A VM's entity lives as long as its VM: never passivated for being idle.
                 pekko.cluster.sharding.passivation.strategy = none
+                # A node that leaves snapshots its running VMs before handing them over: give that time.
+                pekko.cluster.sharding.handoff-timeout = 150s
+                pekko.coordinated-shutdown.phases.cluster-sharding-shutdown-region.timeout = 150s
                 # Which VMs each shard holds, kept in the journal: a shard that moves starts them all.
                 pekko.cluster.sharding.remember-entities = on
                 pekko.cluster.sharding.remember-entities-store = eventsourced

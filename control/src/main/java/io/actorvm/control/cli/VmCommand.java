@@ -45,6 +45,9 @@ final class VmCommand implements Runnable {
     abstract static class Client implements Callable<Integer> {
         @Mixin
         ApiOptions api;
+        @Option(names = "--cluster", paramLabel = "HOST:PORT",
+                description = "a cluster node's API (a node started with --api tcp:HOST:PORT): the same as --api tcp:HOST:PORT")
+        String cluster;
         private ApiClient client;
         private ApiEndpoint endpoint;
 
@@ -53,8 +56,13 @@ final class VmCommand implements Runnable {
         @Override
         public final Integer call() throws Exception {
             try {
-                endpoint = api.endpoint();
-                if (endpoint == null) throw new IllegalArgumentException("say where the serve API is: --api-sock PATH or --api tcp:HOST:PORT");
+                if (cluster != null && (api.socket != null || api.tcp != null)) {
+                    throw new IllegalArgumentException("give --cluster, --api-sock or --api, one of them");
+                }
+                endpoint = cluster != null ? io.actorvm.control.api.ApiEndpoint.tcp("tcp:" + cluster, api.allowRemote, api.token()) : api.endpoint();
+                if (endpoint == null) {
+                    throw new IllegalArgumentException("say where the API is: --api-sock PATH, --api tcp:HOST:PORT or --cluster HOST:PORT");
+                }
                 client = new ApiClient(endpoint, api.token());
             } catch (IllegalArgumentException e) {
                 System.err.println("actorvm: " + e.getMessage());

@@ -117,4 +117,24 @@ class VmCommandTest {
         assertEquals(Main.USAGE_ERROR, unreachable.status());
         assertTrue(unreachable.err().startsWith("actorvm: cannot reach the API at"), unreachable.err());
     }
+
+    @Test
+    void clusterNamesANodesTcpApi() throws Exception {
+        int port;
+        try (var probe = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            port = probe.getLocalPort();
+        }
+        VmDirectory vms = new VmDirectory((name, console) -> MicroVm.unconfigured(name, dir, (behavior, config, checkKernel) ->
+                CompletableFuture.failedFuture(new IllegalStateException("not in this test"))));
+        ServeApi.bind(kit.system(), vms, ApiEndpoint.tcp("tcp:127.0.0.1:" + port, false, null));
+        Path kernel = Files.writeString(dir.resolve("kernel"), "x");
+        Run created = actorvm("vm", "create", "web-1", "--cluster", "127.0.0.1:" + port, "--kernel", kernel.toString(), "--no-start");
+        assertEquals(0, created.status(), created.err());
+        Run listed = actorvm("vm", "list", "--cluster", "127.0.0.1:" + port);
+        assertEquals(0, listed.status(), listed.err());
+        assertEquals("web-1\tnot started\n", listed.out());
+        Run both = actorvm("vm", "list", "--cluster", "127.0.0.1:" + port, "--api-sock", dir.resolve("x.sock").toString());
+        assertEquals(Main.USAGE_ERROR, both.status());
+        assertEquals("actorvm: give --cluster, --api-sock or --api, one of them\n", both.err());
+    }
 }

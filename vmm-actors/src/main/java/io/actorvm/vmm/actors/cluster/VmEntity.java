@@ -74,6 +74,8 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
     /** A start the entity made itself (failover) answered; {@code error} null when it ran. */
     record Failed(ActorRef<Vm.Command> runner, String snapshot, String error) implements Command, NoSerializationVerificationNeeded {}
     enum Passivate implements Command, NoSerializationVerificationNeeded { INSTANCE }
+    /** The snapshot taken as this node hands the VM over (null info: it failed, {@code error} says why). */
+    record HandoffSnapshot(Vm.SnapshotInfo info, String error) implements Command, NoSerializationVerificationNeeded {}
     /** Recovery found the VM live but no runner here: its node went away (or left); run it here. */
     enum Failover implements Command, NoSerializationVerificationNeeded { INSTANCE }
 
@@ -84,7 +86,7 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
      * Recovered from the journal: the definition (null before one), the lifecycle, the newest
      * snapshot, the node its last runner was placed on ("" if none).
      */
-    public record State(VmEvent.Defined definition, Lifecycle lifecycle, String lastSnapshot, String node, long events) {
+    public record State(VmEvent.Defined definition, Lifecycle lifecycle, String lastSnapshot, String node, String placedFor, long events) {
         /** Whether the VM was meant to be running (running or paused) as the journal last heard. */
         boolean live() {
             return lifecycle == Lifecycle.RUNNING || lifecycle == Lifecycle.PAUSED;
@@ -101,7 +103,8 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
                 default -> lifecycle;
             };
             String snapshot = e.hasSnapshotTaken() ? e.getSnapshotTaken().getSnapshotId() : lastSnapshot;
-            return new State(d, l, snapshot, e.hasPlaced() ? e.getPlaced().getNode() : node, events + 1);
+            return new State(d, l, snapshot, e.hasPlaced() ? e.getPlaced().getNode() : node,
+                    e.hasPlaced() ? e.getPlaced().getReason() : placedFor, events + 1);
         }
     }
 
@@ -138,7 +141,7 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
 
     @Override
     public State emptyState() {
-        return new State(null, Lifecycle.NEW, "", "", 0);
+        return new State(null, Lifecycle.NEW, "", "", "", 0);
     }
 
     @Override
@@ -156,7 +159,8 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
                     }
                     return Effect().none();
                 })
-                .onCommand(Passivate.class, (state, p) -> Effect().stop())
+                .onCommand(Passivate.class, this::onPassivate)
+                .onCommand(HandoffSnapshot.class, this::onHandoffSnapshot)
                 .onCommand(Failover.class, this::onFailover)
                 .onCommand(Failed.class, this::onFailed)
                 .build();
@@ -176,7 +180,8 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
      */
     private Effect<VmEvent, State> onFailover(State state, Failover f) {
         if (runner != null || !state.live()) return Effect().none();
-        String from = state.node().isEmpty() || state.node().equals(node) ? "restarted" : "failover from " + state.node();
+        String from = state.node().isEmpty() || state.node().equals(node) ? "restarted"
+                : state.placedFor().equals(LEAVING) ? "moved from " + state.node() + " (it left)" : "failover from " + state.node();
         ctx.getLog().warn("VM {}: {} on {}, from {}", name, from, node, state.lastSnapshot().isEmpty() ? "its definition" : "snapshot " + state.lastSnapshot());
         return Effect().persist(VmEvents.placed(node, from, state.lastSnapshot())).thenRun(s -> {
             String snapshot = s.lastSnapshot();
@@ -186,6 +191,40 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
                     reply -> new Failed(r, snapshot, reply.isError() ? reply.getError().getMessage() : null));
             r.tell(new Vm.Start(started));
         });
+    }
+
+    /** The reason a node journals as it hands a running VM over, for the next node to tell a move from a failure. */
+    static final String LEAVING = "leaving";
+    /** How long a handover snapshot may take before the VM is handed over without it. */
+    private static final Duration HANDOFF_SNAPSHOT_TIMEOUT = Duration.ofMinutes(2);
+
+    /**
+     * The shard is moving (this node leaves the cluster, or the shard is rebalanced): a running VM
+     * is snapshotted first, so the node that takes it over runs it on from this moment, then the
+     * entity stops, and its runner with it.
+     */
+    private Effect<VmEvent, State> onPassivate(State state, Passivate p) {
+        if (runner == null || !state.live()) return Effect().stop();
+        ctx.getLog().info("VM {}: {} hands it over; snapshot first", name, node);
+        ctx.ask(StatusReply.class, runner,
+                HANDOFF_SNAPSHOT_TIMEOUT, r -> new Vm.TakeSnapshot(castReply(r)), (reply, failure) -> failure != null
+                        ? new HandoffSnapshot(null, failure.getMessage())
+                        : reply.isError() ? new HandoffSnapshot(null, reply.getError().getMessage())
+                        : new HandoffSnapshot((Vm.SnapshotInfo) reply.getValue(), null));
+        return Effect().none();
+    }
+
+    @SuppressWarnings("unchecked") // ask's reply type is the raw StatusReply; a snapshot answers StatusReply<SnapshotInfo>
+    private static ActorRef<StatusReply<Vm.SnapshotInfo>> castReply(ActorRef<StatusReply> r) {
+        return (ActorRef<StatusReply<Vm.SnapshotInfo>>) (ActorRef<?>) r;
+    }
+
+    private Effect<VmEvent, State> onHandoffSnapshot(State state, HandoffSnapshot h) {
+        if (h.info() == null) {
+            ctx.getLog().warn("VM {}: no snapshot as {} hands it over ({}): the next node runs it from its newest one", name, node, h.error());
+            return Effect().stop();
+        }
+        return Effect().persist(VmEvents.placed(node, LEAVING, h.info().id())).thenStop();
     }
 
     /**
