@@ -78,10 +78,15 @@ class ClusterNodeTest {
     }
 
     private static void createCounter(Node n, String name, long every) throws Exception {
+        createGuest(n, name, "counter", "every=" + every);
+    }
+
+    /** Creates VM {@code name} running test guest {@code guest} through {@code n}'s API, and starts it. */
+    private static void createGuest(Node n, String name, String guest, String bootArgs) throws Exception {
         FirecrackerApiGuestTest.Answer created = curl(n.socket(), "POST", "/vms", "{\"name\": \"" + name + "\"}");
         assertEquals(201, created.status(), created.body());
-        put(n.socket(), "/vms/" + name + "/boot-source", "{\"kernel_image_path\": \"" + GuestRun.guest("counter")
-                + "\", \"boot_args\": \"every=" + every + "\"}");
+        put(n.socket(), "/vms/" + name + "/boot-source", "{\"kernel_image_path\": \"" + GuestRun.guest(guest)
+                + "\", \"boot_args\": \"" + bootArgs + "\"}");
         put(n.socket(), "/vms/" + name + "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 16}");
         put(n.socket(), "/vms/" + name + "/actions", "{\"action_type\": \"InstanceStart\"}");
     }
@@ -142,8 +147,12 @@ class ClusterNodeTest {
                 Node nodeB = b;
                 // Both nodes up, as each sees the cluster, before any VM is placed.
                 for (Node n : List.of(a, b)) awaitMembersUp(n, 2);
-                List<String> names = List.of("count-0", "count-1", "count-2", "count-3");
-                for (String name : names) createCounter(a, name);
+                // Two counters and two echo guests (which wait for input: the emulated KVM host has one CPU).
+                List<String> names = List.of("count-0", "count-1", "echo-2", "echo-3");
+                for (String name : names) {
+                    if (name.startsWith("count")) createCounter(a, name);
+                    else createGuest(a, name, "echo", "");
+                }
 
                 // Node b lists every VM, each running, on one node or the other, and both nodes host some.
                 awaitOutput(b.out(), () -> {
@@ -158,8 +167,18 @@ class ClusterNodeTest {
                 System.out.println("cluster-node: placement " + vms);
                 assertEquals(Set.of(a.address(), b.address()), hosts, "the VMs live on both nodes: " + vms);
 
-                // Each VM's console reaches node b, wherever the VM runs.
-                for (String name : names) awaitOutput(b.out(), () -> console(nodeB, name).contains("count 200000"));
+                // Each VM's console reaches node b, both ways, wherever the VM runs: the counters' counts
+                // come out; typed into an echo guest (whose greeting came before b listened), input comes back.
+                for (String name : names) {
+                    if (name.startsWith("count")) {
+                        awaitOutput(b.out(), () -> console(nodeB, name).contains("count 200000"));
+                        continue;
+                    }
+                    awaitOutput(b.out(), () -> {
+                        put(nodeB.socket(), "/vms/" + name + "/console/input", "{\"data\": \"ping-" + name + ";\"}");
+                        return console(nodeB, name).contains("ping-" + name + ";");
+                    });
+                }
 
                 // The CLI through node b: the list with each VM's node; a stop of a VM that may live on a.
                 String listed = vmCli(b, "list");
@@ -220,7 +239,8 @@ class ClusterNodeTest {
                     others.add(node(name, freePort(), shared, args.toArray(String[]::new)));
                 }
                 awaitMembersUp(a, 3);
-                List<String> names = List.of("fo-0", "fo-1", "fo-2", "fo-3");
+                // One counter per node, as least-shard allocation places three VMs on three nodes.
+                List<String> names = List.of("fo-0", "fo-1", "fo-2");
                 for (String name : names) createCounter(a, name, 100000);
                 awaitOutput(a.out(), () -> {
                     for (String name : names) {

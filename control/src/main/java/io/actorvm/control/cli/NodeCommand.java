@@ -135,7 +135,10 @@ final class NodeCommand implements Callable<Integer> {
                 pekko.cluster.seed-nodes = [%s]
                 pekko.cluster.downing-provider-class = "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider"
                 pekko.cluster.split-brain-resolver.active-strategy = keep-majority
-                # Unreachable this long (after the failure detector's few seconds), a node is downed
+                # A node whose JVM stalls (a long GC, a host short of CPU) is not taken for dead at once:
+                # heartbeats may pause this long before it is called unreachable (Pekko's default: 3 s).
+                pekko.cluster.failure-detector.acceptable-heartbeat-pause = 10s
+                # Unreachable this long (once the failure detector has called it so), a node is downed
                 # and its VMs restart elsewhere. Pekko's default, 20 s, is meant for large clusters.
                 pekko.cluster.split-brain-resolver.stable-after = %s
                 # A VM's entity lives as long as its VM: never passivated for being idle.
