@@ -67,9 +67,10 @@ class ClusterNodeTest {
         return n;
     }
 
+    /** SIGTERM: the node leaves the cluster (snapshotting its running VMs); killed if that takes over 30 s. */
     private static void stop(Node n) throws Exception {
-        n.process().destroy(); // SIGTERM: leaves the cluster
-        if (!n.process().waitFor(60, TimeUnit.SECONDS)) n.process().destroyForcibly().waitFor();
+        n.process().destroy();
+        if (!n.process().waitFor(30, TimeUnit.SECONDS)) n.process().destroyForcibly().waitFor();
     }
 
     /** Creates a counter VM through {@code n}'s API as the Firecracker guides do, and starts it. */
@@ -145,6 +146,7 @@ class ClusterNodeTest {
             try {
                 b = node("b", portB, "--journal", pg.url(), "--seed", a.address());
                 Node nodeB = b;
+                long t0 = System.nanoTime();
                 // Both nodes up, as each sees the cluster, before any VM is placed.
                 for (Node n : List.of(a, b)) awaitMembersUp(n, 2);
                 // Two counters and two echo guests (which wait for input: the emulated KVM host has one CPU).
@@ -168,12 +170,15 @@ class ClusterNodeTest {
                 assertEquals(Set.of(a.address(), b.address()), hosts, "the VMs live on both nodes: " + vms);
 
                 // Each VM's console reaches node b, both ways, wherever the VM runs: the counters' counts
-                // come out; typed into an echo guest (whose greeting came before b listened), input comes back.
+                // come out; an echo guest's greeting, printed before b looked, is replayed to it; typed into
+                // an echo guest, input comes back.
+                System.out.printf("cluster-node: all running at %.1f s%n", (System.nanoTime() - t0) / 1e9);
                 for (String name : names) {
                     if (name.startsWith("count")) {
                         awaitOutput(b.out(), () -> console(nodeB, name).contains("count 200000"));
                         continue;
                     }
+                    awaitOutput(b.out(), () -> console(nodeB, name).contains("echo ready"));
                     awaitOutput(b.out(), () -> {
                         put(nodeB.socket(), "/vms/" + name + "/console/input", "{\"data\": \"ping-" + name + ";\"}");
                         return console(nodeB, name).contains("ping-" + name + ";");
@@ -181,6 +186,7 @@ class ClusterNodeTest {
                 }
 
                 // The CLI through node b: the list with each VM's node; a stop of a VM that may live on a.
+                System.out.printf("cluster-node: consoles checked at %.1f s%n", (System.nanoTime() - t0) / 1e9);
                 String listed = vmCli(b, "list");
                 for (String name : names) assertTrue(listed.contains(name + "\trunning\t127.0.0.1:"), listed);
                 vmCli(b, "stop", "count-0");
@@ -192,6 +198,7 @@ class ClusterNodeTest {
                 FirecrackerApiGuestTest.Answer again = curl(b.socket(), "POST", "/vms", "{\"name\": \"count-1\"}");
                 assertEquals(409, again.status(), again.body());
                 assertTrue(again.body().contains("exists already"), again.body());
+                System.out.printf("cluster-node: two-node checks done at %.1f s%n", (System.nanoTime() - t0) / 1e9);
             } finally {
                 if (b != null) stop(b);
                 stop(a);

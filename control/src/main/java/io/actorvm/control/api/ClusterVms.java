@@ -75,7 +75,7 @@ public final class ClusterVms implements VmDirectory.Remote {
     private void attachConsole(ActorRef<Vm.Command> proxy, String name, ConsoleTail console) {
         var subscriber = system.systemActorOf(ConsoleHub.subscriber(console::append),
                 "cluster-console-" + name + "-" + consoles.incrementAndGet(), Props.empty());
-        proxy.tell(new Vm.AttachConsole(subscriber));
+        proxy.tell(new Vm.AttachConsole(subscriber, true)); // with what the VM printed before this node looked
     }
 
     @Override

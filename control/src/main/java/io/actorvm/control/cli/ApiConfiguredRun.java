@@ -3,8 +3,6 @@ package io.actorvm.control.cli;
 import io.actorvm.control.api.ApiEndpoint;
 import io.actorvm.control.api.ControlApi;
 import io.actorvm.control.api.MicroVm;
-import io.actorvm.kvm.Kvm;
-import io.actorvm.kvm.KvmUnavailableException;
 import io.actorvm.vmm.actors.Vm;
 import io.actorvm.vmm.actors.VmConfig;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -33,10 +31,9 @@ final class ApiConfiguredRun {
     }
 
     static int run(String name, Path dataDir, ApiEndpoint endpoint, boolean printStats) throws InterruptedException {
-        try (Kvm kvm = Kvm.open()) {
-            // open() checked existence, permission and the API version: better now than at InstanceStart
-        } catch (KvmUnavailableException e) {
-            System.err.println("actorvm: " + e.getMessage());
+        String kvm = HostCheck.kvmProblem();
+        if (kvm != null) {
+            System.err.println("actorvm: " + kvm);
             return Main.USAGE_ERROR;
         }
         Path data = dataDir;

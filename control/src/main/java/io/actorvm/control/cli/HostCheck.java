@@ -20,6 +20,18 @@ public final class HostCheck {
         }
     }
 
+    /**
+     * Why {@code /dev/kvm} cannot be used (missing, no permission, a wrong API version), or null
+     * when it can: checked once when a command that will run VMs starts, not at its first VM.
+     */
+    static String kvmProblem() {
+        try (io.actorvm.kvm.Kvm kvm = io.actorvm.kvm.Kvm.open()) {
+            return null;
+        } catch (io.actorvm.kvm.KvmUnavailableException e) {
+            return e.getMessage();
+        }
+    }
+
     /** The nested, emulating kvm_pvm module of our development hosts. */
     public static boolean isEmulatingKvm() {
         return Files.isDirectory(Path.of("/sys/module/kvm_pvm"));

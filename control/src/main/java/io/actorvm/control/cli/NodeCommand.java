@@ -6,8 +6,6 @@ import io.actorvm.control.api.ApiEndpoint;
 import io.actorvm.control.api.ClusterVms;
 import io.actorvm.control.api.ControlApi;
 import io.actorvm.control.api.ServeApi;
-import io.actorvm.kvm.Kvm;
-import io.actorvm.kvm.KvmUnavailableException;
 import io.actorvm.vmm.actors.cluster.VmCluster;
 import io.actorvm.vmm.actors.journal.Journal;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -77,10 +75,9 @@ final class NodeCommand implements Callable<Integer> {
             System.err.println("actorvm: " + e.getMessage());
             return Main.USAGE_ERROR;
         }
-        try (Kvm kvm = Kvm.open()) {
-            // checked once for all VMs to come
-        } catch (KvmUnavailableException e) {
-            System.err.println("actorvm: " + e.getMessage());
+        String kvm = HostCheck.kvmProblem();
+        if (kvm != null) {
+            System.err.println("actorvm: " + kvm);
             return Main.USAGE_ERROR;
         }
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "actorvm", config.withFallback(VmRunner.systemConfig(null)));

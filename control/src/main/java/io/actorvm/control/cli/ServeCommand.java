@@ -4,8 +4,6 @@ import io.actorvm.control.api.ApiEndpoint;
 import io.actorvm.control.api.ControlApi;
 import io.actorvm.control.api.MicroVm;
 import io.actorvm.control.api.VmDirectory;
-import io.actorvm.kvm.Kvm;
-import io.actorvm.kvm.KvmUnavailableException;
 import io.actorvm.vmm.actors.Vm;
 import io.actorvm.vmm.actors.console.ConsoleHub;
 import io.actorvm.vmm.actors.console.ConsoleOutput;
@@ -47,10 +45,9 @@ final class ServeCommand implements Callable<Integer> {
             System.err.println("actorvm: " + e.getMessage());
             return Main.USAGE_ERROR;
         }
-        try (Kvm kvm = Kvm.open()) {
-            // checked once for all VMs to come
-        } catch (KvmUnavailableException e) {
-            System.err.println("actorvm: " + e.getMessage());
+        String kvm = HostCheck.kvmProblem();
+        if (kvm != null) {
+            System.err.println("actorvm: " + kvm);
             return Main.USAGE_ERROR;
         }
         boolean scratch = dataDir == null;

@@ -56,9 +56,17 @@ public final class Vm {
     /**
      * Attaches {@code subscriber} to the guest's console (COM1): from now on it gets every byte the
      * guest writes, as {@link ConsoleOutput}, until it detaches or stops; all of it before the
-     * {@link Terminated} a watcher with the same mailbox gets.
+     * {@link Terminated} a watcher with the same mailbox gets. With {@code replay} it first gets
+     * what the console still holds of earlier output (its last {@link ConsoleHub#HISTORY} bytes):
+     * a client that starts looking at a running VM sees what led up to now. Attaching a subscriber
+     * that is attached already changes nothing.
      */
-    public record AttachConsole(ActorRef<ConsoleOutput> subscriber) implements Command, KryoSerializable {}
+    public record AttachConsole(ActorRef<ConsoleOutput> subscriber, boolean replay) implements Command, KryoSerializable {
+        /** From now on only. */
+        public AttachConsole(ActorRef<ConsoleOutput> subscriber) {
+            this(subscriber, false);
+        }
+    }
     public record DetachConsole(ActorRef<ConsoleOutput> subscriber) implements Command, KryoSerializable {}
 
     /** Exit counters and every device's metrics. */

@@ -194,7 +194,7 @@ final class VmBehavior {
         return b.onSignal(PostStop.class, this::onPostStop)
                 .onMessage(GetStatus.class, g -> reply(g, state))
                 .onMessage(WatchTermination.class, w -> { end.watch(w.replyTo()); return Behaviors.same(); })
-                .onMessage(AttachConsole.class, a -> { console.tell(new ConsoleHub.Attach(a.subscriber())); return Behaviors.same(); })
+                .onMessage(AttachConsole.class, a -> { console.tell(new ConsoleHub.Attach(a.subscriber(), a.replay())); return Behaviors.same(); })
                 .onMessage(DetachConsole.class, d -> { console.tell(new ConsoleHub.Detach(d.subscriber())); return Behaviors.same(); })
                 .onMessage(GetStats.class, g -> { stats(g.replyTo()); return Behaviors.same(); });
     }

@@ -92,7 +92,8 @@ public final class VmCluster {
             timers.startTimerWithFixedDelay(Reattach.INSTANCE, REATTACH);
             return Behaviors.receive(Object.class)
                     .onMessageEquals(Reattach.INSTANCE, () -> {
-                        for (var c : consoles) entity.tell(new VmEntity.Forward(new Vm.AttachConsole(c)));
+                        // With replay: an entity new after a failover hands the new runner's output so far to it.
+                        for (var c : consoles) entity.tell(new VmEntity.Forward(new Vm.AttachConsole(c, true)));
                         return Behaviors.same();
                     })
                     .onMessage(Vm.Command.class, c -> {

@@ -16,7 +16,8 @@ import java.util.function.Consumer;
  * A VM's console as a stream: what the guest writes to its serial console is published here, and
  * every attached subscriber (a terminal, a test, a web page, an actor on another node) gets each
  * chunk as {@link ConsoleOutput}, in order. Subscribers come and go while the VM runs; one that
- * stops is detached.
+ * stops is detached. The hub keeps the last {@link #HISTORY} bytes, for a subscriber that asks
+ * to see what came before it attached.
  */
 public final class ConsoleHub {
 
@@ -26,7 +27,15 @@ public final class ConsoleHub {
     /** Guest output, in the order the guest wrote it. */
     public record Publish(byte[] bytes) implements Command {}
 
-    public record Attach(ActorRef<ConsoleOutput> subscriber) implements Command {}
+    /** With {@code replay}, the subscriber first gets the history the hub holds, as one chunk. */
+    public record Attach(ActorRef<ConsoleOutput> subscriber, boolean replay) implements Command {
+        public Attach(ActorRef<ConsoleOutput> subscriber) {
+            this(subscriber, false);
+        }
+    }
+
+    /** Bytes of earlier output kept for subscribers that attach late (as much as a terminal screen scrolls back). */
+    public static final int HISTORY = 64 << 10;
 
     public record Detach(ActorRef<ConsoleOutput> subscriber) implements Command {}
 
@@ -38,6 +47,9 @@ public final class ConsoleHub {
 
     private final ActorContext<Command> ctx;
     private final Set<ActorRef<ConsoleOutput>> subscribers = new LinkedHashSet<>();
+    /** The last HISTORY bytes of output, a ring; {@code published} counts the bytes put in it so far. */
+    private final byte[] history = new byte[HISTORY];
+    private long published;
 
     private ConsoleHub(ActorContext<Command> ctx) {
         this.ctx = ctx;
@@ -73,10 +85,13 @@ public final class ConsoleHub {
                 .onMessage(Publish.class, p -> {
                     ConsoleOutput out = new ConsoleOutput(p.bytes());
                     for (ActorRef<ConsoleOutput> s : subscribers) s.tell(out);
+                    remember(p.bytes());
                     return Behaviors.same();
                 })
                 .onMessage(Attach.class, a -> {
-                    if (subscribers.add(a.subscriber())) ctx.watchWith(a.subscriber(), new Detach(a.subscriber()));
+                    if (!subscribers.add(a.subscriber())) return Behaviors.same();
+                    ctx.watchWith(a.subscriber(), new Detach(a.subscriber()));
+                    if (a.replay() && published > 0) a.subscriber().tell(new ConsoleOutput(recent()));
                     return Behaviors.same();
                 })
                 .onMessage(Detach.class, d -> {
@@ -88,5 +103,25 @@ public final class ConsoleHub {
                     return Behaviors.same();
                 })
                 .build();
+    }
+
+    private void remember(byte[] bytes) {
+        int from = Math.max(0, bytes.length - HISTORY); // only the tail of a chunk larger than the ring
+        for (int i = from; i < bytes.length; ) {
+            int at = (int) ((published + i - from) % HISTORY), n = Math.min(bytes.length - i, HISTORY - at);
+            System.arraycopy(bytes, i, history, at, n);
+            i += n;
+        }
+        published += bytes.length - from;
+    }
+
+    /** The history, oldest byte first. */
+    private byte[] recent() {
+        int length = (int) Math.min(published, HISTORY), start = (int) ((published - length) % HISTORY);
+        byte[] out = new byte[length];
+        int first = Math.min(length, HISTORY - start);
+        System.arraycopy(history, start, out, 0, first);
+        System.arraycopy(history, 0, out, first, length - first);
+        return out;
     }
 }

@@ -41,6 +41,37 @@ class ConsoleHubTest {
     }
 
     @Test
+    void aSubscriberAskingForReplayGetsTheLastHistoryBytesFirstAndAttachingTwiceChangesNothing() {
+        ActorRef<ConsoleHub.Command> hub = kit.spawn(ConsoleHub.create());
+        TestProbe<ConsoleOutput> fresh = kit.createTestProbe(), late = kit.createTestProbe();
+        hub.tell(new ConsoleHub.Attach(fresh.getRef(), true)); // nothing published yet: nothing replayed
+        hub.tell(new ConsoleHub.Publish("boot\n".getBytes(StandardCharsets.US_ASCII)));
+        assertEquals("boot\n", text(fresh));
+        hub.tell(new ConsoleHub.Attach(late.getRef(), true));
+        hub.tell(new ConsoleHub.Attach(late.getRef(), true));
+        hub.tell(new ConsoleHub.Publish("next\n".getBytes(StandardCharsets.US_ASCII)));
+        assertEquals("boot\n", text(late));
+        assertEquals("next\n", text(late));
+        late.expectNoMessage(Duration.ofMillis(200));
+
+        // More than the ring holds, in chunks that wrap it and one larger than all of it: the last HISTORY bytes, in order.
+        byte[] all = new byte[3 * ConsoleHub.HISTORY + 123];
+        for (int i = 0; i < all.length; i++) all[i] = (byte) ('a' + (i * 7 + i / 13) % 26);
+        ActorRef<ConsoleHub.Command> big = kit.spawn(ConsoleHub.create());
+        int[] chunks = {1000, ConsoleHub.HISTORY - 7, 5, ConsoleHub.HISTORY + 500};
+        int at = 0;
+        for (int n : chunks) {
+            big.tell(new ConsoleHub.Publish(java.util.Arrays.copyOfRange(all, at, at + n)));
+            at += n;
+        }
+        big.tell(new ConsoleHub.Publish(java.util.Arrays.copyOfRange(all, at, all.length)));
+        TestProbe<ConsoleOutput> reader = kit.createTestProbe();
+        big.tell(new ConsoleHub.Attach(reader.getRef(), true));
+        org.junit.jupiter.api.Assertions.assertArrayEquals(java.util.Arrays.copyOfRange(all, all.length - ConsoleHub.HISTORY, all.length),
+                reader.receiveMessage(Duration.ofSeconds(5)).bytes());
+    }
+
+    @Test
     void aDetachedOrStoppedSubscriberGetsNothingMore() {
         ActorRef<ConsoleHub.Command> hub = kit.spawn(ConsoleHub.create());
         TestProbe<ConsoleOutput> detached = kit.createTestProbe(), stopped = kit.createTestProbe(), stays = kit.createTestProbe();
