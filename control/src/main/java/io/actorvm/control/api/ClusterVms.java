@@ -59,7 +59,8 @@ public final class ClusterVms implements VmDirectory.Remote {
         String name = config.name();
         byte[] definition = VmEvents.definition(config).toByteArray();
         ActorRef<Vm.Command> proxy = cluster.proxy(name);
-        return cluster.vm(name).<StatusReply<Done>>ask(r -> new VmEntity.Define(definition, r), ASK_TIMEOUT)
+        // Defined from the node with the fewest VMs, where it then lives.
+        return cluster.define(name, definition, ASK_TIMEOUT)
                 .thenCompose(defined -> {
                     if (defined.isError()) throw new IllegalStateException(defined.getError().getMessage());
                     attachConsole(proxy, name, console);
@@ -104,6 +105,14 @@ public final class ClusterVms implements VmDirectory.Remote {
     @Override
     public List<java.util.Map<String, String>> nodes() {
         return cluster.members().stream().map(m -> java.util.Map.of("node", m.address(), "status", m.status())).toList();
+    }
+
+    @Override
+    public CompletionStage<Void> migrate(String name, String to) {
+        return cluster.vm(name).<StatusReply<Done>>ask(r -> new VmEntity.Migrate(to, r), ASK_TIMEOUT).thenApply(reply -> {
+            if (reply.isError()) throw new IllegalArgumentException(reply.getError().getMessage());
+            return null;
+        });
     }
 
     @Override

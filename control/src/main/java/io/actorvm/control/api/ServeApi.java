@@ -40,6 +40,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * GET    /vms/{name}/console/ws   its console as a WebSocket (output as binary messages, input as text)
  * GET    /vms/{name}/snapshots    its snapshots from its journal, oldest first
  * PUT    /vms/{name}/restore      {"snapshot_id": "..."}: stop it and start it again from that snapshot
+ * PUT    /vms/{name}/migrate      {"to": "HOST:PORT"}: a cluster node only: move the running VM to that node (202)
  * GET    /ui/                     the web console
  * GET    /openapi.json            all of it in OpenAPI 3.1
  * ...    /vms/{name}/...          every route of a single VM's API: Firecracker's (boot-source,
@@ -117,6 +118,8 @@ public final class ServeApi extends AllDirectives {
 
     record ConsoleInput(String data) {}
 
+    record MigrateRequest(String to) {}
+
     record RestoreRequest(@com.fasterxml.jackson.annotation.JsonProperty("snapshot_id") String snapshotId) {}
 
     Route routes() {
@@ -155,6 +158,7 @@ public final class ServeApi extends AllDirectives {
                         entity(Unmarshaller.entityToString(), body -> input(e, body)))),
                 path(PathMatchers.segment("console").slash("ws"), () -> get(() -> web.consoleSocket(e))),
                 path("snapshots", () -> get(() -> onSuccess(snapshots(e.name()), this::json))),
+                path("migrate", () -> put(() -> entity(Unmarshaller.entityToString(), body -> migrate(e, body)))),
                 path("restore", () -> put(() -> withRequestTimeout(ControlApi.SNAPSHOT_TIMEOUT.plusSeconds(5), () ->
                         entity(Unmarshaller.entityToString(), body -> restore(e, body))))),
                 routes.computeIfAbsent(name, n -> ControlApi.routesOf(system, e.instance(), endpoint)));
@@ -237,6 +241,24 @@ public final class ServeApi extends AllDirectives {
             for (var c : d.counters().entrySet()) if (c.getKey().toLowerCase().contains("bytes")) sum += c.getValue();
         }
         return sum;
+    }
+
+    /** A cluster node only: the VM moves to another node (202 once the move is under way). */
+    private Route migrate(VmDirectory.Entry e, String body) {
+        if (vms.remote() == null) return complete(ApiFaults.fault(StatusCodes.NOT_FOUND, "this VMM is not a cluster node (actorvm node)"));
+        MigrateRequest request;
+        try {
+            request = ApiFaults.json().readerFor(MigrateRequest.class).with(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+                    .readValue(body.isBlank() ? "null" : body);
+            if (request == null || request.to() == null) throw new IllegalArgumentException("a move is {\"to\": \"HOST:PORT\"}");
+        } catch (JsonProcessingException x) {
+            return complete(ApiFaults.fault(StatusCodes.BAD_REQUEST, "malformed migrate request: " + x.getOriginalMessage()));
+        } catch (IllegalArgumentException x) {
+            return complete(ApiFaults.fault(StatusCodes.BAD_REQUEST, x.getMessage()));
+        }
+        return onComplete(vms.remote().migrate(e.name(), request.to()), done -> done.isSuccess()
+                ? json(StatusCodes.ACCEPTED, Map.of("name", e.name(), "moving_to", request.to()))
+                : complete(ApiFaults.fault(StatusCodes.BAD_REQUEST, rootMessage(done.failed().get()))));
     }
 
     /** Restore from here: the VM stops and starts again from one of its snapshots. */

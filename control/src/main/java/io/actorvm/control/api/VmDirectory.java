@@ -47,6 +47,12 @@ public final class VmDirectory {
         /** Where VM {@code name} lives ({@code host:port} of its node), or "" when that is unknown. */
         java.util.concurrent.CompletionStage<String> nodeOf(String name);
 
+        /**
+         * Asks that running VM {@code name} move to node {@code to}; completes once the move is under
+         * way (IllegalArgumentException with the reason when it is refused).
+         */
+        java.util.concurrent.CompletionStage<Void> migrate(String name, String to);
+
         /** The nodes of the cluster as this one sees them: {@code host:port} and membership status. */
         List<Map<String, String>> nodes();
     }

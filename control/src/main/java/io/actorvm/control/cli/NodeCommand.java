@@ -140,10 +140,15 @@ final class NodeCommand implements Callable<Integer> {
                 pekko.cluster.split-brain-resolver.stable-after = %s
                 # A VM's entity lives as long as its VM: never passivated for being idle.
                 pekko.cluster.sharding.passivation.strategy = none
+                # A VM asked to move (vm migrate) moves at the coordinator's next rebalance: look often.
+                pekko.cluster.sharding.rebalance-interval = 1s
                 # A node that leaves snapshots its running VMs before handing them over: give that time.
                 pekko.cluster.sharding.handoff-timeout = 150s
                 pekko.coordinated-shutdown.phases.cluster-sharding-shutdown-region.timeout = 150s
                 # Which VMs each shard holds, kept in the journal: a shard that moves starts them all.
+                # Reading that back can take more than Pekko's 2 s on a loaded host; the shard would
+                # then back off and start later.
+                pekko.cluster.sharding.waiting-for-state-timeout = 20s
                 pekko.cluster.sharding.remember-entities = on
                 pekko.cluster.sharding.remember-entities-store = eventsourced
                 """.formatted(host.replace("\"", ""), port, String.join(", ", seedNodes), downAfter));

@@ -25,7 +25,7 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "vm", mixinStandardHelpOptions = true, description = "Manage the VMs of an 'actorvm serve' process through its API socket.",
         subcommands = {VmCommand.Create.class, VmCommand.Start.class, VmCommand.Stop.class, VmCommand.Pause.class, VmCommand.Resume.class,
-                VmCommand.Delete.class, VmCommand.ListVms.class, VmCommand.Status.class, VmCommand.ConsoleTail.class})
+                VmCommand.Delete.class, VmCommand.Migrate.class, VmCommand.ListVms.class, VmCommand.Status.class, VmCommand.ConsoleTail.class})
 final class VmCommand implements Runnable {
     static final ObjectMapper JSON = new ObjectMapper();
 
@@ -160,6 +160,30 @@ final class VmCommand implements Runnable {
         @Override
         void execute() throws IOException, InterruptedException, Refused {
             send("PUT", path(name) + "/vm/stop", null);
+        }
+    }
+
+    @Command(name = "migrate", mixinStandardHelpOptions = true,
+            description = "Move a running VM to another node of the cluster and wait until it runs there.")
+    static final class Migrate extends Client {
+        @Parameters(paramLabel = "NAME") String name;
+        @Option(names = "--to", required = true, paramLabel = "HOST:PORT", description = "the node (its cluster address, as vm list shows it)") String to;
+        @Option(names = "--wait", defaultValue = "300", paramLabel = "SECONDS", description = "give up waiting after this long (default ${DEFAULT-VALUE})") int wait;
+
+        @Override
+        void execute() throws IOException, InterruptedException, Refused {
+            long t0 = System.nanoTime(), deadline = t0 + wait * 1_000_000_000L;
+            send("PUT", path(name) + "/migrate", JSON.createObjectNode().put("to", to));
+            while (System.nanoTime() < deadline) {
+                for (JsonNode vm : send("GET", "/vms", null)) {
+                    if (vm.path("name").asText().equals(name) && vm.path("node").asText().equals(to) && vm.path("state").asText().equals("running")) {
+                        System.out.printf("%s runs on %s (%.1f s)%n", name, to, (System.nanoTime() - t0) / 1e9);
+                        return;
+                    }
+                }
+                Thread.sleep(100);
+            }
+            throw new Refused(name + " was not running on " + to + " after " + wait + " s");
         }
     }
 

@@ -197,7 +197,7 @@ class WebConsoleTest {
                 checked++;
             }
         }
-        assertEquals(11, checked, "serve's own routes");
+        assertEquals(12, checked, "serve's own routes");
         for (String route : new String[] {"/vms/one/vm", "/vms/one/machine-config", "/vms/one/", "/vms/one/vm/config"}) {
             HttpResponse<String> r = send("GET", route, null);
             String template = "/vms/{name}" + route.substring("/vms/one".length());

@@ -8,7 +8,17 @@ import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.Address;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.pattern.StatusReply;
+import org.apache.pekko.cluster.Member;
 import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.sharding.external.ExternalShardAllocation;
+import org.apache.pekko.cluster.sharding.external.ExternalShardAllocationStrategy;
+import org.apache.pekko.cluster.sharding.typed.ShardingEnvelope;
+import org.apache.pekko.cluster.sharding.typed.ShardingMessageExtractor;
 import org.apache.pekko.cluster.sharding.typed.ClusterShardingSettings;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
@@ -25,6 +35,7 @@ import java.util.LinkedHashSet;
 import java.util.Set;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -52,18 +63,103 @@ public final class VmCluster {
     public static VmCluster start(ActorSystem<?> system, Path dataDir) {
         VmCluster c = new VmCluster(system);
         String node = nodeName(system);
+        // One shard per VM, placed where it is asked to be (VmCluster.placeNew, VmEntity.Migrate):
+        // moving a shard moves exactly one VM. A shard with no asked-for place, or asked for a node
+        // that is gone, goes to the node that asked for it first.
         // Remembered: when a node goes away, the shards it held start on the others with every
         // entity they had, and an entity whose VM was running runs it again (VmEntity.Failover).
-        c.sharding.init(Entity.of(VmEntity.KEY, ctx -> VmEntity.create(ctx.getEntityId(), dataDir, node))
+        c.sharding.init(Entity.of(VmEntity.KEY, ctx -> VmEntity.create(ctx.getEntityId(), dataDir, node, c.placement))
                 .withSettings(ClusterShardingSettings.create(system).withRememberEntities(true))
+                .withMessageExtractor(new OneShardPerVm())
+                .withAllocationStrategy(ExternalShardAllocationStrategy.create(system, VmEntity.KEY.name(), Duration.ofSeconds(5)))
                 .withStopMessage(VmEntity.Passivate.INSTANCE));
+        // The places asked for are distributed data, read from a majority of nodes: every node's
+        // replicator must run, not only the coordinator's (Pekko starts it on first use).
+        org.apache.pekko.cluster.ddata.DistributedData.get(system.classicSystem());
+        ActorRef<VmHost.Command> host = system.systemActorOf(VmHost.create(c.sharding), "vm-host", Props.empty());
+        system.receptionist().tell(Receptionist.register(VmHost.KEY, host));
         return c;
+    }
+
+    /** Each VM is its own shard, named as the VM. */
+    private static final class OneShardPerVm extends ShardingMessageExtractor<ShardingEnvelope<VmEntity.Command>, VmEntity.Command> {
+        @Override
+        public String entityId(ShardingEnvelope<VmEntity.Command> envelope) {
+            return envelope.entityId();
+        }
+
+        @Override
+        public String shardId(String entityId) {
+            return entityId;
+        }
+
+        @Override
+        public VmEntity.Command unwrapMessage(ShardingEnvelope<VmEntity.Command> envelope) {
+            return envelope.message();
+        }
+    }
+
+    /** Placement through Pekko's external shard allocation: a VM's shard lives on the node asked for. */
+    private final VmEntity.Placement placement = new VmEntity.Placement() {
+        @Override
+        public boolean canHost(String node) {
+            return up(node) != null;
+        }
+
+        @Override
+        public CompletionStage<Done> placeOn(String vm, String node) {
+            Address address = up(node);
+            if (address == null) return CompletableFuture.failedFuture(new IllegalArgumentException("no node " + node + " is up"));
+            return ExternalShardAllocation.get(system).getClient(VmEntity.KEY.name()).setShardLocation(vm, address);
+        }
+    };
+
+    /** The address of member {@code node} ({@code host:port}) if it is up, else null. */
+    private Address up(String node) {
+        for (Member m : Cluster.get(system).state().getMembers()) {
+            if (m.status() == MemberStatus.up() && hostPort(m.address()).equals(node)) return m.address();
+        }
+        return null;
+    }
+
+    private static String hostPort(Address a) {
+        return a.host().getOrElse(() -> "?") + ":" + a.port().getOrElse(() -> 0);
+    }
+
+    /**
+     * Defines a new VM on the node that has the fewest VMs asked to live on it (a member with none
+     * counts zero), so VMs spread over the cluster whichever node's API made them: its shard's place
+     * is asked for there, and the definition is sent from there ({@link VmHost}), so its shard starts
+     * there. Completes with the entity's answer to the definition.
+     */
+    public CompletionStage<StatusReply<Done>> define(String vm, byte[] definition, Duration timeout) {
+        var allocation = ExternalShardAllocation.get(system).getClient(VmEntity.KEY.name());
+        return allocation.getShardLocations().thenCompose(asked -> {
+            Map<String, Integer> load = new java.util.LinkedHashMap<>();
+            for (Member m : Cluster.get(system).state().getMembers()) if (m.status() == MemberStatus.up()) load.put(hostPort(m.address()), 0);
+            asked.getShardLocations().forEach((shard, location) -> load.computeIfPresent(hostPort(location.address()), (k, n) -> n + 1));
+            String chosen = load.entrySet().stream().min(Map.Entry.comparingByValue()).map(Map.Entry::getKey).orElse(null);
+            if (chosen == null) return CompletableFuture.failedFuture(new IllegalStateException("no node of the cluster is up"));
+            return placement.placeOn(vm, chosen).thenCompose(d -> hostOn(chosen, timeout)).thenCompose(host ->
+                    AskPattern.<VmHost.Command, StatusReply<Done>>ask(host, r -> new VmHost.DefineHere(vm, definition, r), timeout, system.scheduler()));
+        });
+    }
+
+    /** The {@link VmHost} of node {@code node}, from the receptionist. */
+    private CompletionStage<ActorRef<VmHost.Command>> hostOn(String node, Duration timeout) {
+        return AskPattern.<Receptionist.Command, Receptionist.Listing>ask(system.receptionist(), r -> Receptionist.find(VmHost.KEY, r),
+                timeout, system.scheduler()).thenApply(listing -> {
+            for (ActorRef<VmHost.Command> host : listing.getServiceInstances(VmHost.KEY)) {
+                var address = host.path().address();
+                if ((address.hasLocalScope() ? nodeName(system) : hostPort(address)).equals(node)) return host;
+            }
+            throw new IllegalStateException("node " + node + " has no VM host registered yet");
+        });
     }
 
     /** This node as {@code host:port} of its cluster address. */
     public static String nodeName(ActorSystem<?> system) {
-        var address = Cluster.get(system).selfMember().address();
-        return address.host().getOrElse(() -> "local") + ":" + address.port().getOrElse(() -> 0);
+        return hostPort(Cluster.get(system).selfMember().address());
     }
 
     /** The VM named {@code name}, wherever it lives (the entity starts on some node when first asked). */
@@ -132,8 +228,7 @@ public final class VmCluster {
     public List<Node> members() {
         List<Node> out = new ArrayList<>();
         for (var m : Cluster.get(system).state().getMembers()) {
-            var a = m.address();
-            out.add(new Node(a.host().getOrElse(() -> "?") + ":" + a.port().getOrElse(() -> 0), status(m.status())));
+            out.add(new Node(hostPort(m.address()), status(m.status())));
         }
         return out;
     }

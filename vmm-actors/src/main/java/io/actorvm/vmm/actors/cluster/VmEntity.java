@@ -27,7 +27,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 /**
  * A VM as an entity of a cluster (Cluster Sharding, keyed by the VM's name): the single writer of
@@ -54,6 +53,14 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
      */
     public record Forward(Vm.Command command) implements Command, KryoSerializable {}
 
+    /**
+     * Moves the running VM to node {@code to} ({@code host:port}): answered once the move is asked
+     * of sharding; the shard then moves, and the VM with it, as when a node leaves (snapshot here,
+     * hand-over, the same guest going on there). Refused for a VM that does not run, an unknown
+     * node, or the node it is on.
+     */
+    public record Migrate(String to, ActorRef<StatusReply<Done>> replyTo) implements Command, KryoSerializable {}
+
     /** What the entity knows: see {@link Info}. */
     public record GetInfo(ActorRef<Info> replyTo) implements Command, KryoSerializable {}
 
@@ -76,8 +83,33 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
     enum Passivate implements Command, NoSerializationVerificationNeeded { INSTANCE }
     /** The snapshot taken as this node hands the VM over (null info: it failed, {@code error} says why). */
     record HandoffSnapshot(Vm.SnapshotInfo info, String error) implements Command, NoSerializationVerificationNeeded {}
+    /** The VM is paused for its hand-over snapshot. */
+    record HandoffPaused(ActorRef<Vm.Command> runner) implements Command, NoSerializationVerificationNeeded {}
     /** Recovery found the VM live but no runner here: its node went away (or left); run it here. */
     enum Failover implements Command, NoSerializationVerificationNeeded { INSTANCE }
+
+    /**
+     * Where VMs are placed, as the entity sees it: whether a node can take a VM, and asking that
+     * a VM's shard live on a node (which moves it there if it lives elsewhere).
+     */
+    public interface Placement {
+        boolean canHost(String node);
+
+        java.util.concurrent.CompletionStage<Done> placeOn(String vm, String node);
+
+        /** No cluster: nothing moves. */
+        Placement NONE = new Placement() {
+            @Override
+            public boolean canHost(String node) {
+                return false;
+            }
+
+            @Override
+            public java.util.concurrent.CompletionStage<Done> placeOn(String vm, String node) {
+                return java.util.concurrent.CompletableFuture.failedFuture(new IllegalStateException("not in a cluster"));
+            }
+        };
+    }
 
     /** Where a VM's life stands, as its journal tells it. */
     public enum Lifecycle { NEW, DEFINED, RUNNING, PAUSED, STOPPED, FAILED }
@@ -112,6 +144,7 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
     private final String name;
     private final Path dataDir;
     private final String node;
+    private final Placement placement;
     private final ActorRef<VmJournal.Command> journal;
     /** The VM actor while there is one (from Start until it has ended). */
     private ActorRef<Vm.Command> runner;
@@ -126,16 +159,22 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
      * names this node in {@link Info}.
      */
     public static Behavior<Command> create(String name, Path dataDir, String node) {
-        return Behaviors.setup(ctx -> new VmEntity(ctx, name, dataDir, node));
+        return create(name, dataDir, node, Placement.NONE);
     }
 
-    private VmEntity(ActorContext<Command> ctx, String name, Path dataDir, String node) {
+    /** As above, in a cluster whose placement {@code placement} moves VMs between nodes. */
+    public static Behavior<Command> create(String name, Path dataDir, String node, Placement placement) {
+        return Behaviors.setup(ctx -> new VmEntity(ctx, name, dataDir, node, placement));
+    }
+
+    private VmEntity(ActorContext<Command> ctx, String name, Path dataDir, String node, Placement placement) {
         // A failed write or recovery restarts the entity after a pause (the database was away).
         super(VmJournal.persistenceId(name), SupervisorStrategy.restartWithBackoff(Duration.ofSeconds(1), Duration.ofSeconds(30), 0.2));
         this.ctx = ctx;
         this.name = name;
         this.dataDir = dataDir;
         this.node = node;
+        this.placement = placement;
         this.journal = ctx.messageAdapter(VmJournal.Command.class, Journaled::new);
     }
 
@@ -160,8 +199,10 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
                     return Effect().none();
                 })
                 .onCommand(Passivate.class, this::onPassivate)
+                .onCommand(HandoffPaused.class, this::onHandoffPaused)
                 .onCommand(HandoffSnapshot.class, this::onHandoffSnapshot)
                 .onCommand(Failover.class, this::onFailover)
+                .onCommand(Migrate.class, this::onMigrate)
                 .onCommand(Failed.class, this::onFailed)
                 .build();
     }
@@ -181,9 +222,11 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
     private Effect<VmEvent, State> onFailover(State state, Failover f) {
         if (runner != null || !state.live()) return Effect().none();
         String from = state.node().isEmpty() || state.node().equals(node) ? "restarted"
-                : state.placedFor().equals(LEAVING) ? "moved from " + state.node() + " (it left)" : "failover from " + state.node();
+                : state.placedFor().equals(LEAVING) ? "moved from " + state.node() : "failover from " + state.node();
         ctx.getLog().warn("VM {}: {} on {}, from {}", name, from, node, state.lastSnapshot().isEmpty() ? "its definition" : "snapshot " + state.lastSnapshot());
         return Effect().persist(VmEvents.placed(node, from, state.lastSnapshot())).thenRun(s -> {
+            // Its shard's asked-for place may be the node that went: it is here now.
+            placement.placeOn(name, node);
             String snapshot = s.lastSnapshot();
             ActorRef<Vm.Command> r = startRunner(s, snapshot.isEmpty() ? null : snapshot);
             @SuppressWarnings("unchecked") // the adapter takes any StatusReply; a start answers StatusReply<Done>
@@ -191,6 +234,17 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
                     reply -> new Failed(r, snapshot, reply.isError() ? reply.getError().getMessage() : null));
             r.tell(new Vm.Start(started));
         });
+    }
+
+    private Effect<VmEvent, State> onMigrate(State state, Migrate m) {
+        String refusal = runner == null || !state.live() ? "VM " + name + " is not running"
+                : m.to().equals(node) ? "VM " + name + " is on " + node + " already"
+                : !placement.canHost(m.to()) ? "no node " + m.to() + " is up in the cluster" : null;
+        if (refusal != null) return Effect().reply(m.replyTo(), StatusReply.error(refusal));
+        ctx.getLog().info("VM {}: moving from {} to {}", name, node, m.to());
+        placement.placeOn(name, m.to()).whenComplete((done, failure) -> m.replyTo().tell(failure == null ? StatusReply.ack()
+                : StatusReply.error("the move of " + name + " to " + m.to() + " was not taken: " + failure.getMessage())));
+        return Effect().none();
     }
 
     /** The reason a node journals as it hands a running VM over, for the next node to tell a move from a failure. */
@@ -205,13 +259,28 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
      */
     private Effect<VmEvent, State> onPassivate(State state, Passivate p) {
         if (runner == null || !state.live()) return Effect().stop();
-        ctx.getLog().info("VM {}: {} hands it over; snapshot first", name, node);
-        ctx.ask(StatusReply.class, runner,
-                HANDOFF_SNAPSHOT_TIMEOUT, r -> new Vm.TakeSnapshot(castReply(r)), (reply, failure) -> failure != null
-                        ? new HandoffSnapshot(null, failure.getMessage())
-                        : reply.isError() ? new HandoffSnapshot(null, reply.getError().getMessage())
-                        : new HandoffSnapshot((Vm.SnapshotInfo) reply.getValue(), null));
+        ctx.getLog().info("VM {}: {} hands it over; pause and snapshot first", name, node);
+        // Paused first and left paused: nothing the guest does after the snapshot can be lost or
+        // done twice (a snapshot of a running VM resumes it afterwards).
+        ActorRef<Vm.Command> r = runner;
+        ctx.ask(StatusReply.class, r, HANDOFF_SNAPSHOT_TIMEOUT, reply -> new Vm.Pause(castDone(reply)),
+                (reply, failure) -> failure != null || reply.isError()
+                        ? new HandoffSnapshot(null, failure != null ? failure.getMessage() : reply.getError().getMessage())
+                        : new HandoffPaused(r));
         return Effect().none();
+    }
+
+    private Effect<VmEvent, State> onHandoffPaused(State state, HandoffPaused p) {
+        ctx.ask(StatusReply.class, p.runner(), HANDOFF_SNAPSHOT_TIMEOUT, r -> new Vm.TakeSnapshot(castReply(r)), (reply, failure) -> failure != null
+                ? new HandoffSnapshot(null, failure.getMessage())
+                : reply.isError() ? new HandoffSnapshot(null, reply.getError().getMessage())
+                : new HandoffSnapshot((Vm.SnapshotInfo) reply.getValue(), null));
+        return Effect().none();
+    }
+
+    @SuppressWarnings("unchecked") // ask's reply type is the raw StatusReply; a pause answers StatusReply<Done>
+    private static ActorRef<StatusReply<Done>> castDone(ActorRef<StatusReply> r) {
+        return (ActorRef<StatusReply<Done>>) (ActorRef<?>) r;
     }
 
     @SuppressWarnings("unchecked") // ask's reply type is the raw StatusReply; a snapshot answers StatusReply<SnapshotInfo>
@@ -308,7 +377,8 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
                 if (lastEnd != null) w.replyTo().tell(lastEnd);
                 else watchers.add(w.replyTo());
             }
-            case Vm.GetStats g -> g.replyTo().tell(new Vm.Stats(Map.of(), List.of()));
+            // Collections Kryo can carry to another node (Map.of() cannot be rebuilt there).
+            case Vm.GetStats g -> g.replyTo().tell(new Vm.Stats(new java.util.LinkedHashMap<>(), new ArrayList<>()));
             case Vm.Stop s -> {
                 // Nothing runs here; a VM the journal still calls live (its node went away) stays stopped from now on.
                 if (state.live()) return Effect().persist(VmEvents.stopped(s.reason(), 0)).thenRun(st -> s.replyTo().tell(StatusReply.ack()));

@@ -85,9 +85,18 @@ class VmEntityTest {
             TestProbe<Vm.Status> status = kit.createTestProbe();
             vm.tell(new VmEntity.Forward(new Vm.GetStatus(status.getRef())));
             assertEquals(Vm.State.CREATED, status.receiveMessage(WAIT).state());
+            TestProbe<Vm.Stats> stats = kit.createTestProbe();
+            vm.tell(new VmEntity.Forward(new Vm.GetStats(stats.getRef())));
+            Vm.Stats none = stats.receiveMessage(WAIT);
+            var serialization = SerializationExtension.get(kit.system().classicSystem());
+            assertTrue(serialization.serialize(none).isSuccess(), "the entity's own answers cross JVMs: " + serialization.serialize(none));
             TestProbe<StatusReply<Done>> paused = kit.createTestProbe();
             vm.tell(new VmEntity.Forward(new Vm.Pause(paused.getRef())));
             assertTrue(paused.receiveMessage(WAIT).isError());
+            TestProbe<StatusReply<Done>> moved = kit.createTestProbe();
+            vm.tell(new VmEntity.Migrate("127.0.0.1:2552", moved.getRef()));
+            StatusReply<Done> notMoved = moved.receiveMessage(WAIT);
+            assertTrue(notMoved.isError() && notMoved.getError().getMessage().contains("not running"), notMoved.toString());
             TestProbe<StatusReply<Done>> stopped = kit.createTestProbe();
             vm.tell(new VmEntity.Forward(new Vm.Stop("test", stopped.getRef())));
             assertTrue(stopped.receiveMessage(WAIT).isSuccess(), "a VM that does not run is stopped already");
@@ -148,7 +157,7 @@ class VmEntityTest {
             var serialization = SerializationExtension.get(kit.system().classicSystem());
             ActorRef<StatusReply<Done>> done = kit.<StatusReply<Done>>createTestProbe().getRef();
             Object[] messages = {new VmEntity.Define(definition("a"), done), new VmEntity.Forward(new Vm.Start(done)),
-                    new VmEntity.GetInfo(kit.<VmEntity.Info>createTestProbe().getRef()),
+                    new VmEntity.GetInfo(kit.<VmEntity.Info>createTestProbe().getRef()), new VmEntity.Migrate("127.0.0.1:2552", done),
                     new VmEntity.Info("a", definition("a"), "running", "127.0.0.1:2551", "snap-1")};
             for (Object m : messages) {
                 var serializer = serialization.findSerializerFor(m);
