@@ -140,6 +140,9 @@ final class NodeCommand implements Callable<Integer> {
                 pekko.cluster.split-brain-resolver.stable-after = %s
                 # A VM's entity lives as long as its VM: never passivated for being idle.
                 pekko.cluster.sharding.passivation.strategy = none
+                # Where each VM is asked to live is distributed data read from and written to a majority:
+                # wait for it longer than Pekko's 5 s on a loaded host.
+                pekko.cluster.sharding.external-shard-allocation-strategy.client-timeout = 30s
                 # A VM asked to move (vm migrate) moves at the coordinator's next rebalance: look often.
                 pekko.cluster.sharding.rebalance-interval = 1s
                 # A node that leaves snapshots its running VMs before handing them over: give that time.

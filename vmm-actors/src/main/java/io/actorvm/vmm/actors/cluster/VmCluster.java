@@ -134,14 +134,22 @@ public final class VmCluster {
      */
     public CompletionStage<StatusReply<Done>> define(String vm, byte[] definition, Duration timeout) {
         var allocation = ExternalShardAllocation.get(system).getClient(VmEntity.KEY.name());
-        return allocation.getShardLocations().thenCompose(asked -> {
+        // The places asked for are read from a majority of nodes; a slow cluster that cannot answer
+        // in time places the VM by members alone rather than refuse it.
+        return allocation.getShardLocations().handle((asked, failure) -> asked).thenCompose(asked -> {
             Map<String, Integer> load = new java.util.LinkedHashMap<>();
             for (Member m : Cluster.get(system).state().getMembers()) if (m.status() == MemberStatus.up()) load.put(hostPort(m.address()), 0);
-            asked.getShardLocations().forEach((shard, location) -> load.computeIfPresent(hostPort(location.address()), (k, n) -> n + 1));
-            String chosen = load.entrySet().stream().min(Map.Entry.comparingByValue()).map(Map.Entry::getKey).orElse(null);
-            if (chosen == null) return CompletableFuture.failedFuture(new IllegalStateException("no node of the cluster is up"));
-            return placement.placeOn(vm, chosen).thenCompose(d -> hostOn(chosen, timeout)).thenCompose(host ->
-                    AskPattern.<VmHost.Command, StatusReply<Done>>ask(host, r -> new VmHost.DefineHere(vm, definition, r), timeout, system.scheduler()));
+            if (asked != null) {
+                asked.getShardLocations().forEach((shard, location) -> load.computeIfPresent(hostPort(location.address()), (k, n) -> n + 1));
+            }
+            String chosen = load.entrySet().stream().min(Map.Entry.comparingByValue()).map(Map.Entry::getKey).orElse(nodeName(system));
+            // Defined from the chosen node's host; without one (not registered yet), from here.
+            return placement.placeOn(vm, chosen).handle((d, failure) -> d)
+                    .thenCompose(d -> hostOn(chosen, timeout)).handle((host, failure) -> host)
+                    .thenCompose(host -> host == null
+                            ? vm(vm).<StatusReply<Done>>ask(r -> new VmEntity.Define(definition, r), timeout)
+                            : AskPattern.<VmHost.Command, StatusReply<Done>>ask(host, r -> new VmHost.DefineHere(vm, definition, r), timeout,
+                                    system.scheduler()));
         });
     }
 
