@@ -229,9 +229,8 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
             placement.placeOn(name, node);
             String snapshot = s.lastSnapshot();
             ActorRef<Vm.Command> r = startRunner(s, snapshot.isEmpty() ? null : snapshot);
-            @SuppressWarnings("unchecked") // the adapter takes any StatusReply; a start answers StatusReply<Done>
-            ActorRef<StatusReply<Done>> started = (ActorRef<StatusReply<Done>>) (ActorRef<?>) ctx.messageAdapter(StatusReply.class,
-                    reply -> new Failed(r, snapshot, reply.isError() ? reply.getError().getMessage() : null));
+            ActorRef<StatusReply<Done>> started = typed(ctx.messageAdapter(StatusReply.class,
+                    reply -> new Failed(r, snapshot, reply.isError() ? reply.getError().getMessage() : null)));
             r.tell(new Vm.Start(started));
         });
     }
@@ -263,7 +262,7 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
         // Paused first and left paused: nothing the guest does after the snapshot can be lost or
         // done twice (a snapshot of a running VM resumes it afterwards).
         ActorRef<Vm.Command> r = runner;
-        ctx.ask(StatusReply.class, r, HANDOFF_SNAPSHOT_TIMEOUT, reply -> new Vm.Pause(castDone(reply)),
+        ctx.ask(StatusReply.class, r, HANDOFF_SNAPSHOT_TIMEOUT, reply -> new Vm.Pause(typed(reply)),
                 (reply, failure) -> failure != null || reply.isError()
                         ? new HandoffSnapshot(null, failure != null ? failure.getMessage() : reply.getError().getMessage())
                         : new HandoffPaused(r));
@@ -271,21 +270,20 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
     }
 
     private Effect<VmEvent, State> onHandoffPaused(State state, HandoffPaused p) {
-        ctx.ask(StatusReply.class, p.runner(), HANDOFF_SNAPSHOT_TIMEOUT, r -> new Vm.TakeSnapshot(castReply(r)), (reply, failure) -> failure != null
+        ctx.ask(StatusReply.class, p.runner(), HANDOFF_SNAPSHOT_TIMEOUT, r -> new Vm.TakeSnapshot(typed(r)), (reply, failure) -> failure != null
                 ? new HandoffSnapshot(null, failure.getMessage())
                 : reply.isError() ? new HandoffSnapshot(null, reply.getError().getMessage())
                 : new HandoffSnapshot((Vm.SnapshotInfo) reply.getValue(), null));
         return Effect().none();
     }
 
-    @SuppressWarnings("unchecked") // ask's reply type is the raw StatusReply; a pause answers StatusReply<Done>
-    private static ActorRef<StatusReply<Done>> castDone(ActorRef<StatusReply> r) {
-        return (ActorRef<StatusReply<Done>>) (ActorRef<?>) r;
-    }
-
-    @SuppressWarnings("unchecked") // ask's reply type is the raw StatusReply; a snapshot answers StatusReply<SnapshotInfo>
-    private static ActorRef<StatusReply<Vm.SnapshotInfo>> castReply(ActorRef<StatusReply> r) {
-        return (ActorRef<StatusReply<Vm.SnapshotInfo>>) (ActorRef<?>) r;
+    /**
+     * A reference taking the raw {@code StatusReply} (what {@code ask} and {@code messageAdapter}
+     * give for a generic class) as the typed one a VM command's {@code replyTo} wants.
+     */
+    @SuppressWarnings("unchecked")
+    private static <T> ActorRef<StatusReply<T>> typed(ActorRef<StatusReply> r) {
+        return (ActorRef<StatusReply<T>>) (ActorRef<?>) r;
     }
 
     private Effect<VmEvent, State> onHandoffSnapshot(State state, HandoffSnapshot h) {
