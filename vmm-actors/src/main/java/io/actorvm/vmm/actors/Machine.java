@@ -259,10 +259,22 @@ final class Machine implements AutoCloseable {
 
     /** Pages of region {@code index} written since the last call, by the guest (KVM's dirty log) or the VMM; clears both. */
     java.util.function.LongPredicate dirtyPages(int index) {
+        long[] dirty = takeDirty(index);
+        return page -> page >= 0 && bit(dirty, page);
+    }
+
+    /**
+     * As {@link #dirtyPages}, as a bitmap: bit {@code i % 64} of word {@code i / 64} for page
+     * {@code i} of region {@code index}. Safe while the vCPUs run (KVM reads and clears its log
+     * atomically per word; a page written meanwhile shows up in this call or the next).
+     */
+    long[] takeDirty(int index) {
         GuestMemory.Region r = memory.regions().get(index);
         long[] guest = vm.getDirtyLog(index, r.size() / PAGE);
         long[] vmm = memory.takeWritten(index); // device DMA, which KVM's log does not see
-        return page -> page >= 0 && (bit(guest, page) || bit(vmm, page));
+        long[] out = new long[Math.max(guest.length, vmm.length)];
+        for (int i = 0; i < out.length; i++) out[i] = (i < guest.length ? guest[i] : 0) | (i < vmm.length ? vmm[i] : 0);
+        return out;
     }
 
     private static boolean bit(long[] bitmap, long page) {

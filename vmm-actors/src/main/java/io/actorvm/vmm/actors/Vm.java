@@ -90,6 +90,27 @@ public final class Vm {
                                  ActorRef<StatusReply<io.actorvm.vmm.actors.debug.GuestDebugger>> replyTo)
             implements Command, NoSerializationVerificationNeeded {}
 
+    /**
+     * Moves the running guest to another node, live (pre-copy, {@link io.actorvm.vmm.actors.migration.PreCopy}):
+     * its pages stream to {@code target} while it runs, then it pauses for the last round and its
+     * state. Answered with the snapshot the target stored: the VM is then paused here, its rings
+     * quiesced, and its owner either commits the move (stops this VM) or sends {@link Resume} (the
+     * guest goes on here). On any failure before that answer the guest goes on here, as it was.
+     * Local to the VM's JVM (its owner, a cluster entity, sends it).
+     */
+    public record MigrateOut(java.net.InetSocketAddress target, String sourceNode, long epoch,
+                             io.actorvm.vmm.actors.migration.PreCopy.Settings settings,
+                             ActorRef<io.actorvm.vmm.actors.migration.PreCopy.Progress> progress,
+                             ActorRef<StatusReply<MigratedOut>> replyTo) implements Command, NoSerializationVerificationNeeded {}
+
+    /** {@link MigrateOut}'s answer: the target's snapshot, the rounds, the guest bytes sent, when the guest paused (epoch ms). */
+    public record MigratedOut(String snapshotId, int rounds, long bytes, long pausedAtMillis) implements KryoSerializable {}
+
+    // A migration's frames asked for the pause of its last round; a migration ended.
+    record MigrationPause(java.util.concurrent.CompletableFuture<Map<String, byte[]>> states) implements Command, NoSerializationVerificationNeeded {}
+    record MigrationDone(ActorRef<StatusReply<MigratedOut>> replyTo, String snapshotId, Throwable failure) implements Command, NoSerializationVerificationNeeded {}
+    enum MigrationReleased implements Command, NoSerializationVerificationNeeded { INSTANCE }
+
     /** A snapshot that was taken: {@link TakeSnapshot}'s reply. */
     public record SnapshotInfo(String id, String parentId, boolean full, long pages, long bytesWritten, long millis) implements KryoSerializable {}
 

@@ -168,6 +168,11 @@ final class VmBehavior {
                 .onMessage(Pause.class, p -> notNow(p.replyTo(), state))
                 .onMessage(Resume.class, r -> notNow(r.replyTo(), state))
                 .onMessage(TakeSnapshot.class, t -> notNow(t.replyTo(), state))
+                .onMessage(MigrateOut.class, m -> notNow(m.replyTo(), state))
+                .onMessage(MigrationPause.class, p -> {
+                    p.states().completeExceptionally(new IllegalStateException("VM " + config.name() + " is " + state.name().toLowerCase()));
+                    return Behaviors.same();
+                })
                 .onMessage(AttachDebugger.class, a -> notNow(a.replyTo(), state))
                 .onMessage(SendCtrlAltDel.class, k -> notNow(k.replyTo(), state))
                 .onAnyMessage(m -> Behaviors.same())
@@ -182,6 +187,8 @@ final class VmBehavior {
      */
     private Behavior<Command> onPostStop(PostStop signal) {
         handoff.abandon();
+        // No migration reads guest memory once it is released below.
+        if (migration != null) migration.abort("VM " + config.name() + " stopped", null);
         if (runtime != null) {
             runtime.releaseAfterAbnormalStop();
             runtime = null;
@@ -201,7 +208,12 @@ final class VmBehavior {
 
     /** Messages every live state handles the same way. */
     private BehaviorBuilder<Command> live(State state) {
-        return any(Behaviors.receive(Command.class), state)
+        return live(Behaviors.receive(Command.class), state);
+    }
+
+    /** As {@link #live(State)}, after {@code own} handlers (which match first). */
+    private BehaviorBuilder<Command> live(BehaviorBuilder<Command> own, State state) {
+        return any(own, state)
                 .onMessage(ConsoleInput.class, i -> { runtime.devices.consoleInput(i.data().clone()); return Behaviors.same(); })
                 .onMessage(SendCtrlAltDel.class, k -> {
                     runtime.devices.keyboardInput(I8042.CTRL_ALT_DEL);
@@ -217,7 +229,12 @@ final class VmBehavior {
                     a.replyTo().tell(StatusReply.success(runtime.debugger));
                     return Behaviors.same();
                 })
-                .onMessage(Journaled.class, this::onJournaled);
+                .onMessage(Journaled.class, this::onJournaled)
+                // A migration's pause asked for after it ended (it was aborted meanwhile).
+                .onMessage(MigrationPause.class, p -> {
+                    p.states().completeExceptionally(new IllegalStateException("no migration is under way"));
+                    return Behaviors.same();
+                });
     }
 
     private Behavior<Command> running() {
@@ -237,6 +254,7 @@ final class VmBehavior {
                 })
                 .onMessage(Resume.class, r -> { r.replyTo().tell(StatusReply.ack()); return Behaviors.same(); })
                 .onMessage(TakeSnapshot.class, t -> startSnapshot(t, true))
+                .onMessage(MigrateOut.class, this::startMigration)
                 .build();
     }
 
@@ -251,7 +269,98 @@ final class VmBehavior {
                     return running();
                 })
                 .onMessage(TakeSnapshot.class, t -> startSnapshot(t, false))
+                .onMessage(MigrateOut.class, m -> notNow(m.replyTo(), State.PAUSED))
                 .build();
+    }
+
+    /** The live migration under way (null when none): see {@link OutgoingMigration}. */
+    private OutgoingMigration migration;
+
+    /** Starts a live migration; the guest runs on while its pages go ({@link #migrating}). */
+    private Behavior<Command> startMigration(MigrateOut m) {
+        if (snapshots == null) {
+            m.replyTo().tell(StatusReply.error("VM " + config.name() + " has no data directory: migration needs its dirty-page log"));
+            return Behaviors.same();
+        }
+        migration = OutgoingMigration.start(ctx, config, runtime.machine, m);
+        // The migration reads (and so clears) the dirty-page log: the next snapshot cannot build on the last one.
+        snapshots.dirtyLogTaken();
+        return migrating();
+    }
+
+    /**
+     * The guest runs while its pages stream out. Pause, snapshots and another migration wait for
+     * no one: they are refused. A stop aborts the migration first.
+     */
+    private Behavior<Command> migrating() {
+        BehaviorBuilder<Command> own = Behaviors.receive(Command.class)
+                .onMessage(MigrationPause.class, p -> {
+                    migration.pause(runtime, ctx.getSystem().scheduler(), p.states());
+                    return Behaviors.same();
+                })
+                .onMessage(MigrationDone.class, this::onMigrationDone)
+                .onMessage(MigrationReleased.class, r -> {
+                    // The guest was paused for the last round; the migration failed: it goes on here.
+                    VmSnapshotter.release(runtime, true);
+                    return afterMigration();
+                })
+                .onMessage(Stop.class, s -> {
+                    migration.abort("VM " + config.name() + " was asked to stop", s);
+                    return Behaviors.same();
+                })
+                .onMessage(Pause.class, p -> notNow(p.replyTo(), "migrating"))
+                .onMessage(TakeSnapshot.class, t -> notNow(t.replyTo(), "migrating"))
+                .onMessage(MigrateOut.class, m -> notNow(m.replyTo(), "migrating"))
+                .onMessage(Resume.class, r -> { r.replyTo().tell(StatusReply.ack()); return Behaviors.same(); });
+        return live(own, State.RUNNING).build();
+    }
+
+    private Behavior<Command> onMigrationDone(MigrationDone d) {
+        migration.close();
+        if (d.failure() == null) {
+            d.replyTo().tell(StatusReply.success(migration.result(d.snapshotId())));
+            ctx.getLog().info("VM {}: migrated out to snapshot {}; paused here until the move is committed", config.name(), d.snapshotId());
+            migration = null;
+            return migratedOut();
+        }
+        String why = reason(d.failure());
+        ctx.getLog().warn("VM {}: migration failed, the guest goes on here: {}", config.name(), why);
+        d.replyTo().tell(StatusReply.error("migration failed: " + why));
+        if (migration.pausedForLastRound()) {
+            migration.whenPaused(() -> ctx.getSelf().tell(MigrationReleased.INSTANCE));
+            return Behaviors.same();
+        }
+        return afterMigration();
+    }
+
+    /** Back to running after a failed migration; a stop that aborted it goes on now. */
+    private Behavior<Command> afterMigration() {
+        Stop pending = migration.pendingStop();
+        migration = null;
+        if (pending != null) ctx.getSelf().tell(pending);
+        return running();
+    }
+
+    /**
+     * Migrated out: paused, rings quiesced, the target holds the VM. The owner commits the move
+     * and stops this actor, or resumes the guest here ({@link Resume}) when the commit failed.
+     */
+    private Behavior<Command> migratedOut() {
+        BehaviorBuilder<Command> own = Behaviors.receive(Command.class)
+                .onMessage(Resume.class, r -> {
+                    VmSnapshotter.release(runtime, true);
+                    r.replyTo().tell(StatusReply.ack());
+                    return running();
+                })
+                .onMessage(Stop.class, s -> {
+                    end.awaitStop(s.replyTo());
+                    runtime.devices.resumeRings();
+                    return beginStop(new Terminated(s.reason(), 0, false));
+                })
+                .onMessage(Pause.class, p -> { p.replyTo().tell(StatusReply.ack()); return Behaviors.same(); })
+                .onMessage(TakeSnapshot.class, t -> notNow(t.replyTo(), "migrated out"))
+                .onMessage(MigrateOut.class, m -> notNow(m.replyTo(), "migrated out"));
+        return live(own, State.PAUSED).build();
     }
 
     /** Takes a snapshot ({@link VmSnapshotter}) while other commands wait in a stash. */
@@ -365,7 +474,11 @@ final class VmBehavior {
     }
 
     private <T> Behavior<Command> notNow(ActorRef<StatusReply<T>> replyTo, State state) {
-        replyTo.tell(StatusReply.error("VM " + config.name() + " is " + state.name().toLowerCase()));
+        return notNow(replyTo, state.name().toLowerCase());
+    }
+
+    private <T> Behavior<Command> notNow(ActorRef<StatusReply<T>> replyTo, String state) {
+        replyTo.tell(StatusReply.error("VM " + config.name() + " is " + state));
         return Behaviors.same();
     }
 }

@@ -73,6 +73,11 @@ final class VmSnapshotter {
         return VmEvents.snapshotFailed(reason, true);
     }
 
+    /** Something else read (and so cleared) the dirty-page log (a migration): the next snapshot is full. */
+    void dirtyLogTaken() {
+        lastSnapshotId = null;
+    }
+
     /** The journal event that records {@code taken}. */
     static VmEvent event(VmSnapshots.Taken taken) {
         return VmEvents.snapshotTaken(taken.id(), taken.manifest(), taken.parentId(), taken.full(), taken.pages(), taken.bytesWritten());

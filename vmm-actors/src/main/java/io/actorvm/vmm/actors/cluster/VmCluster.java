@@ -76,7 +76,11 @@ public final class VmCluster {
         // The places asked for are distributed data, read from a majority of nodes: every node's
         // replicator must run, not only the coordinator's (Pekko starts it on first use).
         org.apache.pekko.cluster.ddata.DistributedData.get(system.classicSystem());
-        ActorRef<VmHost.Command> host = system.systemActorOf(VmHost.create(c.sharding), "vm-host", Props.empty());
+        // Live migrations come in on the cluster's host, on a port of their own (VmHost tells which).
+        String bindHost = Cluster.get(system).selfMember().address().host().getOrElse(() -> "127.0.0.1");
+        CompletionStage<java.net.InetSocketAddress> migrations = io.actorvm.vmm.actors.migration.MigrationLink.listen(system, bindHost,
+                io.actorvm.vmm.actors.snapshot.SnapshotStore.open(dataDir));
+        ActorRef<VmHost.Command> host = system.systemActorOf(VmHost.create(c.sharding, migrations), "vm-host", Props.empty());
         system.receptionist().tell(Receptionist.register(VmHost.KEY, host));
         return c;
     }
@@ -112,7 +116,20 @@ public final class VmCluster {
             if (address == null) return CompletableFuture.failedFuture(new IllegalArgumentException("no node " + node + " is up"));
             return ExternalShardAllocation.get(system).getClient(VmEntity.KEY.name()).setShardLocation(vm, address);
         }
+
+        @Override
+        public CompletionStage<java.net.InetSocketAddress> migrationEndpoint(String node) {
+            return hostOn(node, MIGRATION_ASK).thenCompose(host -> AskPattern.<VmHost.Command, StatusReply<String>>ask(host,
+                    VmHost.GetMigrationEndpoint::new, MIGRATION_ASK, system.scheduler())).thenApply(reply -> {
+                if (reply.isError()) throw new IllegalStateException(reply.getError().getMessage());
+                String at = reply.getValue();
+                int colon = at.lastIndexOf(':');
+                return new java.net.InetSocketAddress(at.substring(0, colon), Integer.parseInt(at.substring(colon + 1)));
+            });
+        }
     };
+
+    private static final Duration MIGRATION_ASK = Duration.ofSeconds(10);
 
     /** The address of member {@code node} ({@code host:port}) if it is up, else null. */
     private Address up(String node) {

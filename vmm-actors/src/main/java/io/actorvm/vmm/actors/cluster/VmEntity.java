@@ -9,6 +9,7 @@ import io.actorvm.vmm.actors.VmConfig;
 import io.actorvm.vmm.actors.console.ConsoleOutput;
 import io.actorvm.vmm.actors.journal.VmEvents;
 import io.actorvm.vmm.actors.journal.VmJournal;
+import io.actorvm.vmm.actors.migration.PreCopy;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -67,9 +68,10 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
     /**
      * A VM as the cluster sees it: {@code definition} a {@link VmEvent.Defined} in protobuf (empty
      * when the name was never defined), {@code state} as {@code list} shows it, {@code node} the
-     * cluster address of the node it lives on, {@code lastSnapshot} its newest snapshot ("" if none).
+     * cluster address of the node it lives on, {@code lastSnapshot} its newest snapshot ("" if none),
+     * {@code migration} the progress or outcome of its last live migration from this node ("" if none).
      */
-    public record Info(String name, byte[] definition, String state, String node, String lastSnapshot) implements KryoSerializable {
+    public record Info(String name, byte[] definition, String state, String node, String lastSnapshot, String migration) implements KryoSerializable {
         public boolean defined() {
             return definition.length > 0;
         }
@@ -85,6 +87,13 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
     record HandoffSnapshot(Vm.SnapshotInfo info, String error) implements Command, NoSerializationVerificationNeeded {}
     /** The VM is paused for its hand-over snapshot. */
     record HandoffPaused(ActorRef<Vm.Command> runner) implements Command, NoSerializationVerificationNeeded {}
+    /** A live migration's target answered where it takes the VM (null endpoint: {@code error} says why not). */
+    record MigrationTarget(ActorRef<Vm.Command> runner, String to, long epoch, java.net.InetSocketAddress endpoint, String error)
+            implements Command, NoSerializationVerificationNeeded {}
+    /** The runner's answer to {@link Vm.MigrateOut}: null {@code out} on failure ({@code error} says why). */
+    record MigrationEnded(ActorRef<Vm.Command> runner, String to, long epoch, Vm.MigratedOut out, String error)
+            implements Command, NoSerializationVerificationNeeded {}
+    record MigrationProgress(PreCopy.Progress progress) implements Command, NoSerializationVerificationNeeded {}
     /** Recovery found the VM live but no runner here: its node went away (or left); run it here. */
     enum Failover implements Command, NoSerializationVerificationNeeded { INSTANCE }
 
@@ -97,6 +106,9 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
 
         java.util.concurrent.CompletionStage<Done> placeOn(String vm, String node);
 
+        /** Where node {@code node} takes live migrations. */
+        java.util.concurrent.CompletionStage<java.net.InetSocketAddress> migrationEndpoint(String node);
+
         /** No cluster: nothing moves. */
         Placement NONE = new Placement() {
             @Override
@@ -106,6 +118,11 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
 
             @Override
             public java.util.concurrent.CompletionStage<Done> placeOn(String vm, String node) {
+                return java.util.concurrent.CompletableFuture.failedFuture(new IllegalStateException("not in a cluster"));
+            }
+
+            @Override
+            public java.util.concurrent.CompletionStage<java.net.InetSocketAddress> migrationEndpoint(String node) {
                 return java.util.concurrent.CompletableFuture.failedFuture(new IllegalStateException("not in a cluster"));
             }
         };
@@ -118,7 +135,8 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
      * Recovered from the journal: the definition (null before one), the lifecycle, the newest
      * snapshot, the node its last runner was placed on ("" if none).
      */
-    public record State(VmEvent.Defined definition, Lifecycle lifecycle, String lastSnapshot, String node, String placedFor, long events) {
+    public record State(VmEvent.Defined definition, Lifecycle lifecycle, String lastSnapshot, String node, String placedFor, long events,
+                        long epoch) {
         /** Whether the VM was meant to be running (running or paused) as the journal last heard. */
         boolean live() {
             return lifecycle == Lifecycle.RUNNING || lifecycle == Lifecycle.PAUSED;
@@ -134,9 +152,12 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
                 case FAILED -> Lifecycle.FAILED;
                 default -> lifecycle;
             };
-            String snapshot = e.hasSnapshotTaken() ? e.getSnapshotTaken().getSnapshotId() : lastSnapshot;
+            // A placement names the snapshot its runner starts from (a live migration's, on the target).
+            String snapshot = e.hasSnapshotTaken() ? e.getSnapshotTaken().getSnapshotId()
+                    : e.hasPlaced() && !e.getPlaced().getSnapshotId().isEmpty() ? e.getPlaced().getSnapshotId() : lastSnapshot;
             return new State(d, l, snapshot, e.hasPlaced() ? e.getPlaced().getNode() : node,
-                    e.hasPlaced() ? e.getPlaced().getReason() : placedFor, events + 1);
+                    e.hasPlaced() ? e.getPlaced().getReason() : placedFor, events + 1,
+                    e.hasPlaced() ? Math.max(epoch, e.getPlaced().getEpoch()) : epoch);
         }
     }
 
@@ -153,6 +174,11 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
     private final List<ActorRef<ConsoleOutput>> consoles = new ArrayList<>();
     private final List<ActorRef<Vm.Terminated>> watchers = new ArrayList<>();
     private Vm.Terminated lastEnd;
+    /** The node a live migration is moving the VM to, null when none is under way. */
+    private String migratingTo;
+    /** The last migration's progress or outcome, for {@link Info} ("" when none). */
+    private String migration = "";
+    private final PreCopy.Settings settings = PreCopy.Settings.DEFAULT;
 
     /**
      * The entity for VM {@code name}: its runners keep snapshots in {@code dataDir}; {@code node}
@@ -180,7 +206,7 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
 
     @Override
     public State emptyState() {
-        return new State(null, Lifecycle.NEW, "", "", "", 0);
+        return new State(null, Lifecycle.NEW, "", "", "", 0, 0);
     }
 
     @Override
@@ -204,6 +230,12 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
                 .onCommand(Failover.class, this::onFailover)
                 .onCommand(Migrate.class, this::onMigrate)
                 .onCommand(Failed.class, this::onFailed)
+                .onCommand(MigrationTarget.class, this::onMigrationTarget)
+                .onCommand(MigrationEnded.class, this::onMigrationEnded)
+                .onCommand(MigrationProgress.class, p -> {
+                    migration = describe(p.progress());
+                    return Effect().none();
+                })
                 .build();
     }
 
@@ -220,7 +252,7 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
      * definition when it was never snapshotted. The journal records where and why first.
      */
     private Effect<VmEvent, State> onFailover(State state, Failover f) {
-        if (runner != null || !state.live()) return Effect().none();
+        if (runner != null || !state.live() || migratingTo != null) return Effect().none();
         String from = state.node().isEmpty() || state.node().equals(node) ? "restarted"
                 : state.placedFor().equals(LEAVING) ? "moved from " + state.node() : "failover from " + state.node();
         ctx.getLog().warn("VM {}: {} on {}, from {}", name, from, node, state.lastSnapshot().isEmpty() ? "its definition" : "snapshot " + state.lastSnapshot());
@@ -238,12 +270,74 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
     private Effect<VmEvent, State> onMigrate(State state, Migrate m) {
         String refusal = runner == null || !state.live() ? "VM " + name + " is not running"
                 : m.to().equals(node) ? "VM " + name + " is on " + node + " already"
+                : migratingTo != null ? "VM " + name + " is moving to " + migratingTo + " already"
                 : !placement.canHost(m.to()) ? "no node " + m.to() + " is up in the cluster" : null;
         if (refusal != null) return Effect().reply(m.replyTo(), StatusReply.error(refusal));
+        if (state.lifecycle() == Lifecycle.RUNNING) {
+            // Live: the guest runs on while its memory goes; the shard follows once the target holds it.
+            ctx.getLog().info("VM {}: live migration from {} to {}", name, node, m.to());
+            migratingTo = m.to();
+            migration = "connecting to " + m.to();
+            ActorRef<Vm.Command> r = runner;
+            long epoch = state.epoch() + 1;
+            placement.migrationEndpoint(m.to()).whenComplete((endpoint, failure) -> ctx.getSelf().tell(
+                    new MigrationTarget(r, m.to(), epoch, endpoint, failure == null ? null : failure.getMessage())));
+            return Effect().reply(m.replyTo(), StatusReply.ack());
+        }
+        // A paused guest moves cold: snapshot here, hand-over, restore there.
         ctx.getLog().info("VM {}: moving from {} to {}", name, node, m.to());
         placement.placeOn(name, m.to()).whenComplete((done, failure) -> m.replyTo().tell(failure == null ? StatusReply.ack()
                 : StatusReply.error("the move of " + name + " to " + m.to() + " was not taken: " + failure.getMessage())));
         return Effect().none();
+    }
+
+    private Effect<VmEvent, State> onMigrationTarget(State state, MigrationTarget t) {
+        if (!t.runner().equals(runner)) return migrationOver("the VM stopped before it could move");
+        if (t.endpoint() == null) return migrationOver("node " + t.to() + " takes no migration: " + t.error());
+        ActorRef<StatusReply> replies = ctx.messageAdapter(StatusReply.class, reply -> reply.isError()
+                ? new MigrationEnded(t.runner(), t.to(), t.epoch(), null, reply.getError().getMessage())
+                : new MigrationEnded(t.runner(), t.to(), t.epoch(), (Vm.MigratedOut) reply.getValue(), null));
+        runner.tell(new Vm.MigrateOut(t.endpoint(), node, t.epoch(), settings, ctx.messageAdapter(PreCopy.Progress.class, MigrationProgress::new),
+                typed(replies)));
+        return Effect().none();
+    }
+
+    /**
+     * The target holds the VM and the guest is paused here: the move commits with one event (the
+     * migration's epoch, the target's snapshot), then the runner here stops, then the shard moves
+     * and the target's entity runs the guest on. Before this event, any failure leaves the guest
+     * running here; after it, the journal sends the VM to the target whatever happens here.
+     */
+    private Effect<VmEvent, State> onMigrationEnded(State state, MigrationEnded e) {
+        if (e.out() == null || !e.runner().equals(runner)) {
+            ctx.getLog().warn("VM {}: live migration to {} failed, it runs on here: {}", name, e.to(), e.error());
+            return migrationOver("failed: " + e.error());
+        }
+        Vm.MigratedOut out = e.out();
+        ctx.getLog().info("VM {}: migrated to {} in {} rounds, {} MiB; committing epoch {}", name, e.to(), out.rounds(),
+                out.bytes() >> 20, e.epoch());
+        ActorRef<Vm.Command> r = runner;
+        return Effect().persist(VmEvents.migrated(node, LEAVING, out.snapshotId(), e.epoch(), out.pausedAtMillis())).thenRun(s -> {
+            // The source stops before the target can run guest code (the shard moves only now).
+            ctx.stop(r);
+            if (r.equals(runner)) runner = null;
+            migration = "moved to " + e.to() + " (epoch " + e.epoch() + ", " + out.rounds() + " rounds, " + (out.bytes() >> 20) + " MiB)";
+            placement.placeOn(name, e.to()).whenComplete((d, failure) -> {
+                if (failure != null) ctx.getLog().error("VM {}: its shard could not be moved to {}: {}", name, e.to(), failure.getMessage());
+            });
+        });
+    }
+
+    private Effect<VmEvent, State> migrationOver(String outcome) {
+        migratingTo = null;
+        migration = outcome;
+        return Effect().none();
+    }
+
+    private static String describe(PreCopy.Progress p) {
+        return (p.paused() ? "stop-and-copy, round " : "round ") + p.round() + ", " + (p.bytes() >> 20) + " MiB sent, "
+                + p.pagesLeft() + " pages left, dirtying " + (p.dirtyBytesPerSecond() >> 10) + " KiB/s, link "
+                + (p.linkBytesPerSecond() >> 20) + " MiB/s";
     }
 
     /** The reason a node journals as it hands a running VM over, for the next node to tell a move from a failure. */
@@ -318,7 +412,8 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
         String shown = runner == null && (state.lifecycle() == Lifecycle.RUNNING || state.lifecycle() == Lifecycle.PAUSED)
                 ? "not running" // the journal says it ran, but its runner is gone (its node ended)
                 : state.lifecycle().name().toLowerCase();
-        return new Info(name, state.definition() == null ? new byte[0] : state.definition().toByteArray(), shown, node, state.lastSnapshot());
+        return new Info(name, state.definition() == null ? new byte[0] : state.definition().toByteArray(),
+                migratingTo != null ? "migrating" : shown, node, state.lastSnapshot(), migration);
     }
 
     private Effect<VmEvent, State> onDefine(State state, Define d) {
@@ -363,6 +458,10 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
         }
         switch (c) {
             case Vm.Start s -> {
+                if (migratingTo != null) {
+                    s.replyTo().tell(StatusReply.error("VM " + name + " has moved to " + migratingTo));
+                    return Effect().none();
+                }
                 if (state.definition() == null) {
                     s.replyTo().tell(StatusReply.error("no VM named " + name));
                     return Effect().none();

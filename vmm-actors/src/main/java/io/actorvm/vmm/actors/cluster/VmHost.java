@@ -23,12 +23,22 @@ public final class VmHost {
     /** Defines VM {@code name} (its {@code definition} a protobuf {@code Defined}) through this node. */
     public record DefineHere(String name, byte[] definition, ActorRef<StatusReply<Done>> replyTo) implements Command, KryoSerializable {}
 
+    /** Where this node takes live migrations ({@code host:port}), or why it takes none. */
+    public record GetMigrationEndpoint(ActorRef<StatusReply<String>> replyTo) implements Command, KryoSerializable {}
+
     private VmHost() {}
 
-    static Behavior<Command> create(ClusterSharding sharding) {
+    /** {@code migrations}: the address this node's migration listener is bound to. */
+    static Behavior<Command> create(ClusterSharding sharding, java.util.concurrent.CompletionStage<java.net.InetSocketAddress> migrations) {
         return Behaviors.receive(Command.class)
                 .onMessage(DefineHere.class, d -> {
                     sharding.entityRefFor(VmEntity.KEY, d.name()).tell(new VmEntity.Define(d.definition(), d.replyTo()));
+                    return Behaviors.same();
+                })
+                .onMessage(GetMigrationEndpoint.class, g -> {
+                    migrations.whenComplete((address, failure) -> g.replyTo().tell(failure != null
+                            ? StatusReply.error("no migration listener: " + failure.getMessage())
+                            : StatusReply.success(address.getHostString() + ":" + address.getPort())));
                     return Behaviors.same();
                 })
                 .build();

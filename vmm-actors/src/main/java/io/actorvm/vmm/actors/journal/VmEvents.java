@@ -84,6 +84,12 @@ public final class VmEvents {
         return at().setPlaced(VmEvent.Placed.newBuilder().setNode(node).setReason(reason).setSnapshotId(snapshotId)).build();
     }
 
+    /** A live migration's commit: the source hands the VM, paused at {@code pausedAtMillis}, over in snapshot {@code snapshotId}. */
+    public static VmEvent migrated(String node, String reason, String snapshotId, long epoch, long pausedAtMillis) {
+        return at().setPlaced(VmEvent.Placed.newBuilder().setNode(node).setReason(reason).setSnapshotId(snapshotId)
+                .setEpoch(epoch).setPausedAtMillis(pausedAtMillis)).build();
+    }
+
     public static VmEvent snapshotFailed(String reason, boolean nextFull) {
         return at().setSnapshotFailed(VmEvent.SnapshotFailed.newBuilder().setReason(reason).setNextFull(nextFull)).build();
     }
@@ -106,7 +112,8 @@ public final class VmEvents {
             case SNAPSHOT_FAILED -> "snapshot-failed" + (e.getSnapshotFailed().getNextFull() ? " next=full" : "")
                     + " reason=" + e.getSnapshotFailed().getReason();
             case PLACED -> "placed node=" + e.getPlaced().getNode() + " reason=" + e.getPlaced().getReason()
-                    + (e.getPlaced().getSnapshotId().isEmpty() ? "" : " from=" + e.getPlaced().getSnapshotId());
+                    + (e.getPlaced().getSnapshotId().isEmpty() ? "" : " from=" + e.getPlaced().getSnapshotId())
+                    + (e.getPlaced().getEpoch() == 0 ? "" : " epoch=" + e.getPlaced().getEpoch());
             case EVENT_NOT_SET -> "unknown";
         };
     }

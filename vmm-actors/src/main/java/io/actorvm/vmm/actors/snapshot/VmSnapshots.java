@@ -99,22 +99,42 @@ public final class VmSnapshots {
             }
             manifest.addAllPages(refs);
             pages = refs.size();
-            for (int i = 0; i < vcpus.size(); i++) {
-                byte[] blob = MachineStateCodec.encode(i, vcpus.get(i).captureState(msrs)).toByteArray();
-                manifest.addVcpus(blobRef("vcpu-" + i, batch.putBlob(blob), blob.length));
-            }
-            byte[] vmState = MachineStateCodec.encode(vm.captureState()).toByteArray();
-            manifest.setVmState(blobRef("vm", batch.putBlob(vmState), vmState.length));
-            for (var d : devices.entrySet()) {
-                manifest.addDevices(blobRef(DEVICE_PREFIX + d.getKey(), batch.putBlob(d.getValue()), d.getValue().length));
-            }
-            byte[] features = CpuFeatureCheck.encode(guestCpuid);
-            manifest.addDevices(blobRef(CpuFeatureCheck.BLOB_NAME, batch.putBlob(features), features.length));
+            for (StateBlob b : machineStates(vm, vcpus, msrs, guestCpuid, devices)) addState(manifest, b, batch.putBlob(b.bytes()));
             batch.commit();
             written = batch.writtenBytes();
         }
         Path path = store.manifests().write(manifest.build());
         return new Taken(id, parentId, full, pages, written, path, (System.nanoTime() - t0) / 1_000_000);
+    }
+
+    /** One piece of a paused machine's state as a snapshot keeps it: named as in the manifest, encoded. */
+    public record StateBlob(String name, byte[] bytes) {}
+
+    /**
+     * Everything of a machine whose vCPUs are parked but its RAM: each vCPU ("vcpu-N"), the VM-wide
+     * KVM state ("vm"), each device ({@code devices}, encoded, by name) and the CPU features the
+     * guest could see. What a snapshot stores beside its pages, and what a migration sends last.
+     */
+    public static List<StateBlob> machineStates(VmFd vm, List<VcpuFd> vcpus, List<Integer> msrs, List<CpuidEntry> guestCpuid,
+                                                java.util.Map<String, byte[]> devices) {
+        List<StateBlob> out = new ArrayList<>();
+        for (int i = 0; i < vcpus.size(); i++) {
+            out.add(new StateBlob("vcpu-" + i, MachineStateCodec.encode(i, vcpus.get(i).captureState(msrs)).toByteArray()));
+        }
+        out.add(new StateBlob(VM_STATE, MachineStateCodec.encode(vm.captureState()).toByteArray()));
+        for (var d : devices.entrySet()) out.add(new StateBlob(DEVICE_PREFIX + d.getKey(), d.getValue()));
+        out.add(new StateBlob(CpuFeatureCheck.BLOB_NAME, CpuFeatureCheck.encode(guestCpuid)));
+        return out;
+    }
+
+    private static final String VM_STATE = "vm";
+
+    /** Adds {@code blob}, stored under {@code sha256}, to the manifest where its name says it belongs. */
+    public static void addState(SnapshotManifest.Builder manifest, StateBlob blob, String sha256) {
+        BlobRef ref = blobRef(blob.name(), sha256, blob.bytes().length);
+        if (blob.name().startsWith("vcpu-")) manifest.addVcpus(ref);
+        else if (blob.name().equals(VM_STATE)) manifest.setVmState(ref);
+        else manifest.addDevices(ref);
     }
 
     private static BlobRef blobRef(String name, String hash, long size) {

@@ -158,7 +158,7 @@ class VmEntityTest {
             ActorRef<StatusReply<Done>> done = kit.<StatusReply<Done>>createTestProbe().getRef();
             Object[] messages = {new VmEntity.Define(definition("a"), done), new VmEntity.Forward(new Vm.Start(done)),
                     new VmEntity.GetInfo(kit.<VmEntity.Info>createTestProbe().getRef()), new VmEntity.Migrate("127.0.0.1:2552", done),
-                    new VmEntity.Info("a", definition("a"), "running", "127.0.0.1:2551", "snap-1")};
+                    new VmEntity.Info("a", definition("a"), "running", "127.0.0.1:2551", "snap-1", "")};
             for (Object m : messages) {
                 var serializer = serialization.findSerializerFor(m);
                 assertInstanceOf(KryoSerializer.class, serializer, m.getClass().getName());

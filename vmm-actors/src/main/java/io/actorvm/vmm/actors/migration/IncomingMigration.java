@@ -1,0 +1,205 @@
+package io.actorvm.vmm.actors.migration;
+
+import io.actorvm.persistence.PageBatch;
+import io.actorvm.persistence.Sha256;
+import io.actorvm.persistence.proto.BlobRef;
+import io.actorvm.persistence.proto.MemoryLayout;
+import io.actorvm.persistence.proto.MigrationBlob;
+import io.actorvm.persistence.proto.MigrationFrame;
+import io.actorvm.persistence.proto.MigrationHello;
+import io.actorvm.persistence.proto.MigrationPages;
+import io.actorvm.persistence.proto.MigrationState;
+import io.actorvm.persistence.proto.SnapshotKind;
+import io.actorvm.persistence.proto.SnapshotManifest;
+import io.actorvm.vmm.actors.snapshot.SnapshotStore;
+import io.actorvm.vmm.actors.snapshot.VmSnapshots;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * The target side of one live migration: the frames of one connection, checked, into a memory
+ * file (the guest's RAM regions end to end, sparse until written) and, at the end, a snapshot in
+ * this node's store whose RAM is that file ({@code memory_file}: mapped copy-on-write on restore).
+ * Nothing runs here: the VM's entity restores the snapshot once the source has committed the move.
+ * A migration that does not end with its state ({@link #finish}) leaves nothing behind ({@link #discard}).
+ */
+public final class IncomingMigration {
+    /** The most RAM a migration may bring (the file is sparse, but its length is what mapping it needs). */
+    static final long MAX_RAM = 1L << 40;
+    private static final int PAGE = PreCopy.PAGE;
+
+    private final SnapshotStore store;
+    private final Path dir;
+    private MigrationHello hello;
+    private long[][] regions; // {first guest page, pages, file offset}
+    private Path file;
+    private FileChannel channel;
+    private MigrationState state;
+    private long pagesReceived;
+
+    public IncomingMigration(SnapshotStore store) {
+        this.store = store;
+        this.dir = store.dataDir().resolve("migrations");
+    }
+
+    /** Takes one frame; a frame out of order or out of bounds is a {@link MigrationException}. */
+    public synchronized void accept(MigrationFrame frame) {
+        switch (frame.getFrameCase()) {
+            case HELLO -> hello(frame.getHello());
+            case PAGES -> pages(frame.getPages());
+            case STATE -> {
+                requireHello();
+                if (state != null) throw new MigrationException("a second state frame");
+                state = frame.getState();
+            }
+            case FRAME_NOT_SET -> throw new MigrationException("an empty frame");
+        }
+    }
+
+    private void hello(MigrationHello h) {
+        if (hello != null) throw new MigrationException("a second hello");
+        if (!h.getVmName().matches("[A-Za-z0-9][A-Za-z0-9._-]{0,63}")) throw new MigrationException("no VM name in the hello");
+        MemoryLayout layout = h.getMemory();
+        if (layout.getPageSize() != PAGE || layout.getRegionsCount() == 0 || layout.getRegionsCount() > 16) {
+            throw new MigrationException("a memory layout of " + layout.getRegionsCount() + " regions of " + layout.getPageSize() + "-byte pages");
+        }
+        regions = new long[layout.getRegionsCount()][];
+        long offset = 0;
+        for (int i = 0; i < regions.length; i++) {
+            MemoryLayout.Region r = layout.getRegions(i);
+            if (r.getGuestAddress() % PAGE != 0 || r.getSize() % PAGE != 0 || r.getSize() == 0 || r.getSize() > MAX_RAM - offset) {
+                throw new MigrationException("RAM region " + i + " at " + r.getGuestAddress() + " of " + r.getSize() + " bytes");
+            }
+            regions[i] = new long[] {r.getGuestAddress() / PAGE, r.getSize() / PAGE, offset};
+            offset += r.getSize();
+        }
+        hello = h;
+        try {
+            Files.createDirectories(dir);
+            file = Files.createTempFile(dir, h.getVmName() + "-", ".incoming");
+            channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            channel.truncate(0);
+            channel.write(ByteBuffer.allocate(1), offset - 1); // the length mapping needs; the rest stays a hole
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create the memory file in " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private void pages(MigrationPages p) {
+        requireHello();
+        if (state != null) throw new MigrationException("pages after the state");
+        int n = p.getPageNumbersCount();
+        if (p.getData().size() != (long) n * PAGE) {
+            throw new MigrationException("a frame of " + n + " pages carries " + p.getData().size() + " bytes");
+        }
+        try {
+            ByteBuffer data = p.getData().asReadOnlyByteBuffer();
+            for (int i = 0; i < n; i++) {
+                ByteBuffer page = data.slice(i * PAGE, PAGE);
+                write(page, offsetOf(p.getPageNumbers(i)));
+            }
+            for (long gpn : p.getZeroPagesList()) write(ByteBuffer.allocate(PAGE), offsetOf(gpn));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the memory file " + file + ": " + e.getMessage(), e);
+        }
+        pagesReceived += n + p.getZeroPagesCount();
+    }
+
+    private void write(ByteBuffer page, long at) throws IOException {
+        while (page.hasRemaining()) channel.write(page, at + page.position());
+    }
+
+    private long offsetOf(long gpn) {
+        for (long[] r : regions) {
+            if (gpn >= r[0] && gpn - r[0] < r[1]) return r[2] + (gpn - r[0]) * PAGE;
+        }
+        throw new MigrationException("page " + gpn + " is not guest RAM");
+    }
+
+    private void requireHello() {
+        if (hello == null) throw new MigrationException("frames before the hello");
+    }
+
+    /**
+     * The source has sent everything: the memory file is made durable, the state blobs stored, and
+     * the snapshot's manifest written last. Returns the snapshot id.
+     */
+    public synchronized String finish() {
+        requireHello();
+        if (state == null) throw new MigrationException("the source ended before the VM's state (" + pagesReceived + " pages received)");
+        SnapshotManifest sent = state.getManifest();
+        if (!sent.getVmName().equals(hello.getVmName()) || !sent.getMemory().equals(hello.getMemory())) {
+            throw new MigrationException("the state is of another VM or memory layout than the hello's");
+        }
+        Map<String, byte[]> blobs = new HashMap<>();
+        for (MigrationBlob b : state.getBlobsList()) {
+            byte[] content = b.getContent().toByteArray();
+            if (!Sha256.hex(content).equals(b.getSha256())) throw new MigrationException("state blob " + b.getSha256() + " does not match its hash");
+            blobs.put(b.getSha256(), content);
+        }
+        java.util.List<BlobRef> refs = new java.util.ArrayList<>(sent.getVcpusList());
+        refs.add(sent.getVmState());
+        refs.addAll(sent.getDevicesList());
+        if (sent.getVcpusCount() == 0) throw new MigrationException("the state has no vCPU");
+        for (BlobRef r : refs) if (!blobs.containsKey(r.getSha256())) throw new MigrationException("the state lacks " + r.getName());
+        String id = VmSnapshots.newId();
+        Path memory = dir.resolve(id + ".mem");
+        try {
+            channel.force(true);
+            channel.close();
+            channel = null;
+            Files.move(file, memory, StandardCopyOption.ATOMIC_MOVE);
+            file = null;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot keep the memory file in " + dir + ": " + e.getMessage(), e);
+        }
+        try (PageBatch batch = store.pages().batch()) {
+            for (BlobRef r : refs) batch.putBlob(blobs.get(r.getSha256()));
+            batch.commit();
+        }
+        store.manifests().write(sent.toBuilder().setSnapshotId(id).clearParentId().setKind(SnapshotKind.FULL).clearPages()
+                .setCreatedMillis(System.currentTimeMillis()).setMemoryFile(memory.toAbsolutePath().toString()).build());
+        return id;
+    }
+
+    /**
+     * A migration that did not finish: its partial memory file is deleted (after {@link #finish},
+     * nothing: the file is the snapshot's then). It may come from another thread than the frames.
+     */
+    public synchronized void discard() {
+        try {
+            if (channel != null) channel.close();
+            if (file != null) Files.deleteIfExists(file);
+        } catch (IOException ignored) {
+            // the file goes with the directory's next clean-up; nothing refers to it
+        }
+        channel = null;
+        file = null;
+    }
+
+    /** Pages written so far (with zero pages). */
+    public synchronized long pagesReceived() {
+        return pagesReceived;
+    }
+
+    /** The VM this migration brings, once its hello came ({@code ""} before). */
+    public synchronized String vmName() {
+        return hello == null ? "" : hello.getVmName();
+    }
+
+    /** A frame a migration's source should not have sent. */
+    public static final class MigrationException extends RuntimeException {
+        public MigrationException(String message) {
+            super(message);
+        }
+    }
+}

@@ -1,0 +1,109 @@
+package io.actorvm.vmm.actors.migration;
+
+import io.actorvm.persistence.proto.MigrationFrame;
+import io.actorvm.persistence.proto.MigrationReply;
+import io.actorvm.vmm.actors.snapshot.SnapshotStore;
+import org.apache.pekko.NotUsed;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.japi.pf.PFBuilder;
+import org.apache.pekko.stream.ActorAttributes;
+import org.apache.pekko.stream.KillSwitches;
+import org.apache.pekko.stream.UniqueKillSwitch;
+import org.apache.pekko.stream.javadsl.Flow;
+import org.apache.pekko.stream.javadsl.Framing;
+import org.apache.pekko.stream.javadsl.Keep;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.stream.javadsl.Tcp;
+import org.apache.pekko.util.ByteString;
+
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * The connection a live migration runs over: Pekko Streams TCP, one length-prefixed protobuf
+ * frame after another (never an Artery message: a guest's RAM would not fit one, and the stream's
+ * back-pressure paces reading guest memory to what the link takes). The source {@link #send}s a
+ * {@link PreCopy}'s frames and half-closes; the target ({@link #listen}) answers once with the
+ * snapshot it stored, or the reason it did not.
+ */
+public final class MigrationLink {
+    /** The largest frame: a page frame is 1 MiB of pages and their numbers; a state frame is device and vCPU registers. */
+    static final int MAX_FRAME = 8 << 20;
+    /** A link that carries nothing for this long is dead (the other side is gone without a word). */
+    static final Duration IDLE = Duration.ofSeconds(30);
+    private static final String BLOCKING = "pekko.actor.default-blocking-io-dispatcher";
+
+    private MigrationLink() {}
+
+    /** A migration under way: its answer (the target's snapshot id) and the switch that aborts it. */
+    public record Sending(CompletionStage<String> snapshotId, UniqueKillSwitch abort) {}
+
+    /**
+     * Sends {@code frames} to the target at {@code target}; completes with the id of the snapshot the
+     * target stored, or fails (connection refused or lost, the target's refusal, {@link Sending#abort}).
+     */
+    public static Sending send(ActorSystem<?> system, InetSocketAddress target, PreCopy frames) {
+        Flow<ByteString, ByteString, ?> tcp = Tcp.get(system).outgoingConnection(target, Optional.empty(), List.of(), true,
+                Optional.of(Duration.ofSeconds(10)), Optional.of(IDLE));
+        var pair = Source.fromIterator(() -> frames)
+                .map(f -> ByteString.fromArrayUnsafe(f.toByteArray()))
+                // Reading guest memory and waiting for the pause block: not on the default dispatcher.
+                .withAttributes(ActorAttributes.dispatcher(BLOCKING))
+                .viaMat(KillSwitches.single(), Keep.right())
+                .via(Framing.simpleFramingProtocol(MAX_FRAME).join(tcp))
+                .map(b -> MigrationReply.parseFrom(b.toArrayUnsafe()))
+                .toMat(Sink.headOption(), Keep.both())
+                .run(system);
+        CompletionStage<String> answer = pair.second().thenApply(reply -> {
+            if (reply.isEmpty()) throw new IllegalStateException("the target closed the connection without an answer");
+            if (reply.get().hasError()) throw new IllegalStateException("the target refused: " + reply.get().getError());
+            return reply.get().getSnapshotId();
+        });
+        return new Sending(answer, pair.first());
+    }
+
+    /**
+     * Takes migrations on {@code host} (any free port): each connection's frames become a snapshot in
+     * {@code store} ({@link IncomingMigration}). Completes with the address bound.
+     */
+    public static CompletionStage<InetSocketAddress> listen(ActorSystem<?> system, String host, SnapshotStore store) {
+        return Tcp.get(system).bind(host, 0).to(Sink.foreach(connection -> {
+            IncomingMigration incoming = new IncomingMigration(store);
+            connection.handleWith(Framing.simpleFramingProtocol(MAX_FRAME).reversed().join(receiver(system, incoming)), system);
+        })).run(system).thenApply(binding -> binding.localAddress());
+    }
+
+    /** One connection's frames into {@code incoming}, and its one answer. */
+    private static Flow<ByteString, ByteString, ?> receiver(ActorSystem<?> system, IncomingMigration incoming) {
+        return Flow.of(ByteString.class)
+                // A connection that fails (the link cut, the source reset) leaves nothing: the failure
+                // may reach this stage only, the rest of the flow being cancelled by the TCP stage.
+                // (A clean end goes through the fold: finish, or its refusal below.)
+                .watchTermination((mat, done) -> {
+                    done.whenComplete((d, failure) -> {
+                        if (failure != null) incoming.discard();
+                    });
+                    return mat;
+                })
+                .idleTimeout(IDLE)
+                .map(b -> MigrationFrame.parseFrom(b.toArrayUnsafe()))
+                .fold(incoming, (in, frame) -> {
+                    in.accept(frame);
+                    return in;
+                })
+                .map(in -> MigrationReply.newBuilder().setSnapshotId(in.finish()).build())
+                // Anything that ends it early (a bad frame, the source gone, a full disk): nothing is kept.
+                .recover(new PFBuilder<Throwable, MigrationReply>().matchAny(e -> {
+                    incoming.discard();
+                    String why = e.getMessage() != null ? e.getMessage() : e.toString();
+                    system.log().warn("incoming migration of {} ended, discarded: {}", incoming.vmName(), why);
+                    return MigrationReply.newBuilder().setError(why).build();
+                }).build())
+                .withAttributes(ActorAttributes.dispatcher(BLOCKING))
+                .map(reply -> ByteString.fromArrayUnsafe(reply.toByteArray()));
+    }
+}
