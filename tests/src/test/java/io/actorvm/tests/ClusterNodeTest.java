@@ -278,6 +278,16 @@ class ClusterNodeTest {
                     List<io.actorvm.persistence.proto.VmEvent> events = journalOf(pg, "fo-0");
                     assertTrue(events.stream().anyMatch(e -> e.hasPlaced() && e.getPlaced().getNode().equals(target.address())
                             && e.getPlaced().getReason().equals("moved from " + from)), "fo-0's journal records the move: " + events);
+                    // Live: the source committed the move with its epoch after pre-copy, and the guest
+                    // paused only for the last round and the switch-over (paused → restored there).
+                    int epoch = move + 1;
+                    var commit = events.stream().filter(e -> e.hasPlaced() && e.getPlaced().getEpoch() == epoch).findFirst();
+                    assertTrue(commit.isPresent() && commit.get().getPlaced().getNode().equals(from), "fo-0's journal has the commit of move " + epoch + ": " + events);
+                    long paused = commit.get().getPlaced().getPausedAtMillis();
+                    long restored = events.stream().filter(e -> e.hasRestored() && e.getTimestampMillis() >= commit.get().getTimestampMillis())
+                            .mapToLong(io.actorvm.persistence.proto.VmEvent::getTimestampMillis).findFirst().orElseThrow();
+                    System.out.println("cluster-node: live migration " + epoch + " " + from + " -> " + target.address()
+                            + ": downtime " + (restored - paused) + " ms (paused at the source to restored at the target)");
                 }
                 FirecrackerApiGuestTest.Answer nowhere = curl(a.socket(), "PUT", "/vms/fo-0/migrate", "{\"to\": \"127.0.0.1:1\"}");
                 assertEquals(400, nowhere.status(), nowhere.body());

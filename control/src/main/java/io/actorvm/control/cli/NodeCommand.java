@@ -143,8 +143,11 @@ final class NodeCommand implements Callable<Integer> {
                 # Where each VM is asked to live is distributed data read from and written to a majority:
                 # wait for it longer than Pekko's 5 s on a loaded host.
                 pekko.cluster.sharding.external-shard-allocation-strategy.client-timeout = 30s
-                # A VM asked to move (vm migrate) moves at the coordinator's next rebalance: look often.
-                pekko.cluster.sharding.rebalance-interval = 1s
+                # A VM asked to move (vm migrate) moves at the coordinator's next rebalance: look often
+                # (a live migration's guest is paused from its commit until its shard has moved), and
+                # hear of places asked for soon (subscribers of distributed data: Pekko's 500 ms).
+                pekko.cluster.sharding.rebalance-interval = 200ms
+                pekko.cluster.distributed-data.notify-subscribers-interval = 100ms
                 # A node that leaves snapshots its running VMs before handing them over: give that time.
                 pekko.cluster.sharding.handoff-timeout = 150s
                 pekko.coordinated-shutdown.phases.cluster-sharding-shutdown-region.timeout = 150s
