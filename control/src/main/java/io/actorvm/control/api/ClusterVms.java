@@ -116,7 +116,7 @@ public final class ClusterVms implements VmDirectory.Remote {
     }
 
     @Override
-    public CompletionStage<String> nodeOf(String name) {
-        return cluster.info(name, WHERE_TIMEOUT).thenApply(VmEntity.Info::node);
+    public CompletionStage<Place> placeOf(String name) {
+        return cluster.info(name, WHERE_TIMEOUT).thenApply(info -> new Place(info.node(), info.migration()));
     }
 }

@@ -189,10 +189,11 @@ public final class ServeApi extends AllDirectives {
                         .filter(n -> vms.get(n) == null).map(n -> find(n).toCompletableFuture()).toArray(CompletableFuture[]::new)))
                 .thenCompose(v -> listingOf(vms.list()))
                 .thenCompose(list -> {
-                    List<CompletableFuture<Map<String, Object>>> placed = list.stream().map(m -> vms.remote().nodeOf((String) m.get("name"))
-                            .toCompletableFuture().exceptionally(t -> "").thenApply(node -> {
+                    List<CompletableFuture<Map<String, Object>>> placed = list.stream().map(m -> vms.remote().placeOf((String) m.get("name"))
+                            .toCompletableFuture().exceptionally(t -> new VmDirectory.Remote.Place("", "")).thenApply(place -> {
                                 Map<String, Object> withNode = new LinkedHashMap<>(m);
-                                withNode.put("node", node);
+                                withNode.put("node", place.node());
+                                if (!place.migration().isEmpty()) withNode.put("migration", place.migration());
                                 return withNode;
                             })).toList();
                     return CompletableFuture.allOf(placed.toArray(CompletableFuture[]::new))

@@ -44,8 +44,14 @@ public final class VmDirectory {
         /** An entry for VM {@code name}, made on this node, or null when no VM has that name. */
         java.util.concurrent.CompletionStage<Entry> find(String name);
 
-        /** Where VM {@code name} lives ({@code host:port} of its node), or "" when that is unknown. */
-        java.util.concurrent.CompletionStage<String> nodeOf(String name);
+        /**
+         * Where VM {@code name} lives ({@code host:port} of its node, "" when that is unknown) and
+         * how its last live migration from there went ("" when none).
+         */
+        java.util.concurrent.CompletionStage<Place> placeOf(String name);
+
+        /** See {@link #placeOf}. */
+        record Place(String node, String migration) {}
 
         /**
          * Asks that running VM {@code name} move to node {@code to}; completes once the move is under

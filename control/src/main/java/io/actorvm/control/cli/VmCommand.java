@@ -174,17 +174,34 @@ final class VmCommand implements Runnable {
         void execute() throws IOException, InterruptedException, Refused {
             long t0 = System.nanoTime(), deadline = t0 + wait * 1_000_000_000L;
             send("PUT", path(name) + "/migrate", JSON.createObjectNode().put("to", to));
+            String shown = "";
             while (System.nanoTime() < deadline) {
                 for (JsonNode vm : send("GET", "/vms", null)) {
-                    if (vm.path("name").asText().equals(name) && vm.path("node").asText().equals(to) && vm.path("state").asText().equals("running")) {
+                    if (!vm.path("name").asText().equals(name)) continue;
+                    if (vm.path("node").asText().equals(to) && vm.path("state").asText().equals("running")) {
                         System.out.printf("%s runs on %s (%.1f s)%n", name, to, (System.nanoTime() - t0) / 1e9);
                         return;
                     }
+                    // A live migration's rounds, as the source reports them.
+                    String progress = vm.path("migration").asText("");
+                    if (!progress.isEmpty() && !progress.equals(shown)) {
+                        System.out.println(progressBar(progress, vm.path("mem_mib").asLong(0)) + " " + progress);
+                        shown = progress;
+                    }
+                    if (progress.startsWith("failed")) throw new Refused(name + " stays on its node: the migration " + progress);
                 }
                 Thread.sleep(100);
             }
             throw new Refused(name + " was not running on " + to + " after " + wait + " s");
         }
+    }
+
+    /** "[#####     ]": the MiB sent ("N MiB sent" in {@code progress}) against the guest's RAM. */
+    static String progressBar(String progress, long memMib) {
+        var sent = java.util.regex.Pattern.compile("(\\d+) MiB sent").matcher(progress);
+        long mib = sent.find() ? Long.parseLong(sent.group(1)) : 0;
+        int width = 20, filled = memMib <= 0 ? 0 : (int) Math.min(width, mib * width / memMib);
+        return "[" + "#".repeat(filled) + " ".repeat(width - filled) + "]";
     }
 
     @Command(name = "pause", mixinStandardHelpOptions = true, description = "Pause a VM's vCPUs.")

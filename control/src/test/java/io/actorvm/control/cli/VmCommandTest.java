@@ -59,6 +59,13 @@ class VmCommandTest {
     }
 
     @Test
+    void aMigrationsProgressBarFillsWithTheMibSentAgainstTheGuestsRam() {
+        assertEquals("[#####               ]", VmCommand.progressBar("round 2, 64 MiB sent, 100 pages left", 256));
+        assertEquals("[####################]", VmCommand.progressBar("round 3, 300 MiB sent, 0 pages left", 256));
+        assertEquals("[                    ]", VmCommand.progressBar("connecting to 127.0.0.1:2552", 256));
+    }
+
+    @Test
     void createListPauseStatusConsoleAndDeleteByName() throws Exception {
         Path socket = dir.resolve("serve.sock");
         VmDirectory vms = new VmDirectory((name, console) -> MicroVm.unconfigured(name, dir, (behavior, config, checkKernel) -> {
