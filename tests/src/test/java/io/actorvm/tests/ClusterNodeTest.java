@@ -286,8 +286,14 @@ class ClusterNodeTest {
                     long paused = commit.get().getPlaced().getPausedAtMillis();
                     long restored = events.stream().filter(e -> e.hasRestored() && e.getTimestampMillis() >= commit.get().getTimestampMillis())
                             .mapToLong(io.actorvm.persistence.proto.VmEvent::getTimestampMillis).findFirst().orElseThrow();
+                    long placed = events.stream().filter(e -> e.hasPlaced() && e.getPlaced().getNode().equals(target.address())
+                            && e.getTimestampMillis() >= commit.get().getTimestampMillis())
+                            .mapToLong(io.actorvm.persistence.proto.VmEvent::getTimestampMillis).findFirst().orElseThrow();
                     System.out.println("cluster-node: live migration " + epoch + " " + from + " -> " + target.address()
-                            + ": downtime " + (restored - paused) + " ms (paused at the source to restored at the target)");
+                            + ": downtime " + (restored - paused) + " ms (paused at the source to restored at the target: "
+                            + (commit.get().getTimestampMillis() - paused) + " ms to the commit, "
+                            + (placed - commit.get().getTimestampMillis()) + " ms to the target's entity, "
+                            + (restored - placed) + " ms to the restore)");
                 }
                 FirecrackerApiGuestTest.Answer nowhere = curl(a.socket(), "PUT", "/vms/fo-0/migrate", "{\"to\": \"127.0.0.1:1\"}");
                 assertEquals(400, nowhere.status(), nowhere.body());

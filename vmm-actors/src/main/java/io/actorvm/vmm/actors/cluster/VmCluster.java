@@ -50,6 +50,8 @@ public final class VmCluster {
     private final ActorSystem<?> system;
     private final ClusterSharding sharding;
     private final Map<String, ActorRef<Vm.Command>> proxies = new ConcurrentHashMap<>();
+    /** This node's {@link VmHost}. */
+    private volatile ActorRef<VmHost.Command> localHost;
 
     private VmCluster(ActorSystem<?> system) {
         this.system = system;
@@ -68,6 +70,11 @@ public final class VmCluster {
         // that is gone, goes to the node that asked for it first.
         // Remembered: when a node goes away, the shards it held start on the others with every
         // entity they had, and an entity whose VM was running runs it again (VmEntity.Failover).
+        // Live migrations come in on the cluster's host, on a port of their own (VmHost tells which).
+        String bindHost = Cluster.get(system).selfMember().address().host().getOrElse(() -> "127.0.0.1");
+        CompletionStage<java.net.InetSocketAddress> migrations = io.actorvm.vmm.actors.migration.MigrationLink.listen(system, bindHost,
+                io.actorvm.vmm.actors.snapshot.SnapshotStore.open(dataDir));
+        c.localHost = system.systemActorOf(VmHost.create(c.sharding, migrations, dataDir), "vm-host", Props.empty());
         c.sharding.init(Entity.of(VmEntity.KEY, ctx -> VmEntity.create(ctx.getEntityId(), dataDir, node, c.placement))
                 .withSettings(ClusterShardingSettings.create(system).withRememberEntities(true))
                 .withMessageExtractor(new OneShardPerVm())
@@ -76,12 +83,7 @@ public final class VmCluster {
         // The places asked for are distributed data, read from a majority of nodes: every node's
         // replicator must run, not only the coordinator's (Pekko starts it on first use).
         org.apache.pekko.cluster.ddata.DistributedData.get(system.classicSystem());
-        // Live migrations come in on the cluster's host, on a port of their own (VmHost tells which).
-        String bindHost = Cluster.get(system).selfMember().address().host().getOrElse(() -> "127.0.0.1");
-        CompletionStage<java.net.InetSocketAddress> migrations = io.actorvm.vmm.actors.migration.MigrationLink.listen(system, bindHost,
-                io.actorvm.vmm.actors.snapshot.SnapshotStore.open(dataDir));
-        ActorRef<VmHost.Command> host = system.systemActorOf(VmHost.create(c.sharding, migrations), "vm-host", Props.empty());
-        system.receptionist().tell(Receptionist.register(VmHost.KEY, host));
+        system.receptionist().tell(Receptionist.register(VmHost.KEY, c.localHost));
         return c;
     }
 
@@ -126,6 +128,26 @@ public final class VmCluster {
                 int colon = at.lastIndexOf(':');
                 return new java.net.InetSocketAddress(at.substring(0, colon), Integer.parseInt(at.substring(colon + 1)));
             });
+        }
+
+        @Override
+        public void committed(String node, String vm, byte[] definition, String snapshotId, long epoch) {
+            hostOn(node, MIGRATION_ASK).whenComplete((host, failure) -> {
+                if (host != null) host.tell(new VmHost.Committed(vm, definition, snapshotId, epoch));
+                else system.log().warn("VM {}: node {} was not told of move {} ({}); its entity restores it when it starts there",
+                        vm, node, epoch, failure.getMessage());
+            });
+        }
+
+        @Override
+        public CompletionStage<VmHost.Arrival> claim(String vm, long epoch) {
+            return AskPattern.<VmHost.Command, VmHost.Arrival>ask(localHost, r -> new VmHost.Claim(vm, epoch, r), MIGRATION_ASK,
+                    system.scheduler());
+        }
+
+        @Override
+        public void stopArrived(ActorRef<Vm.Command> runner) {
+            localHost.tell(new VmHost.StopRunner(runner));
         }
     };
 

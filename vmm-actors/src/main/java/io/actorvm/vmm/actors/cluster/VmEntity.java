@@ -94,6 +94,8 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
     record MigrationEnded(ActorRef<Vm.Command> runner, String to, long epoch, Vm.MigratedOut out, String error)
             implements Command, NoSerializationVerificationNeeded {}
     record MigrationProgress(PreCopy.Progress progress) implements Command, NoSerializationVerificationNeeded {}
+    /** The answer to the claim of an arrived runner (a null runner: none arrived; restore it here). */
+    record ArrivalClaimed(VmHost.Arrival arrival, String from) implements Command, NoSerializationVerificationNeeded {}
     /** Recovery found the VM live but no runner here: its node went away (or left); run it here. */
     enum Failover implements Command, NoSerializationVerificationNeeded { INSTANCE }
 
@@ -108,6 +110,17 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
 
         /** Where node {@code node} takes live migrations. */
         java.util.concurrent.CompletionStage<java.net.InetSocketAddress> migrationEndpoint(String node);
+
+        /** Tells node {@code node} that move {@code epoch} of {@code vm} is committed: it may run the VM from {@code snapshotId}. */
+        default void committed(String node, String vm, byte[] definition, String snapshotId, long epoch) {}
+
+        /** The runner that arrived here with move {@code epoch} of {@code vm}, if one runs ({@link VmHost.Claim}). */
+        default java.util.concurrent.CompletionStage<VmHost.Arrival> claim(String vm, long epoch) {
+            return java.util.concurrent.CompletableFuture.completedFuture(new VmHost.Arrival(null, null));
+        }
+
+        /** Stops a runner that arrived here (not the entity's child). */
+        default void stopArrived(ActorRef<Vm.Command> runner) {}
 
         /** No cluster: nothing moves. */
         Placement NONE = new Placement() {
@@ -174,6 +187,8 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
     private final List<ActorRef<ConsoleOutput>> consoles = new ArrayList<>();
     private final List<ActorRef<Vm.Terminated>> watchers = new ArrayList<>();
     private Vm.Terminated lastEnd;
+    /** The runner is one that arrived by live migration ({@link VmHost}'s child, not this entity's). */
+    private boolean adopted;
     /** The node a live migration is moving the VM to, null when none is under way. */
     private String migratingTo;
     /** The last migration's progress or outcome, for {@link Info} ("" when none). */
@@ -218,7 +233,7 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
                 .onCommand(Journaled.class, this::onJournaled)
                 .onCommand(RunnerEnded.class, (state, r) -> {
                     if (r.runner().equals(runner)) {
-                        ctx.stop(runner);
+                        stopRunner(runner);
                         runner = null;
                         lastEnd = r.how();
                     }
@@ -230,6 +245,7 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
                 .onCommand(Failover.class, this::onFailover)
                 .onCommand(Migrate.class, this::onMigrate)
                 .onCommand(Failed.class, this::onFailed)
+                .onCommand(ArrivalClaimed.class, this::onArrivalClaimed)
                 .onCommand(MigrationTarget.class, this::onMigrationTarget)
                 .onCommand(MigrationEnded.class, this::onMigrationEnded)
                 .onCommand(MigrationProgress.class, p -> {
@@ -244,6 +260,9 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
         return newSignalHandlerBuilder().onSignal(org.apache.pekko.persistence.typed.RecoveryCompleted.instance(), state -> {
             // Remembered entities are started again on a surviving node when theirs goes away.
             if (state.live() && state.definition() != null && runner == null) ctx.getSelf().tell(Failover.INSTANCE);
+        }).onSignal(org.apache.pekko.actor.typed.PostStop.instance(), state -> {
+            // A runner this entity adopted is not its child: it does not stop with it by itself.
+            if (runner != null && adopted) placement.stopArrived(runner);
         }).build();
     }
 
@@ -255,6 +274,39 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
         if (runner != null || !state.live() || migratingTo != null) return Effect().none();
         String from = state.node().isEmpty() || state.node().equals(node) ? "restarted"
                 : state.placedFor().equals(LEAVING) ? "moved from " + state.node() : "failover from " + state.node();
+        if (state.placedFor().equals(LEAVING) && state.epoch() > 0 && !state.node().equals(node)) {
+            // A live migration's commit: the VM may run here already (VmHost started it on the commit).
+            placement.claim(name, state.epoch()).whenComplete((arrival, failure) ->
+                    ctx.getSelf().tell(new ArrivalClaimed(arrival != null ? arrival : new VmHost.Arrival(null, null), from)));
+            return Effect().none();
+        }
+        return restoreHere(state, from);
+    }
+
+    private Effect<VmEvent, State> onArrivalClaimed(State state, ArrivalClaimed a) {
+        if (runner != null || !state.live()) {
+            if (a.arrival().runner() != null) placement.stopArrived(a.arrival().runner());
+            return Effect().none();
+        }
+        if (a.arrival().runner() == null) return restoreHere(state, a.from());
+        ActorRef<Vm.Command> r = a.arrival().runner();
+        ctx.getLog().info("VM {}: {} on {}: adopts the runner that arrived with move {}", name, a.from(), node, state.epoch());
+        return Effect().persist(VmEvents.placed(node, a.from(), state.lastSnapshot())).thenRun(s -> {
+            placement.placeOn(name, node);
+            runner = r;
+            adopted = true;
+            lastEnd = null;
+            // Its events so far (restored, ...) and every later one go to this journal, after the placement.
+            a.arrival().journal().tell(new JournalBuffer.Forward(journal));
+            for (ActorRef<ConsoleOutput> console : consoles) r.tell(new Vm.AttachConsole(console));
+            for (ActorRef<Vm.Terminated> w : watchers) r.tell(new Vm.WatchTermination(w));
+            watchers.clear();
+            r.tell(new Vm.WatchTermination(ctx.messageAdapter(Vm.Terminated.class, t -> new RunnerEnded(r, t))));
+        });
+    }
+
+    /** Runs the VM here from its newest snapshot (or definition), the journal saying where and why first. */
+    private Effect<VmEvent, State> restoreHere(State state, String from) {
         ctx.getLog().warn("VM {}: {} on {}, from {}", name, from, node, state.lastSnapshot().isEmpty() ? "its definition" : "snapshot " + state.lastSnapshot());
         return Effect().persist(VmEvents.placed(node, from, state.lastSnapshot())).thenRun(s -> {
             // Its shard's asked-for place may be the node that went: it is here now.
@@ -318,9 +370,11 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
                 out.bytes() >> 20, e.epoch());
         ActorRef<Vm.Command> r = runner;
         return Effect().persist(VmEvents.migrated(node, LEAVING, out.snapshotId(), e.epoch(), out.pausedAtMillis())).thenRun(s -> {
-            // The source stops before the target can run guest code (the shard moves only now).
-            ctx.stop(r);
+            // The source stops before the target runs guest code: the target is told only now, and
+            // its entity (once the shard has followed) adopts the VM it runs from then on.
+            stopRunner(r);
             if (r.equals(runner)) runner = null;
+            placement.committed(e.to(), name, s.definition().toByteArray(), out.snapshotId(), e.epoch());
             migration = "moved to " + e.to() + " (epoch " + e.epoch() + ", " + out.rounds() + " rounds, " + (out.bytes() >> 20) + " MiB)";
             placement.placeOn(name, e.to()).whenComplete((d, failure) -> {
                 if (failure != null) ctx.getLog().error("VM {}: its shard could not be moved to {}: {}", name, e.to(), failure.getMessage());
@@ -397,7 +451,7 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
         if (f.error() == null) return Effect().none();
         ctx.getLog().error("VM {}: could not run it again on {}: {}", name, node, f.error());
         if (f.snapshot().isEmpty() || !f.runner().equals(runner)) return Effect().none();
-        ctx.stop(runner);
+        stopRunner(runner);
         runner = null;
         return Effect().persist(List.of(VmEvents.placed(node, "snapshot " + f.snapshot() + " failed here (" + f.error() + "): from the definition", "")))
                 .thenRun(s -> startRunner(s, null).tell(new Vm.Start(ctx.getSystem().ignoreRef())));
@@ -495,6 +549,13 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
         return StatusReply.error("VM " + name + " is not running");
     }
 
+    /** Stops runner {@code r}: this entity's child, or one it adopted. */
+    private void stopRunner(ActorRef<Vm.Command> r) {
+        if (adopted) placement.stopArrived(r);
+        else ctx.stop(r);
+        adopted = false;
+    }
+
     /**
      * A new runner from the definition (or from {@code snapshot} when not null), with this entity's
      * console subscribers and watchers.
@@ -507,6 +568,7 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
         watchers.clear();
         r.tell(new Vm.WatchTermination(ctx.messageAdapter(Vm.Terminated.class, t -> new RunnerEnded(r, t))));
         runner = r;
+        adopted = false;
         lastEnd = null;
         return r;
     }

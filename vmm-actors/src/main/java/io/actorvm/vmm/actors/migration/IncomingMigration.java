@@ -45,6 +45,7 @@ public final class IncomingMigration {
     private FileChannel channel;
     private MigrationState state;
     private long pagesReceived;
+    private int round;
 
     public IncomingMigration(SnapshotStore store) {
         this.store = store;
@@ -98,10 +99,18 @@ public final class IncomingMigration {
         requireHello();
         if (state != null) throw new MigrationException("pages after the state");
         int n = p.getPageNumbersCount();
+        if (p.getRound() < round) throw new MigrationException("round " + p.getRound() + " after round " + round);
         if (p.getData().size() != (long) n * PAGE) {
             throw new MigrationException("a frame of " + n + " pages carries " + p.getData().size() + " bytes");
         }
         try {
+            if (p.getRound() > round) {
+                // The rounds before are on disk before this one is written: the big first round
+                // is made durable while the guest still runs, the last fsync (in the downtime)
+                // has only the last rounds' pages left.
+                channel.force(false);
+                round = p.getRound();
+            }
             ByteBuffer data = p.getData().asReadOnlyByteBuffer();
             for (int i = 0; i < n; i++) {
                 ByteBuffer page = data.slice(i * PAGE, PAGE);

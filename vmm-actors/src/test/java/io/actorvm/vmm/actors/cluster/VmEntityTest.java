@@ -158,7 +158,10 @@ class VmEntityTest {
             ActorRef<StatusReply<Done>> done = kit.<StatusReply<Done>>createTestProbe().getRef();
             Object[] messages = {new VmEntity.Define(definition("a"), done), new VmEntity.Forward(new Vm.Start(done)),
                     new VmEntity.GetInfo(kit.<VmEntity.Info>createTestProbe().getRef()), new VmEntity.Migrate("127.0.0.1:2552", done),
-                    new VmEntity.Info("a", definition("a"), "running", "127.0.0.1:2551", "snap-1", "")};
+                    new VmEntity.Info("a", definition("a"), "running", "127.0.0.1:2551", "snap-1", "round 2, 12 MiB sent"),
+                    new VmHost.DefineHere("a", definition("a"), done),
+                    new VmHost.GetMigrationEndpoint(kit.<StatusReply<String>>createTestProbe().getRef()),
+                    new VmHost.Committed("a", definition("a"), "snap-2", 3)};
             for (Object m : messages) {
                 var serializer = serialization.findSerializerFor(m);
                 assertInstanceOf(KryoSerializer.class, serializer, m.getClass().getName());
@@ -167,7 +170,12 @@ class VmEntityTest {
                 assertEquals(m.getClass(), back.getClass());
                 switch (back) {
                     case VmEntity.Define d -> assertArrayEquals(definition("a"), d.definition());
-                    case VmEntity.Info i -> assertEquals("127.0.0.1:2551", i.node());
+                    case VmEntity.Info i -> assertEquals("round 2, 12 MiB sent", i.migration());
+                    case VmHost.DefineHere d -> assertArrayEquals(definition("a"), d.definition());
+                    case VmHost.Committed c -> {
+                        assertArrayEquals(definition("a"), c.definition());
+                        assertEquals(3, c.epoch());
+                    }
                     default -> assertEquals(m, back);
                 }
             }
