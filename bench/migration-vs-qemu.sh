@@ -66,7 +66,7 @@ qemu_vm() { # name, cmdline, extra args...
 }
 
 await_line() { # file, text
-  for _ in $(seq 600); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  for _ in $(seq 1800); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
   echo "bench: no '$2' in $1" >&2; exit 1
 }
 
@@ -99,11 +99,12 @@ run_case() { # label, cmdline
   echo "qemu median (by downtime): total $q_total ms, downtime $q_down ms, $(awk -v b="$q_bytes" 'BEGIN {printf "%.1f", b / 1048576}') MiB sent"
   a=$("$JAVA_HOME/bin/java" $(cat scripts/jvm-flags) -cp "tests/target/tests-0.1.0-SNAPSHOT.jar:$(cat tests/target/classpath.txt)" \
       io.actorvm.bench.MigrationBench "$G/dirtier.elf" "$MEM" "$cmdline" "dirtier: filled" "$work/actorvm-$label" "$RUNS" "$DOWNTIME" \
-      | tee /dev/stderr | grep '^actorvm median')
+      > "$work/actorvm-$label.out"; grep '^run' "$work/actorvm-$label.out"; grep '^actorvm median' "$work/actorvm-$label.out")
   local a_total a_down
+  echo "$a"
+  a=$(grep '^actorvm median' <<< "$a")
   a_total=$(sed -E 's/.*total ([0-9]+) ms.*/\1/' <<< "$a")
   a_down=$(sed -E 's/.*downtime ([0-9]+) ms.*/\1/' <<< "$a")
-  echo "$a"
   awk -v at="$a_total" -v qt="$q_total" -v ad="$a_down" -v qd="$q_down" -v l="$label" 'BEGIN {
     printf "%s: actorvm/qemu total time %.2f, downtime %.2f\n", l, (qt > 0 ? at / qt : 0), (qd > 0 ? ad / qd : 0) }'
 }

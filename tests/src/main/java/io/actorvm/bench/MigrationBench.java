@@ -84,6 +84,7 @@ public final class MigrationBench {
                         .toCompletableFuture().get();
                 if (answer.isError()) throw new IllegalStateException("migration failed: " + answer.getError().getMessage());
                 Vm.MigratedOut out = answer.getValue();
+                long answered = System.currentTimeMillis();
                 // The source stops (not waited for: its guest runs no more), the target runs the guest on.
                 vm.tell(new Vm.Stop("migrated", source.ignoreRef()));
                 VmConfig to = new VmConfig(name, kernel, cmdline, mem, 1).withDataDir(work.resolve("target"));
@@ -96,8 +97,9 @@ public final class MigrationBench {
                     dirtyRate = progress.isEmpty() ? 0 : progress.getLast().dirtyBytesPerSecond();
                 }
                 results.add(new long[] {running - t0, running - out.pausedAtMillis(), out.rounds(), out.bytes(), dirtyRate});
-                System.out.printf("run %d: total %d ms, downtime %d ms, %d rounds, %.1f MiB sent, dirty rate %.1f MiB/s%n", i,
-                        running - t0, running - out.pausedAtMillis(), out.rounds(), out.bytes() / 1048576.0, dirtyRate / 1048576.0);
+                System.out.printf("run %d: total %d ms, downtime %d ms (%d ms to the target's answer, %d ms to run there), %d rounds,"
+                                + " %.1f MiB sent, dirty rate %.1f MiB/s%n", i, running - t0, running - out.pausedAtMillis(),
+                        answered - out.pausedAtMillis(), running - answered, out.rounds(), out.bytes() / 1048576.0, dirtyRate / 1048576.0);
                 ask(target, moved, r -> new Vm.Stop("bench over", r));
                 deleteMemoryFiles(work.resolve("target").resolve("migrations"));
             }

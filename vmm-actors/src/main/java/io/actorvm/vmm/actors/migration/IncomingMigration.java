@@ -46,6 +46,9 @@ public final class IncomingMigration {
     private MigrationState state;
     private long pagesReceived;
     private int round;
+    /** Bytes written since the memory file was last forced to disk. */
+    private long unforced;
+    static final long FORCE_EVERY = 16L << 20;
 
     public IncomingMigration(SnapshotStore store) {
         this.store = store;
@@ -104,12 +107,12 @@ public final class IncomingMigration {
             throw new MigrationException("a frame of " + n + " pages carries " + p.getData().size() + " bytes");
         }
         try {
-            if (p.getRound() > round) {
-                // The rounds before are on disk before this one is written: the big first round
-                // is made durable while the guest still runs, the last fsync (in the downtime)
-                // has only the last rounds' pages left.
+            round = Math.max(round, p.getRound());
+            if (unforced >= FORCE_EVERY) {
+                // Made durable as it comes, while the guest still runs: the fsync of finish (in the
+                // downtime) has only the last few MiB left, not the whole first round.
                 channel.force(false);
-                round = p.getRound();
+                unforced = 0;
             }
             ByteBuffer data = p.getData().asReadOnlyByteBuffer();
             for (int i = 0; i < n; i++) {
@@ -121,6 +124,7 @@ public final class IncomingMigration {
             throw new UncheckedIOException("cannot write the memory file " + file + ": " + e.getMessage(), e);
         }
         pagesReceived += n + p.getZeroPagesCount();
+        unforced += (long) (n + p.getZeroPagesCount()) * PAGE;
     }
 
     private void write(ByteBuffer page, long at) throws IOException {
