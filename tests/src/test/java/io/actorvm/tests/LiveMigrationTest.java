@@ -139,4 +139,42 @@ class LiveMigrationTest {
             kit.shutdownTestKit();
         }
     }
+
+    @Test
+    void aStopDuringAMigrationEndsItAndStopsTheVm() throws Exception {
+        GuestRun.assumeKvm();
+        Path data = dir.resolve("data");
+        var conf = Journal.openData(data).pekkoConfig().withFallback(ConfigFactory.load());
+        ActorTestKit kit = ActorTestKit.create("live-migration-stop", conf);
+        // A target that takes every byte and never answers: the source waits, its guest paused for the last round.
+        try (ServerSocket silent = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            Thread sink = Thread.ofPlatform().daemon().start(() -> {
+                try (Socket in = silent.accept()) {
+                    in.getInputStream().transferTo(java.io.OutputStream.nullOutputStream());
+                    Thread.sleep(Long.MAX_VALUE);
+                } catch (Exception ignored) {
+                    // the test ends it
+                }
+            });
+            GuestRun run = new GuestRun(kit, new VmConfig("stopper", GuestRun.guest("counter"), "every=100000", 16L << 20, 1).withDataDir(data));
+            run.start();
+            awaitCountingOn(run);
+            TestProbe<StatusReply<Vm.MigratedOut>> reply = kit.createTestProbe();
+            run.vm.tell(new Vm.MigrateOut(new InetSocketAddress("127.0.0.1", silent.getLocalPort()), "127.0.0.1:1", 1,
+                    PreCopy.Settings.DEFAULT, kit.<PreCopy.Progress>createTestProbe().getRef(), reply.getRef()));
+            Thread.sleep(1000);
+            long t0 = System.nanoTime();
+            assertTrue(run.command(r -> new Vm.Stop("stopped mid-migration", r)).isSuccess(), "the stop is done");
+            long stopMillis = (System.nanoTime() - t0) / 1_000_000;
+            // Not after the link's 30 s idle timeout: the stop ends the wait for the target's answer.
+            assertTrue(stopMillis < 20_000, "the stop took " + stopMillis + " ms");
+            @SuppressWarnings("unchecked")
+            StatusReply<Vm.MigratedOut> r = reply.expectMessageClass(StatusReply.class, Duration.ofSeconds(30));
+            assertTrue(r.isError(), "the migration failed");
+            assertEquals("stopped mid-migration", run.awaitTermination(Duration.ofSeconds(30)).reason());
+            sink.interrupt();
+        } finally {
+            kit.shutdownTestKit();
+        }
+    }
 }

@@ -95,7 +95,7 @@ final class OutgoingMigration {
     void abort(String why, Vm.Stop stop) {
         if (stop != null) pendingStop = stop;
         preCopy.close();
-        sending.abort().abort(new IllegalStateException(why));
+        sending.abort(new IllegalStateException(why));
     }
 
     /** The pre-copy reads no more guest memory (the migration has ended). */

@@ -169,6 +169,7 @@ final class VmBehavior {
                 .onMessage(Resume.class, r -> notNow(r.replyTo(), state))
                 .onMessage(TakeSnapshot.class, t -> notNow(t.replyTo(), state))
                 .onMessage(MigrateOut.class, m -> notNow(m.replyTo(), state))
+                .onMessage(MigrationDone.class, d -> notNow(d.replyTo(), state))
                 .onMessage(MigrationPause.class, p -> {
                     p.states().completeExceptionally(new IllegalStateException("VM " + config.name() + " is " + state.name().toLowerCase()));
                     return Behaviors.same();
@@ -414,6 +415,12 @@ final class VmBehavior {
      */
     private Behavior<Command> beginStop(Terminated why) {
         end.decide(why);
+        // The guest ended (or was stopped) while its pages were going: no more guest memory is
+        // read before the machine is released; the migration's owner hears it failed.
+        if (migration != null) {
+            migration.abort("VM " + config.name() + " ended: " + why.reason(), null);
+            migration = null;
+        }
         runtime.vcpus.stopAll();
         return stopping();
     }

@@ -39,8 +39,33 @@ public final class MigrationLink {
 
     private MigrationLink() {}
 
-    /** A migration under way: its answer (the target's snapshot id) and the switch that aborts it. */
-    public record Sending(CompletionStage<String> snapshotId, UniqueKillSwitch abort) {}
+    /** A migration under way: its answer (the target's snapshot id), and its abort. */
+    public static final class Sending {
+        private final java.util.concurrent.CompletableFuture<String> answer = new java.util.concurrent.CompletableFuture<>();
+        private final UniqueKillSwitch frames;
+
+        private Sending(CompletionStage<String> reply, UniqueKillSwitch frames) {
+            this.frames = frames;
+            reply.whenComplete((id, failure) -> {
+                if (failure != null) answer.completeExceptionally(failure);
+                else answer.complete(id);
+            });
+        }
+
+        /** The id of the snapshot the target stored; fails as the migration does. */
+        public CompletionStage<String> snapshotId() {
+            return answer;
+        }
+
+        /**
+         * Ends the migration now: no more frames go, and the answer fails with {@code why} even when
+         * every frame went already and the target's answer is still awaited.
+         */
+        public void abort(Throwable why) {
+            answer.completeExceptionally(why);
+            frames.abort(why);
+        }
+    }
 
     /**
      * Sends {@code frames} to the target at {@code target}; completes with the id of the snapshot the
