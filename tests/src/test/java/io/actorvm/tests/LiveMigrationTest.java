@@ -53,12 +53,16 @@ class LiveMigrationTest {
         await().atMost(Duration.ofSeconds(60)).until(() -> lastCount(run) > before);
     }
 
+    /** A test kit whose VMs journal into {@code data}'s H2 database. */
+    private static ActorTestKit kitOn(Path data, String name) {
+        return ActorTestKit.create(name, Journal.openData(data).pekkoConfig().withFallback(ConfigFactory.load()));
+    }
+
     @Test
     void aRunningGuestMovesLiveAndFailedMovesLeaveItRunning() throws Exception {
         GuestRun.assumeKvm();
         Path data = dir.resolve("data");
-        var conf = Journal.openData(data).pekkoConfig().withFallback(ConfigFactory.load());
-        ActorTestKit kit = ActorTestKit.create("live-migration", conf);
+        ActorTestKit kit = kitOn(data, "live-migration");
         try {
             VmConfig config = new VmConfig("mover", GuestRun.guest("counter"), "every=100000", 16L << 20, 1).withDataDir(data);
             GuestRun run = new GuestRun(kit, config);
@@ -144,8 +148,7 @@ class LiveMigrationTest {
     void aStopDuringAMigrationEndsItAndStopsTheVm() throws Exception {
         GuestRun.assumeKvm();
         Path data = dir.resolve("data");
-        var conf = Journal.openData(data).pekkoConfig().withFallback(ConfigFactory.load());
-        ActorTestKit kit = ActorTestKit.create("live-migration-stop", conf);
+        ActorTestKit kit = kitOn(data, "live-migration-stop");
         // A target that takes every byte and never answers: the source waits, its guest paused for the last round.
         try (ServerSocket silent = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
             Thread sink = Thread.ofPlatform().daemon().start(() -> {

@@ -38,10 +38,6 @@ final class JournalBuffer {
                     return Behaviors.same();
                 })
                 .onMessage(VmJournal.Define.class, d -> Behaviors.same()) // the entity's journal has the definition
-                .onMessage(VmJournal.GetState.class, g -> {
-                    g.replyTo().tell(new VmJournal.State(0, true, ""));
-                    return Behaviors.same();
-                })
                 .onMessage(Forward.class, f -> {
                     for (VmEvent e : events) f.journal().tell(new VmJournal.Record(e, null));
                     return forwarding(f.journal());

@@ -199,11 +199,6 @@ public final class IncomingMigration {
         file = null;
     }
 
-    /** Pages written so far (with zero pages). */
-    public synchronized long pagesReceived() {
-        return pagesReceived;
-    }
-
     /** The VM this migration brings, once its hello came ({@code ""} before). */
     public synchronized String vmName() {
         return hello == null ? "" : hello.getVmName();
