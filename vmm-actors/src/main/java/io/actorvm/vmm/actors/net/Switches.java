@@ -8,7 +8,10 @@ import org.apache.pekko.actor.typed.Props;
 
 import java.util.concurrent.ConcurrentHashMap;
 
-/** The virtual switches of one actor system, by name: VMs that name the same switch are on one segment. */
+/**
+ * The virtual switches of one actor system, by name: VMs that name the same switch are on one
+ * segment. In a cluster the segment spans the nodes: each node's switch of that name links with the others.
+ */
 public final class Switches implements Extension {
     private static final ExtensionId<Switches> ID = new ExtensionId<>() {
         @Override
@@ -19,11 +22,13 @@ public final class Switches implements Extension {
 
     private final ActorSystem<?> system;
     private final VirtualSwitch.Policy policy;
+    private final boolean spanNodes;
     private final ConcurrentHashMap<String, ActorRef<VirtualSwitch.Command>> switches = new ConcurrentHashMap<>();
 
     private Switches(ActorSystem<?> system) {
         this.system = system;
         this.policy = VirtualSwitch.Policy.of(system.settings().config());
+        this.spanNodes = system.settings().classicSettings().ProviderClass().equals(org.apache.pekko.cluster.ClusterActorRefProvider.class.getName());
     }
 
     public static Switches get(ActorSystem<?> system) {
@@ -37,7 +42,7 @@ public final class Switches implements Extension {
 
     /** The switch called {@code name}, created on first use. */
     public ActorRef<VirtualSwitch.Command> named(String name) {
-        return switches.computeIfAbsent(name, n -> system.systemActorOf(VirtualSwitch.create(n, policy),
+        return switches.computeIfAbsent(name, n -> system.systemActorOf(VirtualSwitch.create(n, policy, spanNodes),
                 "switch-" + java.net.URLEncoder.encode(n, java.nio.charset.StandardCharsets.UTF_8), Props.empty()));
     }
 }

@@ -159,4 +159,65 @@ class VirtualSwitchTest {
         assertEquals(Switches.get(kit.system()).named("lan"), Switches.get(kit.system()).named("lan"));
         assertTrue(!Switches.get(kit.system()).named("lan").equals(Switches.get(kit.system()).named("dmz")));
     }
+
+    /**
+     * Two switches of one name that span nodes (here both in this actor system, found through its
+     * receptionist as a cluster's nodes find each other): one segment, frames crossing as trunk
+     * messages; a MAC that appears behind the other switch (a VM that moved there) is reached there
+     * at once, even while its old port here is still connected.
+     */
+    @Test
+    void switchesOfOneNameOnTwoNodesAreOneSegment() {
+        var here = kit.spawn(VirtualSwitch.create("span", VirtualSwitch.Policy.DEFAULT, true));
+        var there = kit.spawn(VirtualSwitch.create("span", VirtualSwitch.Policy.DEFAULT, true));
+        List<byte[]> a = new CopyOnWriteArrayList<>(), b = new CopyOnWriteArrayList<>(), c = new CopyOnWriteArrayList<>(),
+                moved = new CopyOnWriteArrayList<>();
+        here.tell(new VirtualSwitch.Connect(21, collector(a), 0, mac(1), new AtomicInteger()));
+        there.tell(new VirtualSwitch.Connect(22, collector(b), 0, mac(2), new AtomicInteger()));
+        here.tell(new VirtualSwitch.Connect(23, collector(c), 0, mac(3), new AtomicInteger()));
+
+        // A broadcast reaches the other switch's port once the two have found each other, and this one's other port.
+        await().until(() -> {
+            here.tell(new VirtualSwitch.Frame(21, frame(0xFF, 1, 1)));
+            return !b.isEmpty();
+        });
+        assertTrue(!c.isEmpty());
+        there.tell(new VirtualSwitch.Frame(22, frame(1, 2, 2)));   // unicast to ..:01, across
+        await().until(() -> a.stream().anyMatch(f -> f[14] == 2));
+
+        // ..:03 appears behind the other switch: frames for it go there, not to its old port here.
+        there.tell(new VirtualSwitch.Connect(24, collector(moved), 0, mac(3), new AtomicInteger()));
+        await().until(() -> {
+            here.tell(new VirtualSwitch.Frame(21, frame(3, 1, 3)));
+            return !moved.isEmpty();
+        });
+        here.tell(new VirtualSwitch.Frame(21, frame(3, 1, 4)));
+        await().until(() -> moved.stream().anyMatch(f -> f[14] == 4));
+        stats(here); // anything for port 23 is in its collector's mailbox by now
+        await().pollDelay(java.time.Duration.ofMillis(200)).until(() -> true);
+        assertTrue(c.stream().noneMatch(f -> f[14] == 2 || f[14] == 4),
+                "unicast is not flooded on the far side, and the old port gets nothing once the MAC is behind the other switch");
+        VirtualSwitch.Stats stats = stats(here);
+        assertTrue(stats.trunked() >= 3, "frames crossed: " + stats);
+    }
+
+    @Test
+    void trunkMessagesCrossJvmsThroughKryo() {
+        var serialization = org.apache.pekko.serialization.SerializationExtension.get(kit.system().classicSystem());
+        ActorRef<VirtualSwitch.Command> sw = kit.spawn(VirtualSwitch.create("kryo"));
+        for (VirtualSwitch.Command m : List.of(new VirtualSwitch.Trunk(sw, frame(0xFF, 1, 7)), new VirtualSwitch.Announce(sw, mac(1)))) {
+            var serializer = serialization.findSerializerFor(m);
+            assertEquals(io.actorvm.persistence.KryoSerializer.class, serializer.getClass());
+            Object back = serialization.deserialize(serialization.serialize(m).get(), serializer.identifier(),
+                    org.apache.pekko.serialization.Serializers.manifestFor(serializer, m)).get();
+            switch (back) {
+                case VirtualSwitch.Trunk t -> {
+                    assertEquals(sw, t.from());
+                    assertEquals(7, t.data()[14]);
+                }
+                case VirtualSwitch.Announce an -> org.junit.jupiter.api.Assertions.assertArrayEquals(mac(1), an.macs());
+                default -> throw new AssertionError(back);
+            }
+        }
+    }
 }
