@@ -3,7 +3,8 @@
  * virtio-net (common/virtio-net.h).
  *
  * Command line: role=a|b (default a), frames=N (default 20, clamped to
- * 1..65536). Test frames: EtherType 0x88B5 (IEEE local experimental),
+ * 1..65536), report=R (default 0). With R > 0, a prints "net-peer a at S"
+ * each time S (a multiple of R) has been echoed. Test frames: EtherType 0x88B5 (IEEE local experimental),
  * 64-byte payload = 4-byte big-endian sequence number S, then payload byte
  * i (4 <= i < 64) = (S + i) & 0xFF. A frame is 78 bytes.
  *
@@ -106,7 +107,7 @@ static int check_echo(const uint8_t *f, uint32_t len, uint32_t seq,
 	return 1;
 }
 
-static int role_a(uint32_t frames)
+static int role_a(uint32_t frames, uint32_t report)
 {
 	uint8_t peer[ETH_ALEN];
 	int have_peer = 0;
@@ -140,6 +141,11 @@ static int role_a(uint32_t frames)
 				print_u64(frames);
 				serial_puts("\n");
 				return 0;
+			}
+			if (report && seq % report == 0) {
+				serial_puts("net-peer a at ");
+				print_u64(seq);
+				serial_puts("\n");
 			}
 			send_test(peer, seq);
 			t_start = t_sent = vnet_tsc();
@@ -223,5 +229,8 @@ int guest_main(const struct hvm_start_info *si)
 		serial_puts("net-peer: no device\n");
 		return 4;
 	}
-	return r == 'b' ? role_b((uint32_t)frames) : role_a((uint32_t)frames);
+	uint64_t report = cmdline_u64("report", 0);
+	if (report > MAX_FRAMES)
+		report = MAX_FRAMES;
+	return r == 'b' ? role_b((uint32_t)frames) : role_a((uint32_t)frames, (uint32_t)report);
 }

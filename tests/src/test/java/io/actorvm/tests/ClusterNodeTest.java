@@ -85,11 +85,17 @@ class ClusterNodeTest {
 
     /** Creates VM {@code name} running test guest {@code guest} through {@code n}'s API, and starts it. */
     private static void createGuest(Node n, String name, String guest, String bootArgs) throws Exception {
+        createGuest(n, name, guest, bootArgs, null);
+    }
+
+    /** ... with a virtio-net device on switch {@code lan} (null: none). */
+    private static void createGuest(Node n, String name, String guest, String bootArgs, String lan) throws Exception {
         FirecrackerApiGuestTest.Answer created = curl(n.socket(), "POST", "/vms", "{\"name\": \"" + name + "\"}");
         assertEquals(201, created.status(), created.body());
         put(n.socket(), "/vms/" + name + "/boot-source", "{\"kernel_image_path\": \"" + GuestRun.guest(guest)
                 + "\", \"boot_args\": \"" + bootArgs + "\"}");
         put(n.socket(), "/vms/" + name + "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 16}");
+        if (lan != null) put(n.socket(), "/vms/" + name + "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", \"switch\": \"" + lan + "\"}");
         put(n.socket(), "/vms/" + name + "/actions", "{\"action_type\": \"InstanceStart\"}");
     }
 
@@ -292,9 +298,11 @@ class ClusterNodeTest {
                     System.out.println("cluster-node: live migration " + epoch + " " + from + " -> " + target.address()
                             + ": downtime " + (restored - paused) + " ms (paused at the source to restored at the target: "
                             + (commit.get().getTimestampMillis() - paused) + " ms to the commit, "
-                            + (placed - commit.get().getTimestampMillis()) + " ms to the target's entity, "
-                            + (restored - placed) + " ms to the restore)");
+                            + (restored - commit.get().getTimestampMillis()) + " ms from it to the restore; the target's entity took the VM over "
+                            + (placed - commit.get().getTimestampMillis()) + " ms after the commit)");
                 }
+                checkPeersKeepTalkingWhileOneMoves(a, all);
+
                 FirecrackerApiGuestTest.Answer nowhere = curl(a.socket(), "PUT", "/vms/fo-0/migrate", "{\"to\": \"127.0.0.1:1\"}");
                 assertEquals(400, nowhere.status(), nowhere.body());
 
@@ -410,6 +418,46 @@ class ClusterNodeTest {
                 stop(a);
             }
         }
+    }
+
+    /**
+     * Two net-peer guests on switch "lan", which spans the nodes: peer-a sends numbered frames one
+     * at a time, peer-b echoes them, peer-a checks each echo byte for byte. peer-b moves (live) to
+     * the node that hosts neither; peer-a goes on receiving good echoes after the move, from a node
+     * other than its own. Both are stopped afterwards (they spin their vCPUs).
+     */
+    private void checkPeersKeepTalkingWhileOneMoves(Node a, List<Node> all) throws Exception {
+        createGuest(a, "peer-b", "net-peer", "role=b frames=65536", "lan");
+        createGuest(a, "peer-a", "net-peer", "role=a frames=65536 report=50", "lan");
+        awaitOutput(a.out(), () -> console(a, "peer-a").contains("net-peer a at 50"));
+        String aNode = listed(a, "peer-a").get("node").asText(), bNode = listed(a, "peer-b").get("node").asText();
+        Node target = all.stream().filter(n -> !n.address().equals(aNode) && !n.address().equals(bNode)).findFirst().orElseThrow();
+        String moved = vmCli(a, "migrate", "peer-b", "--to", target.address());
+        System.out.println("cluster-node: migrate peer-b " + bNode + " -> " + target.address() + " (peer-a on " + aNode + "): " + moved.trim());
+        assertEquals(target.address(), listed(a, "peer-b").get("node").asText());
+        JsonNode read = json(curl(a.socket(), "GET", "/vms/peer-a/console", null));
+        long offset = read.get("total").asLong();
+        long last = peerReports(read.get("text").asText()).stream().mapToLong(Long::longValue).max().orElse(0);
+        // Two more reports after the move (or the end of the run): echoes came back across the nodes.
+        awaitOutput(a.out(), () -> {
+            String after = json(curl(a.socket(), "GET", "/vms/peer-a/console?since=" + offset, null)).get("text").asText();
+            return peerReports(after).size() >= 2 || after.contains("net-peer a ok");
+        });
+        String text = console(a, "peer-a");
+        assertTrue(!text.contains("bad frame") && !text.contains("timeout"), "peer-a saw only good echoes: " + text);
+        System.out.println("cluster-node: peer-a had " + last + " frames echoed when peer-b's move ended, then "
+                + peerReports(json(curl(a.socket(), "GET", "/vms/peer-a/console?since=" + offset, null)).get("text").asText()));
+        vmCli(a, "stop", "peer-a");
+        vmCli(a, "stop", "peer-b");
+    }
+
+    /** The S of each "net-peer a at S" line in {@code text}. */
+    static List<Long> peerReports(String text) {
+        List<Long> out = new ArrayList<>();
+        for (String line : text.split("\n")) {
+            if (line.startsWith("net-peer a at ") && line.substring(14).trim().matches("\\d+")) out.add(Long.parseLong(line.substring(14).trim()));
+        }
+        return out;
     }
 
     /** The events of VM {@code name}'s journal, read from PostgreSQL's journal table. */

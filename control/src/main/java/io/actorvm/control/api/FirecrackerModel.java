@@ -68,9 +68,12 @@ final class FirecrackerModel {
     record Drive(String driveId, String pathOnHost, Boolean isRootDevice, Boolean isReadOnly, String partuuid, String cacheType,
                  RateLimiter rateLimiter, String ioEngine, String socket) {}
 
-    /** {@code PUT /network-interfaces/{iface_id}}. */
+    /**
+     * {@code PUT /network-interfaces/{iface_id}}: a host tap device ({@code host_dev_name}), or (an
+     * actorvm extension) {@code switch}, the in-JVM switch of that name, which in a cluster spans its nodes.
+     */
     record NetworkInterface(String ifaceId, String hostDevName, String guestMac, RateLimiter rxRateLimiter,
-                            RateLimiter txRateLimiter) {}
+                            RateLimiter txRateLimiter, @JsonProperty("switch") String vswitch) {}
 
     /** {@code PUT /entropy}. */
     record EntropyDevice(RateLimiter rateLimiter) {}

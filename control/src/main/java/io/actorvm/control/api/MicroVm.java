@@ -218,11 +218,14 @@ public final class MicroVm {
     synchronized void putNetworkInterface(String pathId, NetworkInterface n) {
         requirePreBoot("PUT /network-interfaces");
         requireSameId(pathId, n.ifaceId(), "iface_id");
-        String dev = FirecrackerModel.require(n.hostDevName(), "host_dev_name", "a network interface");
+        if (n.hostDevName() != null && n.vswitch() != null) {
+            throw new IllegalArgumentException("a network interface has 'host_dev_name' (a tap device) or 'switch', not both");
+        }
+        if (n.vswitch() == null) FirecrackerModel.require(n.hostDevName(), "host_dev_name", "a network interface");
         if (n.rxRateLimiter() != null || n.txRateLimiter() != null) {
             throw new IllegalArgumentException("network rate limiters are not supported by actorvm yet");
         }
-        netConfig(dev, n.guestMac()); // validates the device name and the MAC
+        netConfig(n); // validates the device or switch name and the MAC
         nets.put(pathId, n);
         configured = true;
     }
@@ -272,7 +275,7 @@ public final class MicroVm {
         return new VmConfig(id, Path.of(bootSource.kernelImagePath()), cmdline, (long) machine.memSizeMib() << 20, machine.vcpuCount(),
                 bootSource.initrdPath() == null ? null : Path.of(bootSource.initrdPath()), java.util.Set.of(),
                 ordered.stream().map(d -> new DiskConfig(Path.of(d.pathOnHost()), Boolean.TRUE.equals(d.isReadOnly()))).toList(),
-                entropy != null, nets.values().stream().map(n -> netConfig(n.hostDevName(), n.guestMac())).toList(), dataDir,
+                entropy != null, nets.values().stream().map(MicroVm::netConfig).toList(), dataDir,
                 "2M".equals(machine.hugePages()) ? io.actorvm.mmu.HugePages.HUGETLB_2M : io.actorvm.mmu.HugePages.NONE);
     }
 
@@ -339,8 +342,10 @@ public final class MicroVm {
         });
     }
 
-    private static NetConfig netConfig(String hostDev, String mac) {
-        return NetConfig.parse("tap=" + hostDev + (mac == null ? "" : ",mac=" + mac));
+    private static NetConfig netConfig(NetworkInterface n) {
+        String where = n.vswitch() != null ? "switch=" + n.vswitch() : "tap=" + n.hostDevName();
+        if (where.contains(",")) throw new IllegalArgumentException("bad network interface '" + where + "' (a name has no commas)");
+        return NetConfig.parse(where + (n.guestMac() == null ? "" : ",mac=" + n.guestMac()));
     }
 
     private static void requireSameId(String pathId, String bodyId, String field) {

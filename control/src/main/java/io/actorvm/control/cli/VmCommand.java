@@ -111,6 +111,9 @@ final class VmCommand implements Runnable {
         @Option(names = "--cpus", paramLabel = "N", defaultValue = "1") int cpus;
         @Option(names = "--disk", paramLabel = "PATH[,ro]", description = "a raw disk image (repeatable; the first is the root device)")
         List<String> disks = new ArrayList<>();
+        @Option(names = "--net", paramLabel = "tap=NAME|switch=NAME[,mac=M]",
+                description = "a virtio-net device on a host tap device or an in-JVM switch (in a cluster the switch spans the nodes); repeatable")
+        List<String> nets = new ArrayList<>();
         @Option(names = "--rng", description = "a virtio-rng device") boolean rng;
         @Option(names = "--no-start", description = "configure only; start later with 'vm start'") boolean noStart;
 
@@ -118,9 +121,12 @@ final class VmCommand implements Runnable {
         void execute() throws IOException, InterruptedException, Refused {
             long bytes;
             List<DiskConfig> parsed;
+            List<io.actorvm.vmm.actors.NetConfig> parsedNets;
             try {
                 bytes = SizeParser.parse(memory);
                 parsed = disks.stream().map(DiskConfig::parse).toList();
+                parsedNets = nets.stream().map(io.actorvm.vmm.actors.NetConfig::parse).toList();
+                if (parsedNets.contains(null)) throw new IllegalArgumentException("--net none: leave --net out for a VM without network");
             } catch (IllegalArgumentException e) {
                 throw new Refused(e.getMessage());
             }
@@ -136,6 +142,13 @@ final class VmCommand implements Runnable {
                 send("PUT", vm + "/drives/disk" + i, JSON.createObjectNode().put("drive_id", "disk" + i)
                         .put("path_on_host", parsed.get(i).path().toAbsolutePath().toString()).put("is_root_device", i == 0)
                         .put("is_read_only", parsed.get(i).readOnly()));
+            }
+            for (int i = 0; i < parsedNets.size(); i++) {
+                var n = parsedNets.get(i);
+                ObjectNode iface = JSON.createObjectNode().put("iface_id", "eth" + i)
+                        .put(n.kind() == io.actorvm.vmm.actors.NetConfig.Kind.TAP ? "host_dev_name" : "switch", n.name());
+                if (n.mac() != null) iface.put("guest_mac", io.actorvm.vmm.actors.NetConfig.formatMac(n.mac()));
+                send("PUT", vm + "/network-interfaces/eth" + i, iface);
             }
             if (rng) send("PUT", vm + "/entropy", JSON.createObjectNode());
             if (!noStart) send("PUT", vm + "/actions", JSON.createObjectNode().put("action_type", "InstanceStart"));

@@ -51,6 +51,11 @@ public record NetConfig(Kind kind, String name, byte[] mac) {
         return mac;
     }
 
+    /** {@code mac} as {@code 02:41:0a:...} (the form {@link #parse} reads). */
+    public static String formatMac(byte[] mac) {
+        return java.util.HexFormat.ofDelimiter(":").formatHex(mac);
+    }
+
     /** The configured MAC, or a locally administered one derived from the VM name and device index. */
     public byte[] macFor(String vmName, int index) {
         if (mac != null) return mac.clone();

@@ -94,6 +94,8 @@ public final class PreCopy implements Iterator<MigrationFrame>, AutoCloseable {
     private boolean stopAndCopy;
     private long roundStart;
     private long roundBytes;
+    /** The best link rate a round of at least one frame's worth measured (bytes/s; 0: none yet). */
+    private long measuredRate;
     private long bytes;
     private long pausedAtMillis;
     private java.util.Map<String, byte[]> devices;
@@ -222,10 +224,14 @@ public final class PreCopy implements Iterator<MigrationFrame>, AutoCloseable {
         long dirtyPages = count(dirty);
         long linkRate = roundBytes * 1_000_000_000L / elapsed;
         long dirtyRate = dirtyPages * PAGE * 1_000_000_000L / elapsed;
-        // What fits the downtime at the link rate this round measured (a round too small to measure
-        // gives no rate: then one more round measures it, unless it was the last allowed).
-        long budget = roundBytes >= (long) FRAME_PAGES * PAGE ? linkRate * settings.downtime().toNanos() / 1_000_000_000L : 0;
-        boolean last = dirtyPages * PAGE <= budget || dirtyPages == 0 || round >= settings.maxRounds();
+        // What fits the downtime at the best rate a round of a frame or more measured (a smaller one
+        // is no measure: its bytes may still sit in socket buffers). A guest whose dirty set stays
+        // small never sends a round that big; for it, a last round no larger than the round just
+        // sent, which took no longer than the downtime target, fits the target as well.
+        if (roundBytes >= (long) FRAME_PAGES * PAGE) measuredRate = Math.max(measuredRate, linkRate);
+        long budget = measuredRate * settings.downtime().toNanos() / 1_000_000_000L;
+        boolean small = dirtyPages * PAGE <= roundBytes && elapsed <= settings.downtime().toNanos();
+        boolean last = dirtyPages * PAGE <= budget || small || dirtyPages == 0 || round >= settings.maxRounds();
         if (!last) {
             progress.accept(new Progress(round, bytes, dirtyPages, dirtyRate, linkRate, false, 0));
             synchronized (this) {
