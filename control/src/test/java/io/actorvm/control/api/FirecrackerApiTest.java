@@ -134,6 +134,10 @@ class FirecrackerApiTest {
                 + "\"guest_mac\": \"AA:FC:00\"}"), "bad MAC address");
         assertDone(request(socket, "PUT", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
                 + "\"guest_mac\": \"AA:FC:00:00:00:01\"}"));
+        assertFault(request(socket, "PUT", "/network-interfaces/eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", "
+                + "\"switch\": \"lan\"}"), "not both");
+        assertFault(request(socket, "PUT", "/network-interfaces/eth1", "{\"iface_id\": \"eth1\"}"), "needs 'host_dev_name'");
+        assertDone(request(socket, "PUT", "/network-interfaces/eth1", "{\"iface_id\": \"eth1\", \"switch\": \"lan\"}"));
         assertDone(request(socket, "PUT", "/entropy", "{}"));
         assertFault(request(socket, "PUT", "/mmds", "{}"), "MMDS (/mmds) is not supported");
         assertFault(request(socket, "PUT", "/vsock", "{}"), "vsock devices (/vsock) are not supported");
@@ -154,6 +158,8 @@ class FirecrackerApiTest {
         assertEquals(256L << 20, vm.memory());
         assertEquals(rootfs, vm.disks().getFirst().path());
         assertEquals("tap0", vm.nets().getFirst().name());
+        assertEquals(io.actorvm.vmm.actors.NetConfig.Kind.SWITCH, vm.nets().get(1).kind());
+        assertEquals("lan", vm.nets().get(1).name());
         assertTrue(vm.rng());
         assertEquals(dir.resolve("data"), vm.dataDir());
 

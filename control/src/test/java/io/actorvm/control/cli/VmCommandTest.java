@@ -93,7 +93,7 @@ class VmCommandTest {
         String sock = socket.toString();
 
         Run created = actorvm("vm", "create", "web-1", "--api-sock", sock, "--kernel", kernel.toString(), "--memory", "64M", "--cpus", "2",
-                "--disk", disk + ",ro", "--rng", "--cmdline", "console=ttyS0");
+                "--disk", disk + ",ro", "--rng", "--cmdline", "console=ttyS0", "--net", "switch=lan,mac=02:00:00:00:00:2a");
         assertEquals(0, created.status(), created.err());
         assertEquals("web-1 started\n", created.out());
         VmConfig c = started.get("web-1");
@@ -101,6 +101,9 @@ class VmCommandTest {
         assertEquals(2, c.cpus());
         assertEquals("console=ttyS0 root=/dev/vda ro", c.cmdline());
         assertTrue(c.disks().getFirst().readOnly() && c.rng());
+        assertEquals(io.actorvm.vmm.actors.NetConfig.Kind.SWITCH, c.nets().getFirst().kind());
+        assertEquals("lan", c.nets().getFirst().name());
+        assertEquals("02:00:00:00:00:2a", io.actorvm.vmm.actors.NetConfig.formatMac(c.nets().getFirst().mac()));
         assertEquals(0, actorvm("vm", "create", "db-1", "--api-sock", sock, "--kernel", kernel.toString(), "--no-start").status());
 
         assertEquals("web-1\trunning\ndb-1\tnot started\n", actorvm("vm", "list", "--api-sock", sock).out());
