@@ -108,8 +108,8 @@ public final class ClusterVms implements VmDirectory.Remote {
     }
 
     @Override
-    public CompletionStage<Void> migrate(String name, String to) {
-        return cluster.vm(name).<StatusReply<Done>>ask(r -> new VmEntity.Migrate(to, r), ASK_TIMEOUT).thenApply(reply -> {
+    public CompletionStage<Void> migrate(String name, String to, long downtimeMillis, int maxRounds) {
+        return cluster.vm(name).<StatusReply<Done>>ask(r -> new VmEntity.Migrate(to, downtimeMillis, maxRounds, r), ASK_TIMEOUT).thenApply(reply -> {
             if (reply.isError()) throw new IllegalArgumentException(reply.getError().getMessage());
             return null;
         });

@@ -40,7 +40,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * GET    /vms/{name}/console/ws   its console as a WebSocket (output as binary messages, input as text)
  * GET    /vms/{name}/snapshots    its snapshots from its journal, oldest first
  * PUT    /vms/{name}/restore      {"snapshot_id": "..."}: stop it and start it again from that snapshot
- * PUT    /vms/{name}/migrate      {"to": "HOST:PORT"}: a cluster node only: move the running VM to that node (202)
+ * PUT    /vms/{name}/migrate      {"to": "HOST:PORT"[, "downtime_ms": 50, "max_rounds": 30]}: a cluster node only: move the running VM to that node (202)
  * GET    /ui/                     the web console
  * GET    /openapi.json            all of it in OpenAPI 3.1
  * ...    /vms/{name}/...          every route of a single VM's API: Firecracker's (boot-source,
@@ -118,7 +118,9 @@ public final class ServeApi extends AllDirectives {
 
     record ConsoleInput(String data) {}
 
-    record MigrateRequest(String to) {}
+    /** A move: the node, and optionally the downtime target (ms, default 50) and the round limit (default 30). */
+    record MigrateRequest(String to, @com.fasterxml.jackson.annotation.JsonProperty("downtime_ms") Long downtimeMs,
+                          @com.fasterxml.jackson.annotation.JsonProperty("max_rounds") Integer maxRounds) {}
 
     record RestoreRequest(@com.fasterxml.jackson.annotation.JsonProperty("snapshot_id") String snapshotId) {}
 
@@ -257,7 +259,10 @@ public final class ServeApi extends AllDirectives {
         } catch (IllegalArgumentException x) {
             return complete(ApiFaults.fault(StatusCodes.BAD_REQUEST, x.getMessage()));
         }
-        return onComplete(vms.remote().migrate(e.name(), request.to()), done -> done.isSuccess()
+        var defaults = io.actorvm.vmm.actors.migration.PreCopy.Settings.DEFAULT;
+        long downtime = request.downtimeMs() == null ? defaults.downtime().toMillis() : request.downtimeMs();
+        int rounds = request.maxRounds() == null ? defaults.maxRounds() : request.maxRounds();
+        return onComplete(vms.remote().migrate(e.name(), request.to(), downtime, rounds), done -> done.isSuccess()
                 ? json(StatusCodes.ACCEPTED, Map.of("name", e.name(), "moving_to", request.to()))
                 : complete(ApiFaults.fault(StatusCodes.BAD_REQUEST, rootMessage(done.failed().get()))));
     }

@@ -54,10 +54,11 @@ public final class VmDirectory {
         record Place(String node, String migration) {}
 
         /**
-         * Asks that running VM {@code name} move to node {@code to}; completes once the move is under
-         * way (IllegalArgumentException with the reason when it is refused).
+         * Asks that running VM {@code name} move to node {@code to}, its pre-copy stopping when what is
+         * left fits {@code downtimeMillis} or after {@code maxRounds}; completes once the move is
+         * under way (IllegalArgumentException with the reason when it is refused).
          */
-        java.util.concurrent.CompletionStage<Void> migrate(String name, String to);
+        java.util.concurrent.CompletionStage<Void> migrate(String name, String to, long downtimeMillis, int maxRounds);
 
         /** The nodes of the cluster as this one sees them: {@code host:port} and membership status. */
         List<Map<String, String>> nodes();

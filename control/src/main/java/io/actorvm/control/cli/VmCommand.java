@@ -182,11 +182,15 @@ final class VmCommand implements Runnable {
         @Parameters(paramLabel = "NAME") String name;
         @Option(names = "--to", required = true, paramLabel = "HOST:PORT", description = "the node (its cluster address, as vm list shows it)") String to;
         @Option(names = "--wait", defaultValue = "300", paramLabel = "SECONDS", description = "give up waiting after this long (default ${DEFAULT-VALUE})") int wait;
+        @Option(names = "--downtime", defaultValue = "50", paramLabel = "MS",
+                description = "pause the guest for the last round once what is left takes no longer than this to send (default ${DEFAULT-VALUE})") long downtime;
+        @Option(names = "--max-rounds", defaultValue = "30", paramLabel = "N",
+                description = "pause for the last round after this many rounds anyway (default ${DEFAULT-VALUE})") int maxRounds;
 
         @Override
         void execute() throws IOException, InterruptedException, Refused {
             long t0 = System.nanoTime(), deadline = t0 + wait * 1_000_000_000L;
-            send("PUT", path(name) + "/migrate", JSON.createObjectNode().put("to", to));
+            send("PUT", path(name) + "/migrate", JSON.createObjectNode().put("to", to).put("downtime_ms", downtime).put("max_rounds", maxRounds));
             String shown = "";
             while (System.nanoTime() < deadline) {
                 for (JsonNode vm : send("GET", "/vms", null)) {

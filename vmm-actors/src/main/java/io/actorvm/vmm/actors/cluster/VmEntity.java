@@ -60,7 +60,19 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
      * hand-over, the same guest going on there). Refused for a VM that does not run, an unknown
      * node, or the node it is on.
      */
-    public record Migrate(String to, ActorRef<StatusReply<Done>> replyTo) implements Command, KryoSerializable {}
+    public record Migrate(String to, long downtimeMillis, int maxRounds, ActorRef<StatusReply<Done>> replyTo) implements Command, KryoSerializable {
+        /** With the default downtime target (50 ms) and round limit (30). */
+        public Migrate(String to, ActorRef<StatusReply<Done>> replyTo) {
+            this(to, PreCopy.Settings.DEFAULT.downtime().toMillis(), PreCopy.Settings.DEFAULT.maxRounds(), replyTo);
+        }
+
+        /** How the pre-copy converges; a one-line error for values no migration can use. */
+        public PreCopy.Settings settings() {
+            if (downtimeMillis < 0 || downtimeMillis > 60_000) throw new IllegalArgumentException("the downtime target must be 0..60000 ms, not " + downtimeMillis);
+            if (maxRounds < 1 || maxRounds > 1000) throw new IllegalArgumentException("the round limit must be 1..1000, not " + maxRounds);
+            return new PreCopy.Settings(java.time.Duration.ofMillis(downtimeMillis), maxRounds);
+        }
+    }
 
     /** What the entity knows: see {@link Info}. */
     public record GetInfo(ActorRef<Info> replyTo) implements Command, KryoSerializable {}
@@ -88,7 +100,7 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
     /** The VM is paused for its hand-over snapshot. */
     record HandoffPaused(ActorRef<Vm.Command> runner) implements Command, NoSerializationVerificationNeeded {}
     /** A live migration's target answered where it takes the VM (null endpoint: {@code error} says why not). */
-    record MigrationTarget(ActorRef<Vm.Command> runner, String to, long epoch, java.net.InetSocketAddress endpoint, String error)
+    record MigrationTarget(ActorRef<Vm.Command> runner, String to, long epoch, PreCopy.Settings settings, java.net.InetSocketAddress endpoint, String error)
             implements Command, NoSerializationVerificationNeeded {}
     /** The runner's answer to {@link Vm.MigrateOut}: null {@code out} on failure ({@code error} says why). */
     record MigrationEnded(ActorRef<Vm.Command> runner, String to, long epoch, Vm.MigratedOut out, String error)
@@ -193,7 +205,6 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
     private String migratingTo;
     /** The last migration's progress or outcome, for {@link Info} ("" when none). */
     private String migration = "";
-    private final PreCopy.Settings settings = PreCopy.Settings.DEFAULT;
 
     /**
      * The entity for VM {@code name}: its runners keep snapshots in {@code dataDir}; {@code node}
@@ -325,6 +336,12 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
                 : migratingTo != null ? "VM " + name + " is moving to " + migratingTo + " already"
                 : !placement.canHost(m.to()) ? "no node " + m.to() + " is up in the cluster" : null;
         if (refusal != null) return Effect().reply(m.replyTo(), StatusReply.error(refusal));
+        PreCopy.Settings settings;
+        try {
+            settings = m.settings();
+        } catch (IllegalArgumentException e) {
+            return Effect().reply(m.replyTo(), StatusReply.error(e.getMessage()));
+        }
         if (state.lifecycle() == Lifecycle.RUNNING) {
             // Live: the guest runs on while its memory goes; the shard follows once the target holds it.
             ctx.getLog().info("VM {}: live migration from {} to {}", name, node, m.to());
@@ -333,7 +350,7 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
             ActorRef<Vm.Command> r = runner;
             long epoch = state.epoch() + 1;
             placement.migrationEndpoint(m.to()).whenComplete((endpoint, failure) -> ctx.getSelf().tell(
-                    new MigrationTarget(r, m.to(), epoch, endpoint, failure == null ? null : failure.getMessage())));
+                    new MigrationTarget(r, m.to(), epoch, settings, endpoint, failure == null ? null : failure.getMessage())));
             return Effect().reply(m.replyTo(), StatusReply.ack());
         }
         // A paused guest moves cold: snapshot here, hand-over, restore there.
@@ -349,7 +366,7 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
         ActorRef<StatusReply> replies = ctx.messageAdapter(StatusReply.class, reply -> reply.isError()
                 ? new MigrationEnded(t.runner(), t.to(), t.epoch(), null, reply.getError().getMessage())
                 : new MigrationEnded(t.runner(), t.to(), t.epoch(), (Vm.MigratedOut) reply.getValue(), null));
-        runner.tell(new Vm.MigrateOut(t.endpoint(), node, t.epoch(), settings, ctx.messageAdapter(PreCopy.Progress.class, MigrationProgress::new),
+        runner.tell(new Vm.MigrateOut(t.endpoint(), node, t.epoch(), t.settings(), ctx.messageAdapter(PreCopy.Progress.class, MigrationProgress::new),
                 typed(replies)));
         return Effect().none();
     }

@@ -97,6 +97,12 @@ class VmEntityTest {
             vm.tell(new VmEntity.Migrate("127.0.0.1:2552", moved.getRef()));
             StatusReply<Done> notMoved = moved.receiveMessage(WAIT);
             assertTrue(notMoved.isError() && notMoved.getError().getMessage().contains("not running"), notMoved.toString());
+            assertEquals(new io.actorvm.vmm.actors.migration.PreCopy.Settings(Duration.ofMillis(200), 5),
+                    new VmEntity.Migrate("127.0.0.1:2552", 200, 5, moved.getRef()).settings());
+            for (var bad : java.util.List.of(new VmEntity.Migrate("127.0.0.1:2552", -1, 30, moved.getRef()), new VmEntity.Migrate("127.0.0.1:2552", 50, 0, moved.getRef()))) {
+                IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, bad::settings);
+                assertTrue(e.getMessage().startsWith("the "), e.getMessage());
+            }
             TestProbe<StatusReply<Done>> stopped = kit.createTestProbe();
             vm.tell(new VmEntity.Forward(new Vm.Stop("test", stopped.getRef())));
             assertTrue(stopped.receiveMessage(WAIT).isSuccess(), "a VM that does not run is stopped already");
@@ -157,7 +163,7 @@ class VmEntityTest {
             var serialization = SerializationExtension.get(kit.system().classicSystem());
             ActorRef<StatusReply<Done>> done = kit.<StatusReply<Done>>createTestProbe().getRef();
             Object[] messages = {new VmEntity.Define(definition("a"), done), new VmEntity.Forward(new Vm.Start(done)),
-                    new VmEntity.GetInfo(kit.<VmEntity.Info>createTestProbe().getRef()), new VmEntity.Migrate("127.0.0.1:2552", done),
+                    new VmEntity.GetInfo(kit.<VmEntity.Info>createTestProbe().getRef()), new VmEntity.Migrate("127.0.0.1:2552", 200, 5, done),
                     new VmEntity.Info("a", definition("a"), "running", "127.0.0.1:2551", "snap-1", "round 2, 12 MiB sent"),
                     new VmHost.DefineHere("a", definition("a"), done),
                     new VmHost.GetMigrationEndpoint(kit.<StatusReply<String>>createTestProbe().getRef()),
