@@ -59,8 +59,9 @@ class ClusterNodeTest {
         List<String> args = new ArrayList<>(List.of("node", "--data-dir", data.toString(),
                 "--cluster-port", Integer.toString(port), "--api-sock", socket.toString()));
         args.addAll(List.of(extra));
-        Process p = new ProcessBuilder(GuestRun.cli(args.toArray(String[]::new)))
-                .redirectOutput(out.toFile()).redirectError(new File(out + ".err"))
+        ProcessBuilder builder = new ProcessBuilder(GuestRun.cli(args.toArray(String[]::new)));
+        builder.environment().put("ACTORVM_LOG_LEVEL", "INFO"); // what each node did, in its .err file
+        Process p = builder.redirectOutput(out.toFile()).redirectError(new File(out + ".err"))
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
         Node n = new Node(name, p, socket, out, port);
         awaitOutput(out, () -> Files.exists(socket) || !p.isAlive());
@@ -90,11 +91,16 @@ class ClusterNodeTest {
 
     /** ... with a virtio-net device on switch {@code lan} (null: none). */
     private static void createGuest(Node n, String name, String guest, String bootArgs, String lan) throws Exception {
+        createGuest(n, name, guest, bootArgs, lan, 16);
+    }
+
+    /** ... and {@code memMib} MiB of RAM. */
+    private static void createGuest(Node n, String name, String guest, String bootArgs, String lan, int memMib) throws Exception {
         FirecrackerApiGuestTest.Answer created = curl(n.socket(), "POST", "/vms", "{\"name\": \"" + name + "\"}");
         assertEquals(201, created.status(), created.body());
         put(n.socket(), "/vms/" + name + "/boot-source", "{\"kernel_image_path\": \"" + GuestRun.guest(guest)
                 + "\", \"boot_args\": \"" + bootArgs + "\"}");
-        put(n.socket(), "/vms/" + name + "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 16}");
+        put(n.socket(), "/vms/" + name + "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": " + memMib + "}");
         if (lan != null) put(n.socket(), "/vms/" + name + "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", \"switch\": \"" + lan + "\"}");
         put(n.socket(), "/vms/" + name + "/actions", "{\"action_type\": \"InstanceStart\"}");
     }
@@ -458,6 +464,191 @@ class ClusterNodeTest {
             if (line.startsWith("net-peer a at ") && line.substring(14).trim().matches("\\d+")) out.add(Long.parseLong(line.substring(14).trim()));
         }
         return out;
+    }
+
+    /** A migration target: its node, and the proxy sources reach its migration port through. */
+    record Target(Node node, LinkProxy proxy) {}
+
+    /** Starts node {@code name} whose migrations come through a {@link LinkProxy} relaying 16 MiB/s. */
+    private Target target(String name, Path data, String[] common, Node seed) throws Exception {
+        int migrationPort = freePort();
+        LinkProxy proxy = new LinkProxy(new java.net.InetSocketAddress("127.0.0.1", migrationPort), 16L << 20);
+        List<String> args = new ArrayList<>(List.of(common));
+        args.addAll(List.of("--seed", seed.address(), "--migration-port", Integer.toString(migrationPort),
+                "--migration-advertise", "127.0.0.1:" + proxy.port()));
+        return new Target(node(name, freePort(), data, args.toArray(String[]::new)), proxy);
+    }
+
+    /** Where a move began: the console's length, the last pass printed, the newest epoch in the journal. */
+    record Attempt(long offset, long lastPass, long epoch) {}
+
+    /** Asks node {@code a} to move "mover" to {@code t} live, converging never (downtime 0) and pausing after round 2. */
+    private static Attempt startMove(Node a, Target t, PostgresServer pg) throws Exception {
+        JsonNode read = json(curl(a.socket(), "GET", "/vms/mover/console", null));
+        long epoch = journalOf(pg, "mover").stream().filter(io.actorvm.persistence.proto.VmEvent::hasPlaced)
+                .mapToLong(e -> e.getPlaced().getEpoch()).max().orElse(0);
+        Attempt attempt = new Attempt(read.get("total").asLong(), passes(read.get("text").asText()).stream().mapToLong(Long::longValue).max().orElse(0), epoch);
+        FirecrackerApiGuestTest.Answer asked = curl(a.socket(), "PUT", "/vms/mover/migrate",
+                "{\"to\": \"" + t.node().address() + "\", \"downtime_ms\": 0, \"max_rounds\": 2}");
+        assertEquals(202, asked.status(), asked.body());
+        return attempt;
+    }
+
+    /** Waits until mover's move (as node a lists it) is in {@code phase}. */
+    private static void awaitPhase(Node a, Target t, String phase) throws Exception {
+        String[] shown = {null};
+        awaitOutput(a.out(), () -> {
+            JsonNode vm = listed(a, "mover");
+            String m = vm == null ? "" : vm.path("migration").asText("");
+            if (!m.equals(shown[0])) System.out.println("cluster-node: mover, awaiting the " + phase + ": " + (shown[0] = m) + " (" + t.proxy().relayed() + " bytes relayed)");
+            return switch (phase) {
+                // Round 1 under way: pages pass the proxy, no round has ended.
+                case "first round" -> t.proxy().relayed() > (1 << 20) && m.startsWith("connecting");
+                // A round after the first (or, on a host too slow to catch its end, the last one).
+                case "later rounds" -> m.startsWith("round ") || m.startsWith("stop-and-copy");
+                // The last round (or, if it went by between two looks, the move's end: the kill
+                // then comes after the commit, and expectOneRunner checks the failover instead).
+                case "stop-and-copy" -> m.startsWith("stop-and-copy") || m.startsWith("moved to")
+                        || vm != null && vm.get("node").asText().equals(t.node().address());
+                case "after switch-over" -> vm != null && vm.get("node").asText().equals(t.node().address())
+                        && vm.get("state").asText().equals("running") && !moving(m);
+                default -> throw new IllegalArgumentException(phase);
+            };
+        });
+    }
+
+    /**
+     * What the journal says happened to the move (committed or not), and that mover runs exactly
+     * there afterwards: uncommitted, on node {@code a} as before, never restarted, its passes going
+     * on from where they were; committed, on a node other than {@code gone} (the target, dead) after
+     * a failover from the snapshot the move left. Returns whether the move had committed.
+     */
+    private static boolean expectOneRunner(Node a, Attempt attempt, String gone, PostgresServer pg, String what) throws Exception {
+        boolean committed = journalOf(pg, "mover").stream().anyMatch(e -> e.hasPlaced() && e.getPlaced().getEpoch() > attempt.epoch());
+        awaitOutput(a.out(), () -> {
+            if (curl(a.socket(), "GET", "/vms", null).status() != 200) return false;
+            JsonNode vm = listed(a, "mover");
+            if (vm == null || !vm.get("state").asText().equals("running") || moving(vm.path("migration").asText(""))) return false;
+            String node = vm.get("node").asText();
+            if (committed ? node.equals(gone) : !node.equals(a.address())) return false;
+            String text = json(curl(a.socket(), "GET", "/vms/mover/console?since=" + attempt.offset(), null)).get("text").asText();
+            return passes(text).stream().anyMatch(p -> p > attempt.lastPass());
+        });
+        String after = json(curl(a.socket(), "GET", "/vms/mover/console?since=" + attempt.offset(), null)).get("text").asText();
+        List<Long> passes = passes(after);
+        if (!committed) {
+            assertTrue(!after.contains("dirtier: filled"), what + ": mover was not started again: " + after);
+            for (int i = 1; i < passes.size(); i++) assertTrue(passes.get(i) > passes.get(i - 1), what + ": passes go on in order: " + passes);
+            assertTrue(passes.getFirst() > attempt.lastPass(), what + ": mover went on from pass " + attempt.lastPass() + ": " + passes);
+        } else {
+            List<io.actorvm.persistence.proto.VmEvent> events = journalOf(pg, "mover");
+            assertTrue(events.stream().anyMatch(e -> e.hasPlaced() && e.getPlaced().getReason().equals("failover from " + gone)),
+                    what + ": the journal records the failover: " + events);
+        }
+        System.out.println("cluster-node: " + what + ": " + (committed ? "the move had committed; mover failed over to "
+                : "the move had not committed; mover runs on at ") + listed(a, "mover").get("node").asText());
+        return committed;
+    }
+
+    /** Whether a listing's "migration" says a move is under way (else it is empty or tells how the last one ended). */
+    private static boolean moving(String migration) {
+        return migration.startsWith("connecting") || migration.startsWith("round ") || migration.startsWith("stop-and-copy");
+    }
+
+    /** The K of each "dirtier: pass K" line in {@code text}. */
+    static List<Long> passes(String text) {
+        List<Long> out = new ArrayList<>();
+        for (String line : text.split("\n")) {
+            if (line.startsWith("dirtier: pass ") && line.substring(14).trim().matches("\\d+")) out.add(Long.parseLong(line.substring(14).trim()));
+        }
+        return out;
+    }
+
+    /**
+     * Kill the target, or cut the link (a proxy of the test's own, relaying 16 MiB/s so each phase
+     * lasts), in each phase of a live migration: first round, later rounds, stop-and-copy, and
+     * (kill only) after the switch-over. Afterwards the VM runs exactly once, where its journal says:
+     * on the source, going on unharmed, when the move had not committed; after a failover from the
+     * move's snapshot when it had. Node c keeps a majority when a target dies.
+     */
+    @Test
+    void killingTheTargetOrCuttingTheLinkInAnyPhaseLeavesTheVmRunningOnce() throws Exception {
+        GuestRun.assumeKvm();
+        try (PostgresServer pg = PostgresServer.start()) {
+            Path shared = dir.resolve("shared-data");
+            String[] common = {"--journal", pg.url(), "--down-after", "3s"};
+            Node a = node("a", freePort(), shared, common);
+            List<Node> alive = new ArrayList<>(List.of(a));
+            List<LinkProxy> proxies = new ArrayList<>();
+            try {
+                // On a, the only node yet: 32 MiB that the guest rewrites all the time, so every round has pages to send.
+                createGuest(a, "mover", "dirtier", "mb=32 pages=64 spin=1000 report=2000", null, 72);
+                awaitOutput(a.out(), () -> passes(console(a, "mover")).size() >= 2);
+                List<String> withSeed = new ArrayList<>(List.of(common));
+                withSeed.addAll(List.of("--seed", a.address()));
+                alive.add(node("c", freePort(), shared, withSeed.toArray(String[]::new)));
+                Target t = target("t", shared, common, a);
+                proxies.add(t.proxy());
+                alive.add(t.node());
+                awaitMembersUp(a, 3);
+                Set<String> migrationsBefore = migrationFiles(shared);
+
+                for (String phase : List.of("first round", "later rounds", "stop-and-copy")) {
+                    Attempt attempt = startMove(a, t, pg);
+                    awaitPhase(a, t, phase);
+                    t.proxy().cut();
+                    assertTrue(!expectOneRunner(a, attempt, t.node().address(), pg, "link cut in the " + phase), "no move commits over a cut link");
+                }
+                // The target kept nothing of the moves cut short.
+                awaitOutput(t.node().out(), () -> migrationFiles(shared).equals(migrationsBefore));
+
+                int next = 0;
+                for (String phase : List.of("first round", "later rounds", "stop-and-copy", "after switch-over")) {
+                    Target k = t;
+                    if (next > 0) {
+                        k = target("k" + next, shared, common, a);
+                        proxies.add(k.proxy());
+                        alive.add(k.node());
+                    }
+                    next++;
+                    Node joining = k.node();
+                    // Up as node a sees it (it joins once the cluster has downed the target killed before).
+                    awaitOutput(a.out(), () -> {
+                        for (JsonNode m : json(curl(a.socket(), "GET", "/nodes", null))) {
+                            if (m.get("node").asText().equals(joining.address()) && m.get("status").asText().equals("up")) return true;
+                        }
+                        return false;
+                    });
+                    Attempt attempt = startMove(a, k, pg);
+                    awaitPhase(a, k, phase);
+                    k.node().process().destroyForcibly();
+                    k.node().process().waitFor();
+                    alive.remove(k.node());
+                    boolean committed = expectOneRunner(a, attempt, k.node().address(), pg, "target killed in the " + phase);
+                    if (phase.equals("after switch-over")) {
+                        assertTrue(committed, "the move had committed before the target was killed");
+                        assertTrue(Files.readString(Path.of(k.node().out() + ".err")).contains("VM mover: arrived"), "the target ran the VM it took: " + processOutput(k.node().out()));
+                    } else if (!phase.equals("stop-and-copy")) {
+                        assertTrue(!committed, "no move commits before its last round");
+                    }
+                }
+            } finally {
+                for (LinkProxy p : proxies) p.close();
+                for (Node n : alive) {
+                    if (n != a) stop(n);
+                }
+                stop(a);
+            }
+        }
+    }
+
+    /** The memory files of migrations in the shared data directory. */
+    private static Set<String> migrationFiles(Path data) throws java.io.IOException {
+        Path dir = data.resolve("migrations");
+        if (!Files.isDirectory(dir)) return Set.of();
+        try (var files = Files.list(dir)) {
+            return new HashSet<>(files.map(p -> p.getFileName().toString()).toList());
+        }
     }
 
     /** The events of VM {@code name}'s journal, read from PostgreSQL's journal table. */

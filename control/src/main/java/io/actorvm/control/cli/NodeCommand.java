@@ -2,6 +2,7 @@ package io.actorvm.control.cli;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
 import io.actorvm.control.api.ApiEndpoint;
 import io.actorvm.control.api.ClusterVms;
 import io.actorvm.control.api.ControlApi;
@@ -55,6 +56,14 @@ final class NodeCommand implements Callable<Integer> {
             description = "how long a node may stay unreachable before the cluster downs it and runs its VMs elsewhere (default ${DEFAULT-VALUE})")
     String downAfter;
 
+    @Option(names = "--migration-port", defaultValue = "0", paramLabel = "P",
+            description = "the port this node takes live migrations on, on --host (default: any free port)")
+    int migrationPort;
+
+    @Option(names = "--migration-advertise", paramLabel = "HOST:PORT",
+            description = "where sources connect to migrate VMs here, when not --host and --migration-port (a proxy or NAT in front of them)")
+    String migrationAdvertise;
+
     @Option(names = "--journal-user", defaultValue = "postgres", paramLabel = "USER") String journalUser;
 
     @Option(names = "--journal-password-file", paramLabel = "FILE", description = "the journal password, first line of FILE (default: none)")
@@ -70,7 +79,14 @@ final class NodeCommand implements Callable<Integer> {
             if (port < 1 || port > 65535) throw new IllegalArgumentException("--cluster-port must be 1 to 65535, not " + port);
             Files.createDirectories(dataDir);
             if (!downAfter.matches("\\d{1,4}(ms|s|m)")) throw new IllegalArgumentException("--down-after takes a duration such as 7s or 500ms, not " + downAfter);
-            config = clusterConfig(host, port, seeds, downAfter).withFallback(journal().pekkoConfig());
+            if (migrationPort < 0 || migrationPort > 65535) throw new IllegalArgumentException("--migration-port must be 0 to 65535, not " + migrationPort);
+            if (migrationAdvertise != null && !migrationAdvertise.matches(".+:\\d{1,5}")) {
+                throw new IllegalArgumentException("--migration-advertise takes HOST:PORT, not " + migrationAdvertise);
+            }
+            config = clusterConfig(host, port, seeds, downAfter)
+                    .withFallback(ConfigFactory.empty().withValue("actorvm.migration.port", ConfigValueFactory.fromAnyRef(migrationPort))
+                            .withValue("actorvm.migration.advertise", ConfigValueFactory.fromAnyRef(migrationAdvertise == null ? "" : migrationAdvertise)))
+                    .withFallback(journal().pekkoConfig());
         } catch (IllegalArgumentException | IllegalStateException | IOException e) {
             System.err.println("actorvm: " + e.getMessage());
             return Main.USAGE_ERROR;

@@ -70,10 +70,15 @@ public final class VmCluster {
         // that is gone, goes to the node that asked for it first.
         // Remembered: when a node goes away, the shards it held start on the others with every
         // entity they had, and an entity whose VM was running runs it again (VmEntity.Failover).
-        // Live migrations come in on the cluster's host, on a port of their own (VmHost tells which).
+        // Live migrations come in on the cluster's host, on a port of their own (VmHost tells which:
+        // the one bound, or actorvm.migration.advertise when sources reach it through a proxy or NAT).
         String bindHost = Cluster.get(system).selfMember().address().host().getOrElse(() -> "127.0.0.1");
+        com.typesafe.config.Config settings = system.settings().config().getConfig("actorvm.migration");
+        String advertise = settings.getString("advertise");
         CompletionStage<java.net.InetSocketAddress> migrations = io.actorvm.vmm.actors.migration.MigrationLink.listen(system, bindHost,
-                io.actorvm.vmm.actors.snapshot.SnapshotStore.open(dataDir));
+                settings.getInt("port"), io.actorvm.vmm.actors.snapshot.SnapshotStore.open(dataDir)).thenApply(bound -> advertise.isEmpty() ? bound
+                : java.net.InetSocketAddress.createUnresolved(advertise.substring(0, advertise.lastIndexOf(':')),
+                        Integer.parseInt(advertise.substring(advertise.lastIndexOf(':') + 1))));
         c.localHost = system.systemActorOf(VmHost.create(c.sharding, migrations, dataDir), "vm-host", Props.empty());
         c.sharding.init(Entity.of(VmEntity.KEY, ctx -> VmEntity.create(ctx.getEntityId(), dataDir, node, c.placement))
                 .withSettings(ClusterShardingSettings.create(system).withRememberEntities(true))

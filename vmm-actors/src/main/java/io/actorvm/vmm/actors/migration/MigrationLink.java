@@ -96,7 +96,12 @@ public final class MigrationLink {
      * {@code store} ({@link IncomingMigration}). Completes with the address bound.
      */
     public static CompletionStage<InetSocketAddress> listen(ActorSystem<?> system, String host, SnapshotStore store) {
-        return Tcp.get(system).bind(host, 0).to(Sink.foreach(connection -> {
+        return listen(system, host, 0, store);
+    }
+
+    /** Takes migrations on {@code host:port} (0: any free port). */
+    public static CompletionStage<InetSocketAddress> listen(ActorSystem<?> system, String host, int port, SnapshotStore store) {
+        return Tcp.get(system).bind(host, port).to(Sink.foreach(connection -> {
             IncomingMigration incoming = new IncomingMigration(store);
             connection.handleWith(Framing.simpleFramingProtocol(MAX_FRAME).reversed().join(receiver(system, incoming)), system);
         })).run(system).thenApply(binding -> binding.localAddress());
