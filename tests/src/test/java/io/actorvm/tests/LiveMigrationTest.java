@@ -34,7 +34,7 @@ class LiveMigrationTest {
     @TempDir
     Path dir;
 
-    private static StatusReply<Vm.MigratedOut> migrate(ActorTestKit kit, GuestRun run, InetSocketAddress to) {
+    static StatusReply<Vm.MigratedOut> migrate(ActorTestKit kit, GuestRun run, InetSocketAddress to) {
         TestProbe<StatusReply<Vm.MigratedOut>> reply = kit.createTestProbe();
         TestProbe<PreCopy.Progress> progress = kit.createTestProbe();
         run.vm.tell(new Vm.MigrateOut(to, "127.0.0.1:1", 1, PreCopy.Settings.DEFAULT, progress.getRef(), reply.getRef()));
@@ -54,7 +54,7 @@ class LiveMigrationTest {
     }
 
     /** A test kit whose VMs journal into {@code data}'s H2 database. */
-    private static ActorTestKit kitOn(Path data, String name) {
+    static ActorTestKit kitOn(Path data, String name) {
         return ActorTestKit.create(name, Journal.openData(data).pekkoConfig().withFallback(ConfigFactory.load()));
     }
 
