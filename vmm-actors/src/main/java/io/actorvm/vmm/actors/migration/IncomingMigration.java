@@ -36,6 +36,8 @@ public final class IncomingMigration {
     /** The most RAM a migration may bring (the file is sparse, but its length is what mapping it needs). */
     static final long MAX_RAM = 1L << 40;
     private static final int PAGE = PreCopy.PAGE;
+    /** The suffix of a memory file still being received. */
+    static final String INCOMING = ".incoming";
 
     private final SnapshotStore store;
     private final Path dir;
@@ -89,8 +91,11 @@ public final class IncomingMigration {
         hello = h;
         try {
             Files.createDirectories(dir);
-            file = Files.createTempFile(dir, h.getVmName() + "-", ".incoming");
+            file = Files.createTempFile(dir, h.getVmName() + "-", INCOMING);
             channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            // Held while this migration lives, so that a sweep (by any node sharing the directory)
+            // tells this file from one a dead receiver left.
+            if (channel.tryLock() == null) throw new IOException("a new file is locked already: " + file);
             channel.truncate(0);
             channel.write(ByteBuffer.allocate(1), offset - 1); // the length mapping needs; the rest stays a hole
         } catch (IOException e) {
@@ -197,6 +202,35 @@ public final class IncomingMigration {
         }
         channel = null;
         file = null;
+    }
+
+    /**
+     * Deletes the partial memory files in {@code dataDir}'s migrations directory that no migration
+     * is receiving (their receiver died: a killed target node leaves one). A file is being received
+     * while its receiver holds its lock (in this JVM or another process sharing the directory).
+     * Returns how many were deleted.
+     */
+    public static int sweep(Path dataDir) {
+        Path dir = dataDir.resolve("migrations");
+        if (!Files.isDirectory(dir)) return 0;
+        int deleted = 0;
+        try (var files = Files.newDirectoryStream(dir, "*" + INCOMING)) {
+            for (Path f : files) {
+                try (FileChannel c = FileChannel.open(f, StandardOpenOption.WRITE)) {
+                    var lock = c.tryLock();
+                    if (lock == null) continue; // another process receives it
+                    Files.delete(f);
+                    deleted++;
+                } catch (java.nio.channels.OverlappingFileLockException e) {
+                    // this JVM receives it
+                } catch (IOException e) {
+                    // gone meanwhile, or not ours to delete: the next sweep sees it again
+                }
+            }
+        } catch (IOException e) {
+            return deleted;
+        }
+        return deleted;
     }
 
     /** The VM this migration brings, once its hello came ({@code ""} before). */

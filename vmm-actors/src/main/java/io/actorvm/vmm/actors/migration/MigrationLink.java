@@ -99,8 +99,13 @@ public final class MigrationLink {
         return listen(system, host, 0, store);
     }
 
-    /** Takes migrations on {@code host:port} (0: any free port). */
+    /**
+     * Takes migrations on {@code host:port} (0: any free port). Partial memory files that dead
+     * receivers left in the store's directory are deleted first ({@link IncomingMigration#sweep}).
+     */
     public static CompletionStage<InetSocketAddress> listen(ActorSystem<?> system, String host, int port, SnapshotStore store) {
+        int swept = IncomingMigration.sweep(store.dataDir());
+        if (swept > 0) system.log().info("deleted {} partial migration file(s) no migration is receiving", swept);
         return Tcp.get(system).bind(host, port).to(Sink.foreach(connection -> {
             IncomingMigration incoming = new IncomingMigration(store);
             connection.handleWith(Framing.simpleFramingProtocol(MAX_FRAME).reversed().join(receiver(system, incoming)), system);

@@ -94,6 +94,8 @@ public final class PreCopy implements Iterator<MigrationFrame>, AutoCloseable {
     private boolean stopAndCopy;
     private long roundStart;
     private long roundBytes;
+    /** Pages the round named, with bytes or as zero pages. */
+    private long roundPages;
     /** The best link rate a round of at least one frame's worth measured (bytes/s; 0: none yet). */
     private long measuredRate;
     private long bytes;
@@ -168,6 +170,7 @@ public final class PreCopy implements Iterator<MigrationFrame>, AutoCloseable {
         round++;
         roundStart = System.nanoTime();
         roundBytes = 0;
+        roundPages = 0;
     }
 
     /** Up to {@link #FRAME_PAGES} pages of this round from where the last frame ended; null when the round is sent. */
@@ -208,6 +211,7 @@ public final class PreCopy implements Iterator<MigrationFrame>, AutoCloseable {
         if (n == 0 && out.getZeroPagesCount() == 0) return null;
         if (n > 0) out.setData(UnsafeByteOperations.unsafeWrap(data, 0, n * PAGE)); // the array is this frame's alone
         roundBytes += (long) n * PAGE;
+        roundPages += n + out.getZeroPagesCount();
         bytes += (long) n * PAGE;
         return out.build();
     }
@@ -226,11 +230,11 @@ public final class PreCopy implements Iterator<MigrationFrame>, AutoCloseable {
         long dirtyRate = dirtyPages * PAGE * 1_000_000_000L / elapsed;
         // What fits the downtime at the best rate a round of a frame or more measured (a smaller one
         // is no measure: its bytes may still sit in socket buffers). A guest whose dirty set stays
-        // small never sends a round that big; for it, a last round no larger than the round just
-        // sent, which took no longer than the downtime target, fits the target as well.
+        // small never sends a round that big; for it, a last round of no more pages than the round
+        // just sent, which took no longer than the downtime target, fits the target as well.
         if (roundBytes >= (long) FRAME_PAGES * PAGE) measuredRate = Math.max(measuredRate, linkRate);
         long budget = measuredRate * settings.downtime().toNanos() / 1_000_000_000L;
-        boolean small = dirtyPages * PAGE <= roundBytes && elapsed <= settings.downtime().toNanos();
+        boolean small = dirtyPages <= roundPages && elapsed <= settings.downtime().toNanos();
         boolean last = dirtyPages * PAGE <= budget || small || dirtyPages == 0 || round >= settings.maxRounds();
         if (!last) {
             progress.accept(new Progress(round, bytes, dirtyPages, dirtyRate, linkRate, false, 0));

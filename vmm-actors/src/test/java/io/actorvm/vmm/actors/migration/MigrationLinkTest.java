@@ -228,6 +228,27 @@ class MigrationLinkTest {
         }
     }
 
+    /** A killed target leaves its partial file behind: the next listener on that directory deletes it, not one being received. */
+    @Test
+    void partialFilesThatNoMigrationReceivesAreSweptAndLiveOnesKept(@TempDir Path dir) throws Exception {
+        SnapshotStore store = SnapshotStore.open(dir);
+        IncomingMigration live = new IncomingMigration(store);
+        try (WritingGuest guest = new WritingGuest(false)) {
+            live.accept(io.actorvm.persistence.proto.MigrationFrame.newBuilder().setHello(MigrationHello.newBuilder().setVmName("mover")
+                    .setSourceNode("127.0.0.1:1").setEpoch(1).setMemory(SnapshotPages.layoutOf(guest.memory))).build());
+        }
+        Path stale = Files.write(dir.resolve("migrations").resolve("mover-1234" + IncomingMigration.INCOMING), new byte[4096]);
+        Path done = Files.write(dir.resolve("migrations").resolve("snap.mem"), new byte[4096]);
+        MigrationLink.listen(kit.system(), "127.0.0.1", store).toCompletableFuture().get(10, TimeUnit.SECONDS);
+        try (var left = Files.list(dir.resolve("migrations"))) {
+            List<String> names = left.map(p -> p.getFileName().toString()).sorted().toList();
+            assertEquals(2, names.size(), "the live file and the finished one are kept: " + names);
+            assertTrue(!names.contains(stale.getFileName().toString()) && names.contains(done.getFileName().toString()), names.toString());
+        }
+        live.discard();
+        assertEquals(List.of("snap.mem"), Files.list(dir.resolve("migrations")).map(p -> p.getFileName().toString()).toList());
+    }
+
     @Test
     void framesOutOfOrderAreRefusedWithTheReason(@TempDir Path dir) {
         IncomingMigration in = new IncomingMigration(SnapshotStore.open(dir));
