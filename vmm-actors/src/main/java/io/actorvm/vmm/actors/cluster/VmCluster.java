@@ -154,6 +154,15 @@ public final class VmCluster {
         public void stopArrived(ActorRef<Vm.Command> runner) {
             localHost.tell(new VmHost.StopRunner(runner));
         }
+
+        @Override
+        public CompletionStage<Done> release(String node, String vm, long epoch) {
+            return hostOn(node, MIGRATION_ASK).thenCompose(host -> AskPattern.<VmHost.Command, StatusReply<Done>>ask(host,
+                    r -> new VmHost.Release(vm, epoch, r), MIGRATION_ASK, system.scheduler())).thenApply(reply -> {
+                if (reply.isError()) throw new IllegalStateException(reply.getError().getMessage());
+                return Done.getInstance();
+            });
+        }
     };
 
     private static final Duration MIGRATION_ASK = Duration.ofSeconds(10);

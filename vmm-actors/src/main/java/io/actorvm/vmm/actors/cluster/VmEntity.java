@@ -108,6 +108,10 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
     record MigrationProgress(PreCopy.Progress progress) implements Command, NoSerializationVerificationNeeded {}
     /** The answer to the claim of an arrived runner (a null runner: none arrived; restore it here). */
     record ArrivalClaimed(VmHost.Arrival arrival, String from) implements Command, NoSerializationVerificationNeeded {}
+    /** The node a move went to did not confirm that its runner stopped ({@code error} says why). */
+    record ReleaseFailed(String from, String error) implements Command, NoSerializationVerificationNeeded {}
+    /** Ask the node a move went to again. */
+    record RetryRelease(String from) implements Command, NoSerializationVerificationNeeded {}
     /** Recovery found the VM live but no runner here: its node went away (or left); run it here. */
     enum Failover implements Command, NoSerializationVerificationNeeded { INSTANCE }
 
@@ -133,6 +137,14 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
 
         /** Stops a runner that arrived here (not the entity's child). */
         default void stopArrived(ActorRef<Vm.Command> runner) {}
+
+        /**
+         * Tells node {@code node} that VM {@code vm} runs elsewhere after move {@code epoch}: a runner
+         * that arrived there with it stops. Completes once none runs there.
+         */
+        default java.util.concurrent.CompletionStage<Done> release(String node, String vm, long epoch) {
+            return java.util.concurrent.CompletableFuture.completedFuture(Done.getInstance());
+        }
 
         /** No cluster: nothing moves. */
         Placement NONE = new Placement() {
@@ -161,7 +173,7 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
      * snapshot, the node its last runner was placed on ("" if none).
      */
     public record State(VmEvent.Defined definition, Lifecycle lifecycle, String lastSnapshot, String node, String placedFor, long events,
-                        long epoch) {
+                        long epoch, String movedTo) {
         /** Whether the VM was meant to be running (running or paused) as the journal last heard. */
         boolean live() {
             return lifecycle == Lifecycle.RUNNING || lifecycle == Lifecycle.PAUSED;
@@ -182,7 +194,8 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
                     : e.hasPlaced() && !e.getPlaced().getSnapshotId().isEmpty() ? e.getPlaced().getSnapshotId() : lastSnapshot;
             return new State(d, l, snapshot, e.hasPlaced() ? e.getPlaced().getNode() : node,
                     e.hasPlaced() ? e.getPlaced().getReason() : placedFor, events + 1,
-                    e.hasPlaced() ? Math.max(epoch, e.getPlaced().getEpoch()) : epoch);
+                    e.hasPlaced() ? Math.max(epoch, e.getPlaced().getEpoch()) : epoch,
+                    e.hasPlaced() ? e.getPlaced().getToNode() : movedTo);
         }
     }
 
@@ -232,7 +245,7 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
 
     @Override
     public State emptyState() {
-        return new State(null, Lifecycle.NEW, "", "", "", 0, 0);
+        return new State(null, Lifecycle.NEW, "", "", "", 0, 0, "");
     }
 
     @Override
@@ -257,6 +270,8 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
                 .onCommand(Migrate.class, this::onMigrate)
                 .onCommand(Failed.class, this::onFailed)
                 .onCommand(ArrivalClaimed.class, this::onArrivalClaimed)
+                .onCommand(ReleaseFailed.class, this::onReleaseFailed)
+                .onCommand(RetryRelease.class, (state, r) -> runner != null || !state.live() ? Effect().none() : releaseElsewhere(state, r.from()))
                 .onCommand(MigrationTarget.class, this::onMigrationTarget)
                 .onCommand(MigrationEnded.class, this::onMigrationEnded)
                 .onCommand(MigrationProgress.class, p -> {
@@ -286,12 +301,40 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
         String from = state.node().isEmpty() || state.node().equals(node) ? "restarted"
                 : state.placedFor().equals(LEAVING) ? "moved from " + state.node() : "failover from " + state.node();
         if (state.placedFor().equals(LEAVING) && state.epoch() > 0 && !state.node().equals(node)) {
-            // A live migration's commit: the VM may run here already (VmHost started it on the commit).
-            placement.claim(name, state.epoch()).whenComplete((arrival, failure) ->
-                    ctx.getSelf().tell(new ArrivalClaimed(arrival != null ? arrival : new VmHost.Arrival(null, null), from)));
-            return Effect().none();
+            if (state.movedTo().isEmpty() || state.movedTo().equals(node)) {
+                // A live migration's commit: the VM may run here already (VmHost started it on the commit).
+                placement.claim(name, state.epoch()).whenComplete((arrival, failure) ->
+                        ctx.getSelf().tell(new ArrivalClaimed(arrival != null ? arrival : new VmHost.Arrival(null, null), from)));
+                return Effect().none();
+            }
+            // The move went to another node, whose VmHost may run the VM since the commit: that
+            // runner stops before this one starts (never two). Until that node answers, or is no
+            // longer up (downed: it runs nothing then), nothing runs here.
+            return releaseElsewhere(state, from);
         }
         return restoreHere(state, from);
+    }
+
+    /** How long before the node a move went to is asked again to release the VM. */
+    private static final Duration RELEASE_RETRY = Duration.ofSeconds(2);
+
+    private Effect<VmEvent, State> releaseElsewhere(State state, String from) {
+        String target = state.movedTo();
+        if (!placement.canHost(target)) {
+            ctx.getLog().info("VM {}: moved to {} (move {}), which is not up: runs here", name, target, state.epoch());
+            return restoreHere(state, from);
+        }
+        placement.release(target, name, state.epoch()).whenComplete((done, failure) -> ctx.getSelf().tell(failure == null
+                ? new ArrivalClaimed(new VmHost.Arrival(null, null), from) : new ReleaseFailed(from, failure.getMessage())));
+        return Effect().none();
+    }
+
+    private Effect<VmEvent, State> onReleaseFailed(State state, ReleaseFailed f) {
+        if (runner != null || !state.live()) return Effect().none();
+        ctx.getLog().warn("VM {}: node {} did not confirm that the VM of move {} runs no more there ({}); asking again",
+                name, state.movedTo(), state.epoch(), f.error());
+        ctx.scheduleOnce(RELEASE_RETRY, ctx.getSelf(), new RetryRelease(f.from()));
+        return Effect().none();
     }
 
     private Effect<VmEvent, State> onArrivalClaimed(State state, ArrivalClaimed a) {
@@ -386,7 +429,7 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
         ctx.getLog().info("VM {}: migrated to {} in {} rounds, {} MiB; committing epoch {}", name, e.to(), out.rounds(),
                 out.bytes() >> 20, e.epoch());
         ActorRef<Vm.Command> r = runner;
-        return Effect().persist(VmEvents.migrated(node, LEAVING, out.snapshotId(), e.epoch(), out.pausedAtMillis())).thenRun(s -> {
+        return Effect().persist(VmEvents.migrated(node, LEAVING, out.snapshotId(), e.epoch(), out.pausedAtMillis(), e.to())).thenRun(s -> {
             // The source stops before the target runs guest code: the target is told only now, and
             // its entity (once the shard has followed) adopts the VM it runs from then on.
             stopRunner(r);

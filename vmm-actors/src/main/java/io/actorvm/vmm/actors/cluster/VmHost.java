@@ -64,6 +64,16 @@ public final class VmHost {
     /** {@link Claim}'s answer: the runner and its journal, both null when none arrived. */
     record Arrival(ActorRef<Vm.Command> runner, ActorRef<Object> journal) implements NoSerializationVerificationNeeded {}
 
+    /**
+     * VM {@code name}'s entity runs it on another node after move {@code epoch} (its shard did not
+     * follow the move here): a runner that arrived here with that move or an older one stops, and a
+     * commit of it that comes later starts nothing. Answered once no such runner runs here.
+     */
+    public record Release(String name, long epoch, ActorRef<StatusReply<Done>> replyTo) implements Command, KryoSerializable {}
+
+    /** A runner stopped for a {@link Release}: answer it. */
+    private record Released(ActorRef<StatusReply<Done>> replyTo) implements Command, NoSerializationVerificationNeeded {}
+
     /** Stops a runner this host started (its entity stops, or is done with it). Local. */
     record StopRunner(ActorRef<Vm.Command> runner) implements Command, NoSerializationVerificationNeeded {}
 
@@ -138,6 +148,11 @@ public final class VmHost {
                     }
                     return Behaviors.same();
                 })
+                .onMessage(Release.class, this::onRelease)
+                .onMessage(Released.class, r -> {
+                    r.replyTo().tell(StatusReply.ack());
+                    return Behaviors.same();
+                })
                 .onMessage(StopRunner.class, s -> {
                     // Only a child of this host can be stopped here; any other is gone already.
                     ctx.getChild(s.runner().path().name()).ifPresent(child -> ctx.stop(child));
@@ -168,6 +183,22 @@ public final class VmHost {
         arrived.put(c.name(), new Arrived(c.epoch(), runner, journal));
         timers.startSingleTimer(new Unclaimed(c.name(), c.epoch()), UNCLAIMED);
         ctx.getLog().info("VM {}: arrived (move {}), running from snapshot {} until its entity takes it", c.name(), c.epoch(), c.snapshotId());
+        return Behaviors.same();
+    }
+
+    private Behavior<Command> onRelease(Release r) {
+        claimed.merge(r.name(), r.epoch(), Math::max);
+        Arrived a = arrived.get(r.name());
+        if (a == null || a.epoch() > r.epoch()) {
+            r.replyTo().tell(StatusReply.ack());
+            return Behaviors.same();
+        }
+        ctx.getLog().warn("VM {}: runs on another node after move {}: the runner that arrived here stops", r.name(), r.epoch());
+        arrived.remove(r.name());
+        timers.cancel(new Unclaimed(r.name(), a.epoch()));
+        ctx.watchWith(a.runner(), new Released(r.replyTo()));
+        ctx.stop(a.runner());
+        ctx.stop(a.journal());
         return Behaviors.same();
     }
 

@@ -85,9 +85,9 @@ public final class VmEvents {
     }
 
     /** A live migration's commit: the source hands the VM, paused at {@code pausedAtMillis}, over in snapshot {@code snapshotId}. */
-    public static VmEvent migrated(String node, String reason, String snapshotId, long epoch, long pausedAtMillis) {
+    public static VmEvent migrated(String node, String reason, String snapshotId, long epoch, long pausedAtMillis, String toNode) {
         return at().setPlaced(VmEvent.Placed.newBuilder().setNode(node).setReason(reason).setSnapshotId(snapshotId)
-                .setEpoch(epoch).setPausedAtMillis(pausedAtMillis)).build();
+                .setEpoch(epoch).setPausedAtMillis(pausedAtMillis).setToNode(toNode)).build();
     }
 
     public static VmEvent snapshotFailed(String reason, boolean nextFull) {
@@ -113,7 +113,8 @@ public final class VmEvents {
                     + " reason=" + e.getSnapshotFailed().getReason();
             case PLACED -> "placed node=" + e.getPlaced().getNode() + " reason=" + e.getPlaced().getReason()
                     + (e.getPlaced().getSnapshotId().isEmpty() ? "" : " from=" + e.getPlaced().getSnapshotId())
-                    + (e.getPlaced().getEpoch() == 0 ? "" : " epoch=" + e.getPlaced().getEpoch());
+                    + (e.getPlaced().getEpoch() == 0 ? "" : " epoch=" + e.getPlaced().getEpoch())
+                    + (e.getPlaced().getToNode().isEmpty() ? "" : " to=" + e.getPlaced().getToNode());
             case EVENT_NOT_SET -> "unknown";
         };
     }

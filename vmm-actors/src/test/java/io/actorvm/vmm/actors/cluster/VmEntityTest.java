@@ -156,6 +156,65 @@ class VmEntityTest {
         }
     }
 
+    /**
+     * A move committed to node B, but the VM's entity starts on node C (its shard did not follow):
+     * the runner B may have started from the commit stops first (release), and only then does C
+     * run the VM. Until B answers, C runs nothing; when it does, C journals the placement.
+     */
+    @Test
+    void anEntityStartingAwayFromTheMovesTargetHasTheTargetStopItsRunnerFirst() throws Exception {
+        ActorTestKit kit = ActorTestKit.create("entity4", config());
+        try {
+            VmConfig config = new VmConfig("mover", Path.of("/guests/counter.elf"), "every=10", 16L << 20, 1);
+            var journal = kit.spawn(io.actorvm.vmm.actors.journal.VmJournal.create("mover"));
+            for (var e : java.util.List.of(VmEvents.defined(config), VmEvents.started(),
+                    VmEvents.migrated("127.0.0.1:2551", VmEntity.LEAVING, "snap-1", 1, 1000, "127.0.0.1:2552"))) {
+                TestProbe<Done> written = kit.createTestProbe();
+                journal.tell(new io.actorvm.vmm.actors.journal.VmJournal.Record(e, written.getRef()));
+                written.receiveMessage(WAIT);
+            }
+            kit.stop(journal);
+
+            java.util.concurrent.CompletableFuture<Done> released = new java.util.concurrent.CompletableFuture<>();
+            java.util.List<String> asked = new java.util.concurrent.CopyOnWriteArrayList<>(), placed = new java.util.concurrent.CopyOnWriteArrayList<>();
+            VmEntity.Placement placement = new VmEntity.Placement() {
+                @Override
+                public boolean canHost(String node) {
+                    return true;
+                }
+
+                @Override
+                public java.util.concurrent.CompletionStage<Done> placeOn(String vm, String node) {
+                    placed.add(vm + " " + node);
+                    return java.util.concurrent.CompletableFuture.completedFuture(Done.getInstance());
+                }
+
+                @Override
+                public java.util.concurrent.CompletionStage<java.net.InetSocketAddress> migrationEndpoint(String node) {
+                    return java.util.concurrent.CompletableFuture.failedFuture(new IllegalStateException("none"));
+                }
+
+                @Override
+                public java.util.concurrent.CompletionStage<Done> release(String node, String vm, long epoch) {
+                    asked.add(node + " " + vm + " " + epoch);
+                    return released;
+                }
+            };
+            var vm = kit.spawn(VmEntity.create("mover", data, "127.0.0.1:2553", placement));
+            org.awaitility.Awaitility.await().atMost(WAIT).until(() -> !asked.isEmpty());
+            assertEquals(java.util.List.of("127.0.0.1:2552 mover 1"), asked);
+            Thread.sleep(300);
+            assertEquals("not running", info(kit, vm).state(), "nothing runs here before the target let go");
+            assertEquals(java.util.List.of(), placed, "nothing placed here before the target let go");
+
+            released.complete(Done.getInstance());
+            // Then it is run here, its placement journaled and its shard asked to stay here (the test's kernel does not exist, so that start fails).
+            org.awaitility.Awaitility.await().atMost(WAIT).until(() -> placed.contains("mover 127.0.0.1:2553"));
+        } finally {
+            kit.shutdownTestKit();
+        }
+    }
+
     @Test
     void itsClusterMessagesCrossJvmsThroughKryo() {
         ActorTestKit kit = ActorTestKit.create("entity3", ConfigFactory.parseString("pekko.loglevel = WARNING").withFallback(ConfigFactory.load()));
@@ -167,7 +226,7 @@ class VmEntityTest {
                     new VmEntity.Info("a", definition("a"), "running", "127.0.0.1:2551", "snap-1", "round 2, 12 MiB sent"),
                     new VmHost.DefineHere("a", definition("a"), done),
                     new VmHost.GetMigrationEndpoint(kit.<StatusReply<String>>createTestProbe().getRef()),
-                    new VmHost.Committed("a", definition("a"), "snap-2", 3)};
+                    new VmHost.Committed("a", definition("a"), "snap-2", 3), new VmHost.Release("a", 3, done)};
             for (Object m : messages) {
                 var serializer = serialization.findSerializerFor(m);
                 assertInstanceOf(KryoSerializer.class, serializer, m.getClass().getName());
