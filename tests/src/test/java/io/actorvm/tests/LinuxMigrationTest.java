@@ -76,11 +76,9 @@ class LinuxMigrationTest {
             assertTrue(run.command(r -> new Vm.Stop("moved", r)).isSuccess());
 
             // The target's snapshot: the same kernel and loop go on, the ticks after the last one here.
-            var restored = kit.spawn(Vm.restore(config, out.snapshotId(), false, io.actorvm.devices.HostSources.system()));
-            GuestRun.Capture console = GuestRun.Capture.attach(kit, restored);
-            TestProbe<StatusReply<org.apache.pekko.Done>> started = kit.createTestProbe();
-            restored.tell(new Vm.Start(started.getRef()));
-            assertTrue(started.expectMessageClass(StatusReply.class, Duration.ofSeconds(120)).isSuccess());
+            LiveMigrationTest.Restored there = LiveMigrationTest.startFrom(kit, config, out.snapshotId(), Duration.ofSeconds(120));
+            var restored = there.vm();
+            GuestRun.Capture console = there.console();
             await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(250)).until(() -> ticks(console.text()).size() >= 3);
             List<Long> after = ticks(console.text());
             assertTrue(after.getFirst() > last - 2 && after.getFirst() <= last + 2,

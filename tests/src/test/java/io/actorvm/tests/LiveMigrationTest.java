@@ -34,6 +34,19 @@ class LiveMigrationTest {
     @TempDir
     Path dir;
 
+    /** A VM started from a migration's snapshot, and its console. */
+    record Restored(org.apache.pekko.actor.typed.ActorRef<Vm.Command> vm, GuestRun.Capture console) {}
+
+    /** Starts {@code config}'s VM from snapshot {@code snapshotId} (the target's), its console captured; asserts that it started within {@code wait}. */
+    static Restored startFrom(ActorTestKit kit, VmConfig config, String snapshotId, Duration wait) {
+        var vm = kit.spawn(Vm.restore(config, snapshotId, false, io.actorvm.devices.HostSources.system()));
+        GuestRun.Capture console = GuestRun.Capture.attach(kit, vm);
+        TestProbe<StatusReply<org.apache.pekko.Done>> started = kit.createTestProbe();
+        vm.tell(new Vm.Start(started.getRef()));
+        assertTrue(started.expectMessageClass(StatusReply.class, wait).isSuccess(), "started from snapshot " + snapshotId);
+        return new Restored(vm, console);
+    }
+
     static StatusReply<Vm.MigratedOut> migrate(ActorTestKit kit, GuestRun run, InetSocketAddress to) {
         TestProbe<StatusReply<Vm.MigratedOut>> reply = kit.createTestProbe();
         TestProbe<PreCopy.Progress> progress = kit.createTestProbe();
@@ -128,11 +141,9 @@ class LiveMigrationTest {
             assertTrue(run.command(r -> new Vm.Stop("moved", r)).isSuccess());
 
             // The target's snapshot runs the guest on from where it was, not from zero.
-            var restored = kit.spawn(Vm.restore(config, out.snapshotId(), false, io.actorvm.devices.HostSources.system()));
-            GuestRun.Capture console = GuestRun.Capture.attach(kit, restored);
-            TestProbe<StatusReply<org.apache.pekko.Done>> started = kit.createTestProbe();
-            restored.tell(new Vm.Start(started.getRef()));
-            assertTrue(started.expectMessageClass(StatusReply.class, Duration.ofSeconds(60)).isSuccess());
+            Restored there = startFrom(kit, config, out.snapshotId(), Duration.ofSeconds(60));
+            var restored = there.vm();
+            GuestRun.Capture console = there.console();
             await().atMost(Duration.ofSeconds(60)).until(() -> !ClusterNodeTest.counts(console.text()).isEmpty());
             List<Long> after = ClusterNodeTest.counts(console.text());
             assertTrue(after.getFirst() > last, "the moved guest counts on from " + last + ", not from " + after.getFirst());
