@@ -109,9 +109,7 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
     /** The answer to the claim of an arrived runner (a null runner: none arrived; restore it here). */
     record ArrivalClaimed(VmHost.Arrival arrival, String from) implements Command, NoSerializationVerificationNeeded {}
     /** The node a move went to did not confirm that its runner stopped ({@code error} says why). */
-    record ReleaseFailed(String from, String error) implements Command, NoSerializationVerificationNeeded {}
-    /** Ask the node a move went to again. */
-    record RetryRelease(String from) implements Command, NoSerializationVerificationNeeded {}
+    record ReleaseFailed(String error) implements Command, NoSerializationVerificationNeeded {}
     /** Recovery found the VM live but no runner here: its node went away (or left); run it here. */
     enum Failover implements Command, NoSerializationVerificationNeeded { INSTANCE }
 
@@ -271,7 +269,6 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
                 .onCommand(Failed.class, this::onFailed)
                 .onCommand(ArrivalClaimed.class, this::onArrivalClaimed)
                 .onCommand(ReleaseFailed.class, this::onReleaseFailed)
-                .onCommand(RetryRelease.class, (state, r) -> runner != null || !state.live() ? Effect().none() : releaseElsewhere(state, r.from()))
                 .onCommand(MigrationTarget.class, this::onMigrationTarget)
                 .onCommand(MigrationEnded.class, this::onMigrationEnded)
                 .onCommand(MigrationProgress.class, p -> {
@@ -325,7 +322,7 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
             return restoreHere(state, from);
         }
         placement.release(target, name, state.epoch()).whenComplete((done, failure) -> ctx.getSelf().tell(failure == null
-                ? new ArrivalClaimed(new VmHost.Arrival(null, null), from) : new ReleaseFailed(from, failure.getMessage())));
+                ? new ArrivalClaimed(new VmHost.Arrival(null, null), from) : new ReleaseFailed(failure.getMessage())));
         return Effect().none();
     }
 
@@ -333,7 +330,7 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
         if (runner != null || !state.live()) return Effect().none();
         ctx.getLog().warn("VM {}: node {} did not confirm that the VM of move {} runs no more there ({}); asking again",
                 name, state.movedTo(), state.epoch(), f.error());
-        ctx.scheduleOnce(RELEASE_RETRY, ctx.getSelf(), new RetryRelease(f.from()));
+        ctx.scheduleOnce(RELEASE_RETRY, ctx.getSelf(), Failover.INSTANCE); // decides again, from the state then
         return Effect().none();
     }
 

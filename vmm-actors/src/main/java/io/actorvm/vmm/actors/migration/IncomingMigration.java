@@ -217,8 +217,7 @@ public final class IncomingMigration {
         try (var files = Files.newDirectoryStream(dir, "*" + INCOMING)) {
             for (Path f : files) {
                 try (FileChannel c = FileChannel.open(f, StandardOpenOption.WRITE)) {
-                    var lock = c.tryLock();
-                    if (lock == null) continue; // another process receives it
+                    if (c.tryLock() == null) continue; // another process receives it
                     Files.delete(f);
                     deleted++;
                 } catch (java.nio.channels.OverlappingFileLockException e) {
@@ -228,7 +227,7 @@ public final class IncomingMigration {
                 }
             }
         } catch (IOException e) {
-            return deleted;
+            // the directory went away or cannot be listed: nothing to sweep now
         }
         return deleted;
     }
