@@ -71,5 +71,14 @@ class CliTest {
         assertOneLineError(actorvm("run", "--api-sock", dir.resolve("fc.sock").toString(), "--disk", hello), "go with --kernel");
         assertOneLineError(actorvm("run", "--kernel", hello, "--memory", "1M"), "guest memory must be");
         assertOneLineError(actorvm("run", "--kernel", hello, "--jfr", "/nonexistent/dir/vm.jfr"), "cannot record to /nonexistent/dir/vm.jfr");
+        String sock = dir.resolve("nobody.sock").toString();
+        assertOneLineError(actorvm("inspect", "regs"), "say what to inspect: --data-dir DIR (a stored snapshot) or --api-sock PATH");
+        assertOneLineError(actorvm("inspect", "--data-dir", dir.toString(), "--api-sock", sock, "regs"), "not both");
+        assertOneLineError(actorvm("inspect", "--api-sock", sock, "queues"), "virtqueues of a running VM: take a snapshot");
+        assertOneLineError(actorvm("inspect", "--api-sock", sock, "regs"), "cannot reach the control API at " + sock);
+        assertOneLineError(actorvm("step"), "say where the VM's API is");
+        assertOneLineError(actorvm("step", "--api-sock", sock, "--until", "0xzz"), "bad address '0xzz'");
+        assertOneLineError(actorvm("step", "--api-sock", sock, "--timeout", "0"), "--timeout must be between 1 and 300 seconds");
+        assertOneLineError(actorvm("step", "--api-sock", sock), "cannot reach the control API at " + sock);
     }
 }

@@ -111,12 +111,63 @@ class SnapshotInspectGuestTest {
         CliTest.assertOneLineError(CliTest.actorvm("inspect", "--data-dir", data.toString(), "--snapshot", second, "mem", "0xffffffff000", "8"),
                 "not RAM");
 
+        // replay --at the first snapshot, without gdb: inspect and step it through its API.
+        replayThroughTheApi(data, first, counter, v1);
+
         // replay --at the first snapshot, under gdb: the counter is where the snapshot has it, and steps on from there.
         GuestRun.assume(Files.isExecutable(Path.of("/usr/bin/gdb")), "no gdb on this host (Debian's gdb package)");
         String session = GdbReplay.session(dir, data, "ctr", first, List.of(), List.of("print guest_counter", "watch guest_counter",
                 "continue", "kill"), GuestRun.guest("counter").toString());
         assertTrue(session.contains("$1 = " + v1), "the replayed counter is the snapshot's, " + v1 + ":\n" + session);
         assertTrue(session.contains("Old value = " + v1) && session.contains("New value = " + (v1 + 1)), "and it steps on from there:\n" + session);
+    }
+
+    /**
+     * {@code replay --at} a snapshot with {@code --api-sock}: {@code inspect --api-sock} reads the
+     * counter by its virtual address at the snapshot's value and shows the registers; {@code step}
+     * runs instructions (the counter moves on, the VM stays paused) and runs to an address.
+     */
+    private void replayThroughTheApi(Path data, String snapshot, long counter, long atSnapshot) throws Exception {
+        String api = dir.resolve("replay.sock").toString();
+        Path out = dir.resolve("replay-api.out");
+        Process replay = new ProcessBuilder(GuestRun.cli("replay", "--data-dir", data.toString(), "--name", "ctr", "--at", snapshot,
+                "--api-sock", api))
+                .redirectOutput(out.toFile()).redirectError(new File(out + ".err"))
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+        try {
+            Path err = Path.of(out + ".err");
+            awaitOutput(out, () -> Files.readString(err).contains("paused (resume") || !replay.isAlive());
+            assertTrue(replay.isAlive(), "replay runs, paused" + processOutput(out));
+            String address = "0x" + Long.toHexString(counter);
+            CliTest.Result mem = CliTest.actorvm("inspect", "--api-sock", api, "mem", address, "8", "--virtual");
+            assertEquals(0, mem.status(), mem.err() + processOutput(out));
+            assertEquals(atSnapshot, firstU64(mem.out()), "the replayed counter is the snapshot's: " + mem.out());
+            CliTest.Result regs = CliTest.actorvm("inspect", "--api-sock", api, "regs");
+            assertEquals(0, regs.status(), regs.err());
+            assertTrue(regs.out().startsWith("vcpu 0:") && regs.out().contains("rip=0x") && regs.out().contains("cr3=0x")
+                    && !regs.out().contains("vcpu 1:"), "the one vCPU's registers: " + regs.out());
+
+            CliTest.Result step = CliTest.actorvm("step", "--api-sock", api, "--count", "500");
+            assertEquals(0, step.status(), step.err() + processOutput(out));
+            Matcher m = Pattern.compile("vcpu 0: 500 steps, rip=(0x[0-9a-f]+)").matcher(step.out());
+            assertTrue(m.find(), step.out());
+            long after = firstU64(CliTest.actorvm("inspect", "--api-sock", api, "mem", address, "8", "--virtual").out());
+            assertTrue(after > atSnapshot && after < atSnapshot + 500, "500 instructions move the counter on a little: " + atSnapshot + " -> " + after);
+            // Run to where the 500 steps ended: the loop comes back there within one more round.
+            CliTest.Result to = CliTest.actorvm("step", "--api-sock", api, "--until", m.group(1));
+            assertEquals(0, to.status(), to.err() + processOutput(out));
+            assertTrue(to.out().matches("(?s)vcpu 0: [0-9]+ steps, rip=" + m.group(1) + " \\(reached " + m.group(1) + "\\)\\s*"), to.out());
+            long later = firstU64(CliTest.actorvm("inspect", "--api-sock", api, "mem", address, "8", "--virtual").out());
+            assertTrue(later > after, "a round of the loop counted once more: " + after + " -> " + later);
+
+            CliTest.assertOneLineError(CliTest.actorvm("inspect", "--api-sock", api, "devices"), "take a snapshot");
+            CliTest.assertOneLineError(CliTest.actorvm("inspect", "--api-sock", api, "regs", "--cpu", "1"), "the VM has no vCPU 1");
+            FirecrackerApiGuestTest.put(Path.of(api), "/vm/resume", "");
+            CliTest.assertOneLineError(CliTest.actorvm("step", "--api-sock", api), "pause it first");
+        } finally {
+            replay.destroyForcibly();
+            replay.waitFor(30, TimeUnit.SECONDS);
+        }
     }
 
     /** Whether a "pages: N differ 0xA 0xB-0xC" line covers the page holding {@code address}. */

@@ -57,6 +57,7 @@ import java.util.function.Supplier;
  * PUT  /snapshot/create      take a snapshot and wait for it; the reply names it
  * POST /operations/snapshot  start one and answer at once (202) with the operation to poll
  * GET  /operations/{id}      how an operation went: running, succeeded (with its result) or failed
+ * GET  /debug/...            a paused VM's registers and memory; PUT /debug/step steps a vCPU ({@link DebugRoutes})
  * </pre>
  * A snapshot request takes {@code {"type": "full"}} or {@code {"type": "incremental"}} as its body
  * (or {@code ?type=full}); without either, the first snapshot is full and the next incremental.
@@ -231,6 +232,7 @@ public final class ControlApi extends AllDirectives {
                     return op == null ? complete(ApiFaults.fault(StatusCodes.NOT_FOUND, "no operation " + id))
                             : complete(StatusCodes.OK, op, Jackson.marshaller());
                 })),
+                new DebugRoutes(system, instance).routes(),
                 firecracker.routes());
     }
 

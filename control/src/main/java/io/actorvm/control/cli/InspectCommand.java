@@ -1,5 +1,6 @@
 package io.actorvm.control.cli;
 
+import io.actorvm.control.api.ApiEndpoint;
 import io.actorvm.kvm.VcpuState;
 import io.actorvm.persistence.SnapshotException;
 import io.actorvm.vmm.actors.snapshot.SnapshotInspection;
@@ -9,6 +10,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -18,14 +20,19 @@ import java.util.concurrent.Callable;
 /**
  * {@code actorvm inspect --data-dir DIR [--snapshot ID] regs|mem|devices|queues}: a stored snapshot in
  * readable form, without KVM and without running anything: registers, RAM by physical or virtual
- * address (hex dump), device states, virtqueues.
+ * address (hex dump), device states, virtqueues. {@code inspect --api-sock PATH regs|mem}: the
+ * same of a paused running VM (a {@code replay}, or one paused through its API), through the
+ * API's {@code /debug} routes.
  */
 @Command(name = "inspect", mixinStandardHelpOptions = true,
         description = "Show a stored snapshot: vCPU registers (regs), memory (mem ADDR LEN [--virtual]), device states (devices) "
-                + "or virtqueues with their pending chains (queues). No KVM needed.",
+                + "or virtqueues with their pending chains (queues). No KVM needed. With --api-sock (or --api) instead of "
+                + "--data-dir: regs and mem of a paused running VM.",
         subcommands = {InspectCommand.Regs.class, InspectCommand.Mem.class, InspectCommand.Devices.class, InspectCommand.Queues.class})
 final class InspectCommand implements Runnable {
-    @Option(names = "--data-dir", required = true, paramLabel = "DIR", scope = picocli.CommandLine.ScopeType.INHERIT) Path dataDir;
+    @Option(names = "--data-dir", paramLabel = "DIR", scope = picocli.CommandLine.ScopeType.INHERIT,
+            description = "where the snapshots are stored") Path dataDir;
+    @picocli.CommandLine.Mixin ApiOptions api;
     @Option(names = "--snapshot", paramLabel = "ID", scope = picocli.CommandLine.ScopeType.INHERIT,
             description = "the snapshot (default: the newest of --name)") String snapshot;
     @Option(names = "--name", defaultValue = "vm", paramLabel = "VM", scope = picocli.CommandLine.ScopeType.INHERIT,
@@ -39,6 +46,56 @@ final class InspectCommand implements Runnable {
     /** Something to print from an open snapshot. */
     interface Shown {
         void show(SnapshotInspection s) throws Exception;
+    }
+
+    /** Something to print from a paused running VM's API. */
+    interface ShownLive {
+        void show(LiveVm vm) throws IOException, InterruptedException, LiveVm.Refused;
+    }
+
+    /**
+     * Prints what {@code stored} makes of the snapshot asked for, or with an API endpoint what
+     * {@code live} makes of the running VM ({@code live} null: not available there); one-line errors.
+     */
+    int inspect(Shown stored, ShownLive live, String what) {
+        ApiEndpoint endpoint;
+        try {
+            endpoint = api.endpoint();
+        } catch (IllegalArgumentException e) {
+            System.err.println("actorvm: " + e.getMessage());
+            return Main.USAGE_ERROR;
+        }
+        if (endpoint != null && dataDir != null) {
+            System.err.println("actorvm: give --data-dir (a stored snapshot) or --api-sock/--api (a paused running VM), not both");
+            return Main.USAGE_ERROR;
+        }
+        if (endpoint == null) {
+            if (dataDir == null) {
+                System.err.println("actorvm: say what to inspect: --data-dir DIR (a stored snapshot) or --api-sock PATH (a paused running VM)");
+                return Main.USAGE_ERROR;
+            }
+            return inspect(stored);
+        }
+        if (live == null) {
+            System.err.println("actorvm: " + what + " of a running VM: take a snapshot (actorvm snapshot) and inspect it with --data-dir");
+            return Main.USAGE_ERROR;
+        }
+        try {
+            live.show(new LiveVm(new ApiClient(endpoint, api.token())));
+            return 0;
+        } catch (LiveVm.Refused e) {
+            System.err.println("actorvm: " + e.getMessage());
+            return e.exitStatus();
+        } catch (IllegalArgumentException e) {
+            System.err.println("actorvm: " + e.getMessage());
+            return Main.USAGE_ERROR;
+        } catch (IOException e) {
+            System.err.println("actorvm: cannot reach the control API at " + endpoint + ": " + (e.getMessage() == null ? e : e.getMessage()));
+            return Main.USAGE_ERROR;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return 1;
+        }
     }
 
     /** Opens the snapshot asked for and prints what {@code shown} makes of it; one-line errors. */
@@ -87,7 +144,15 @@ final class InspectCommand implements Runnable {
                     SnapshotInspection.describe(v.regs(), v.sregs()).forEach(l -> System.out.println("  " + l));
                 }
                 if (cpu != null && (cpu < 0 || cpu >= s.vcpuCount())) throw new IllegalArgumentException("the snapshot has no vCPU " + cpu);
-            });
+            }, vm -> {
+                // Without --cpu: every vCPU, asked one after another until the VM has no more.
+                for (int i = cpu == null ? 0 : cpu; cpu == null || i == cpu; i++) {
+                    List<String> lines = vm.registers(i, cpu == null && i > 0);
+                    if (lines == null) break;
+                    System.out.println("vcpu " + i + ":");
+                    lines.forEach(l -> System.out.println("  " + l));
+                }
+            }, "regs");
         }
     }
 
@@ -108,7 +173,11 @@ final class InspectCommand implements Runnable {
                 if (virtual && (cpu < 0 || cpu >= s.vcpuCount())) throw new IllegalArgumentException("the snapshot has no vCPU " + cpu);
                 byte[] bytes = virtual ? s.readVirtual(cpu, addr, length) : s.readPhysical(addr, length);
                 System.out.print(hexDump(addr, bytes));
-            });
+            }, vm -> {
+                long addr = parseAddress(address);
+                if (length <= 0 || length > (1 << 20)) throw new IllegalArgumentException("LEN must be between 1 and 1048576, not " + length);
+                System.out.print(hexDump(addr, vm.memory(addr, length, virtual, cpu)));
+            }, "mem");
         }
     }
 
@@ -120,7 +189,7 @@ final class InspectCommand implements Runnable {
         public Integer call() {
             return parent.inspect(s -> {
                 for (Map.Entry<String, Record> d : s.devices().entrySet()) System.out.println(d.getKey() + ": " + d.getValue());
-            });
+            }, null, "device states");
         }
     }
 
@@ -135,7 +204,7 @@ final class InspectCommand implements Runnable {
                 List<String> lines = s.queues();
                 if (lines.isEmpty()) System.out.println("the snapshot has no virtio devices");
                 lines.forEach(System.out::println);
-            });
+            }, null, "virtqueues");
         }
     }
 

@@ -2,12 +2,9 @@ package io.actorvm.control.gdb;
 
 import io.actorvm.kvm.GuestDebug;
 import io.actorvm.kvm.Regs;
-import io.actorvm.kvm.Sregs;
 import io.actorvm.kvm.VmExit;
 import io.actorvm.mmu.GuestAddress;
 import io.actorvm.mmu.paging.PageFaultException;
-import io.actorvm.mmu.paging.PageTableWalker;
-import io.actorvm.mmu.paging.PageWalk;
 import io.actorvm.vmm.actors.Vm;
 import io.actorvm.vmm.actors.debug.GuestDebugger;
 import org.apache.pekko.Done;
@@ -457,7 +454,7 @@ final class GdbStub {
     }
 
     private byte[] readVirtual(long address, int length) {
-        return walker().read(address, length);
+        return debugger.readVirtual(vcpu(), address, length);
     }
 
     private void writeVirtual(long address, byte[] data) {
@@ -467,14 +464,7 @@ final class GdbStub {
     }
 
     private long translate(long virtual) {
-        PageWalk w = walker().translate(virtual);
-        if (w instanceof PageWalk.Translation t) return t.physical();
-        throw new PageFaultException((PageWalk.Fault) w);
-    }
-
-    private PageTableWalker walker() {
-        Sregs s = debugger.sregs(vcpu());
-        return PageTableWalker.of(debugger.memory(), s.cr0(), s.cr3(), s.cr4(), s.efer());
+        return debugger.translate(vcpu(), virtual);
     }
 
     private int vcpu() {

@@ -216,10 +216,38 @@ class ControlApiTest {
                 checked++;
             }
         }
-        assertEquals(29, checked, "routes in the document");
+        assertEquals(32, checked, "routes in the document");
         // What the document does not list is not there.
         assertEquals(404, request(socket, "GET", "/vm/reboot", "").status());
         assertEquals(405, request(socket, "DELETE", "/vm", "").status());
+        api.close();
+    }
+
+    @Test
+    void debugRoutesNeedAPausedVmAndNameWhatIsWrongWithARequest() throws Exception {
+        Path socket = dir.resolve("api.sock");
+        ControlApi.Binding api = ControlApi.bind(kit.system(), standIn(10), new ApiEndpoint.UnixSocket(socket));
+        // The stand-in VM runs: registers and memory are only read, and steps only taken, while it is paused.
+        for (Reply r : List.of(request(socket, "GET", "/debug/vcpus/0/registers", ""),
+                request(socket, "GET", "/debug/memory?address=0x1000&length=16", ""),
+                request(socket, "PUT", "/debug/step", "{\"count\": 3}"))) {
+            assertEquals(409, r.status(), r.body());
+            assertEquals("VM web-1 is running: pause it first (PUT /vm/pause)", r.json().get("fault_message").asText());
+        }
+        Reply badVcpu = request(socket, "GET", "/debug/vcpus/x/registers", "");
+        assertEquals(400, badVcpu.status(), badVcpu.body());
+        assertEquals("the vCPU must be between 0 and 1023, not 'x'", badVcpu.json().get("fault_message").asText());
+        for (String[] bad : new String[][] {
+                {"{\"count\": \"many\"}", "malformed step request"},
+                {"{\"steps\": 3}", "malformed step request"},
+                {"[1]", "malformed step request"},
+                {"{\"until\": \"0xzz\"}", "until must be an address such as 0x1000 or 4096, not '0xzz'"},
+                {"{\"timeout_ms\": 0}", "timeout_ms must be between 1 and 300000"},
+                {"{\"timeout_ms\": 300001}", "timeout_ms must be between 1 and 300000"}}) {
+            Reply r = request(socket, "PUT", "/debug/step", bad[0]);
+            assertEquals(400, r.status(), bad[0] + " -> " + r.body());
+            assertTrue(r.json().get("fault_message").asText().startsWith(bad[1]), bad[0] + " -> " + r.body());
+        }
         api.close();
     }
 

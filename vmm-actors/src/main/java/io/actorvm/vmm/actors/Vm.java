@@ -91,6 +91,14 @@ public final class Vm {
             implements Command, NoSerializationVerificationNeeded {}
 
     /**
+     * The VM's {@link io.actorvm.vmm.actors.debug.GuestDebugger} without attaching anything: for
+     * looking at a paused VM (registers, memory) and short debugging acts that attach only while
+     * they last ({@link io.actorvm.vmm.actors.debug.DebugSteps}). Local to the VM's JVM.
+     */
+    public record GetDebugger(ActorRef<StatusReply<io.actorvm.vmm.actors.debug.GuestDebugger>> replyTo)
+            implements Command, NoSerializationVerificationNeeded {}
+
+    /**
      * Moves the running guest to another node, live (pre-copy, {@link io.actorvm.vmm.actors.migration.PreCopy}):
      * its pages stream to {@code target} while it runs, then it pauses for the last round and its
      * state. Answered with the snapshot the target stored: the VM is then paused here, its rings

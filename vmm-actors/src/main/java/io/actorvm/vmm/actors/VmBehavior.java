@@ -175,6 +175,7 @@ final class VmBehavior {
                     return Behaviors.same();
                 })
                 .onMessage(AttachDebugger.class, a -> notNow(a.replyTo(), state))
+                .onMessage(GetDebugger.class, g -> notNow(g.replyTo(), state))
                 .onMessage(SendCtrlAltDel.class, k -> notNow(k.replyTo(), state))
                 .onAnyMessage(m -> Behaviors.same())
                 .build();
@@ -228,6 +229,10 @@ final class VmBehavior {
                 .onMessage(AttachDebugger.class, a -> {
                     runtime.debugger.attach(a.listener());
                     a.replyTo().tell(StatusReply.success(runtime.debugger));
+                    return Behaviors.same();
+                })
+                .onMessage(GetDebugger.class, g -> {
+                    g.replyTo().tell(StatusReply.success(runtime.debugger));
                     return Behaviors.same();
                 })
                 .onMessage(Journaled.class, this::onJournaled)

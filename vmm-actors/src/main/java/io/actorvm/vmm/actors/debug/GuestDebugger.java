@@ -5,6 +5,9 @@ import io.actorvm.kvm.Sregs;
 import io.actorvm.kvm.VcpuFd;
 import io.actorvm.kvm.VmExit;
 import io.actorvm.mmu.GuestMemory;
+import io.actorvm.mmu.paging.PageFaultException;
+import io.actorvm.mmu.paging.PageTableWalker;
+import io.actorvm.mmu.paging.PageWalk;
 
 import java.util.List;
 
@@ -64,9 +67,27 @@ public final class GuestDebugger {
     }
 
     /** Attaches the debugger that hears of stops (null detaches). */
-    public void attach(Listener l) {
+    public synchronized void attach(Listener l) {
         listener = l;
         if (l == null) filter = null;
+    }
+
+    /**
+     * Attaches {@code l} unless another debugger (a gdb session) is attached: false then. For a
+     * short debugging act such as {@link DebugSteps}, which must not take the stops of a gdb session.
+     */
+    public synchronized boolean attachIfFree(Listener l) {
+        if (listener != null) return false;
+        listener = l;
+        return true;
+    }
+
+    /** Detaches {@code l} if it is the attached debugger (and drops the stop filter with it). */
+    public synchronized void detach(Listener l) {
+        if (listener == l) {
+            listener = null;
+            filter = null;
+        }
     }
 
     /** Which debug exits stop the guest (null: all of them). */
@@ -131,6 +152,24 @@ public final class GuestDebugger {
         fd(vcpu).setGuestDebug(control, debugRegs);
         this.controls[vcpu] = control;
         this.debugRegs[vcpu] = debugRegs == null ? null : debugRegs.clone();
+    }
+
+    /** The page-table walker of {@code vcpu}'s paging mode and tables as they are now. */
+    public PageTableWalker walker(int vcpu) {
+        Sregs s = sregs(vcpu);
+        return PageTableWalker.of(memory, s.cr0(), s.cr3(), s.cr4(), s.efer());
+    }
+
+    /** {@code length} bytes at a virtual address of {@code vcpu}, across pages; a PageFaultException where it does not map. */
+    public byte[] readVirtual(int vcpu, long address, int length) {
+        return walker(vcpu).read(address, length);
+    }
+
+    /** The guest-physical address {@code virtual} maps to for {@code vcpu}; a PageFaultException where it does not map. */
+    public long translate(int vcpu, long virtual) {
+        PageWalk w = walker(vcpu).translate(virtual);
+        if (w instanceof PageWalk.Translation t) return t.physical();
+        throw new PageFaultException((PageWalk.Fault) w);
     }
 
     private VcpuFd fd(int vcpu) {
