@@ -33,15 +33,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@code guest symbols} makes gdb's symbol file of it. The guest, copying /dev/zero to /dev/null a
  * byte at a time with dd, is snapshotted; {@code replay --at} that snapshot under gdb reads
  * {@code linux_banner} and disassembles {@code start_kernel} through the kernel's page tables by
- * symbol, names the vCPU as a thread, and single-steps.
+ * symbol, names the vCPU as a thread, breaks in the read(2) handler twice (the guest runs on
+ * between the two hits), and single-steps.
  *
- * <p>No breakpoint in Linux here. In the KVM host CI has (KVM nested under QEMU's TCG) int3 and
- * debug-register breakpoints never reach KVM, so the stub finds breakpoints by single-stepping
- * ({@code --gdb-step-breakpoints}), and there a step never enters the kernel from user mode (a
- * {@code syscall} clears TF and is not trapped) nor an interrupt handler, and stepping from boot to
- * {@code start_kernel} would take millions of steps (the BSS clear is one {@code rep stos}). Tried:
- * {@code arch_cpu_idle} and {@code schedule_idle} from an idle snapshot, {@code __x64_sys_read}
- * and {@code __x64_sys_openat} from busy ones; none was reached.
+ * <p>In the KVM host CI has (KVM nested under QEMU's TCG) int3 and debug-register breakpoints
+ * never reach KVM ({@code --gdb-step-breakpoints}): a breakpoint in kernel code is planted as a
+ * one-byte {@code out dx, al} whose port exit stops the vCPU there. Stepping alone never reached
+ * one (a {@code syscall} clears TF and is not trapped; tried: {@code arch_cpu_idle},
+ * {@code schedule_idle}, {@code __x64_sys_read}, {@code __x64_sys_openat}).
  */
 class LinuxGdbTest {
     @TempDir
@@ -92,13 +91,18 @@ class LinuxGdbTest {
         assertTrue(count.find() && Long.parseLong(count.group(1)) > 10_000, made.out());
 
         String out = GdbReplay.session(dir, data, "linux-gdb", snapshot, List.of("symbol-file " + symbols),
-                List.of("x/s &linux_banner", "info address start_kernel", "x/3i start_kernel", "info threads", "print/x $pc", "stepi 3",
-                        "print/x $pc", "kill"));
+                List.of("x/s &linux_banner", "info address start_kernel", "x/3i start_kernel", "info threads",
+                        "break __x64_sys_read", "continue", "info symbol $pc", "continue", "info symbol $pc", "delete",
+                        "print/x $pc", "stepi 3", "print/x $pc", "kill"));
         assertTrue(out.contains("<linux_banner>:\t\"Linux version 6."), "linux_banner read by symbol through the kernel's page tables:\n" + out + firstRun);
         assertTrue(Pattern.compile("Symbol \"start_kernel\" is at 0xffffffff[0-9a-f]+ ").matcher(out).find(), out);
         assertTrue(Pattern.compile("(?m)^\\s+0xffffffff[0-9a-f]+ <start_kernel\\+\\d+>:\\s+\\S").matcher(out).find(),
                 "start_kernel disassembled from guest memory:\n" + out);
         assertTrue(out.contains("Thread 1 (vCPU 0)"), out);
+        // The read(2) handler, reached twice: gdb stepped over its own breakpoint and the guest ran on to the next read.
+        Matcher hits = Pattern.compile("Breakpoint 1, (0xffffffff[0-9a-f]+) in __x64_sys_read \\(\\)").matcher(out);
+        assertTrue(hits.find() && hits.find(), "two stops at the breakpoint in __x64_sys_read:\n" + out + firstRun);
+        assertEquals(2, Pattern.compile("(?m)^__x64_sys_read in section ").matcher(out).results().count(), out);
         Matcher pcs = Pattern.compile("(?m)^\\$\\d+ = (0x[0-9a-f]+)$").matcher(out);
         assertTrue(pcs.find(), out);
         String before = pcs.group(1);

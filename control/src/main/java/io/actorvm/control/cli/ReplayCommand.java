@@ -35,7 +35,7 @@ final class ReplayCommand implements Callable<Integer> {
             description = "a snapshot id, a journal sequence number (see history) or a time such as 2026-12-03T01:30:00Z") String at;
     @Mixin ApiOptions api;
     @Option(names = "--gdb", paramLabel = "tcp:127.0.0.1:PORT", description = "serve gdb's remote protocol there") String gdb;
-    @Option(names = "--gdb-step-breakpoints", description = "find breakpoints and watchpoints by single-stepping (slow; see run --help)")
+    @Option(names = "--gdb-step-breakpoints", description = "breakpoints as port-write exits, watchpoints by single-stepping, for hosts whose KVM cannot deliver breakpoint exceptions (see run --help)")
     boolean gdbStepping;
 
     /** A journal event with its sequence number. */

@@ -36,7 +36,7 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--stats", description = "print exit and device counters when the VM ends") boolean stats;
     @Option(names = "--gdb", paramLabel = "tcp:127.0.0.1:PORT",
             description = "serve gdb's remote protocol there; the restored guest waits for gdb") String gdb;
-    @Option(names = "--gdb-step-breakpoints", description = "find breakpoints and watchpoints by single-stepping (slow; see run --help)")
+    @Option(names = "--gdb-step-breakpoints", description = "breakpoints as port-write exits, watchpoints by single-stepping, for hosts whose KVM cannot deliver breakpoint exceptions (see run --help)")
     boolean gdbStepping;
     @Option(names = "--jfr", paramLabel = "FILE",
             description = "record actorvm's JFR events (sampled exits, snapshots, restores, device errors) to FILE") Path jfr;

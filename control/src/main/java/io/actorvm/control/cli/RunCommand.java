@@ -79,8 +79,9 @@ final class RunCommand implements Callable<Integer> {
     String gdb;
 
     @Option(names = "--gdb-step-breakpoints",
-            description = "find breakpoints and watchpoints by single-stepping (slow): for hosts whose KVM cannot deliver breakpoint "
-                    + "exceptions, such as KVM nested under QEMU's TCG")
+            description = "for hosts whose KVM cannot deliver breakpoint exceptions, such as KVM nested under QEMU's TCG: breakpoints "
+                    + "in supervisor code become a one-byte port write that exits (a guest whose DX names a port KVM handles itself "
+                    + "misses it), others and watchpoints are found by single-stepping (slow)")
     boolean gdbStepping;
 
     @Override

@@ -5,6 +5,7 @@ import io.actorvm.kvm.Regs;
 import io.actorvm.kvm.VmExit;
 import io.actorvm.mmu.GuestAddress;
 import io.actorvm.mmu.paging.PageFaultException;
+import io.actorvm.mmu.paging.PageWalk;
 import io.actorvm.vmm.actors.Vm;
 import io.actorvm.vmm.actors.debug.GuestDebugger;
 import org.apache.pekko.Done;
@@ -61,10 +62,11 @@ final class GdbStub {
     private int thread = 1; // the vCPU gdb looks at (1-based)
     private boolean swbreakReports;
     /**
-     * Breakpoints and watchpoints found by single-stepping every vCPU and checking rip and the
-     * watched bytes after each instruction, on the vCPU's own thread: for hosts whose KVM cannot
-     * deliver breakpoint exceptions (nested under QEMU's TCG, int3 and debug registers never reach
-     * KVM; single-step does). Slow (an exit per instruction) but exact.
+     * For hosts whose KVM cannot deliver breakpoint exceptions (nested under QEMU's TCG, int3 and
+     * debug registers never reach KVM; single-step and port exits do): breakpoints in supervisor
+     * code are planted as exiting port writes ({@link #plantExitBreakpoint}); the others and
+     * watchpoints are found by single-stepping every vCPU and checking rip and the watched bytes
+     * after each instruction, on the vCPU's own thread. Slow (an exit per instruction) but exact.
      */
     private final boolean stepping;
     private final java.util.Set<Long> steppedBreakpoints = java.util.concurrent.ConcurrentHashMap.newKeySet();
@@ -307,8 +309,16 @@ final class GdbStub {
     private void steppingBreakpoint(boolean insert, int type, long address, int kind) throws IOException {
         switch (type) {
             case 0, 1 -> {
-                if (insert) steppedBreakpoints.add(address);
-                else steppedBreakpoints.remove(address);
+                if (insert) {
+                    if (!plantExitBreakpoint(address)) steppedBreakpoints.add(address);
+                } else {
+                    long[] b = softwareBreakpoints.remove(address);
+                    if (b != null) {
+                        debugger.memory().write(GuestAddress.of(b[0]), new byte[] {(byte) b[1]});
+                        debugger.removeExitBreakpoint(address);
+                    }
+                    steppedBreakpoints.remove(address);
+                }
                 send("OK");
             }
             case 2, 4 -> {
@@ -326,6 +336,24 @@ final class GdbStub {
             }
             default -> send("");
         }
+    }
+
+    /**
+     * When stepping: a breakpoint in supervisor-only code becomes a one-byte {@code out dx, al}
+     * (0xEE) in place of the instruction's first byte, so the guest runs at full speed up to it
+     * and the port write's exit stops it there ({@code GuestDebugger.acceptExitBreakpoint}); gdb
+     * takes it out again before stepping over it, as with int3. Code on a user-accessible page
+     * may run in ring 3, where {@code out} faults: such a breakpoint is found by stepping. False
+     * when the address is left to stepping. The byte is written to the page the vCPU's tables map.
+     */
+    private boolean plantExitBreakpoint(long address) {
+        if (softwareBreakpoints.containsKey(address)) return true;
+        if (!(debugger.walker(vcpu()).translate(address) instanceof PageWalk.Translation t) || t.user()) return false;
+        byte original = debugger.memory().read(GuestAddress.of(t.physical()), 1)[0];
+        debugger.memory().write(GuestAddress.of(t.physical()), new byte[] {(byte) 0xEE});
+        softwareBreakpoints.put(address, new long[] {t.physical(), original});
+        debugger.addExitBreakpoint(address);
+        return true;
     }
 
     /** When stepping: does this single-step stop (a requested step, a breakpoint reached, a watched value changed)? */
@@ -426,8 +454,8 @@ final class GdbStub {
     /** T05 with the vCPU, and what stopped it: a watchpoint's address, a hardware or software breakpoint. */
     private String stopReply(GuestDebugger.Stop stop) {
         String reply = "T05thread:" + Integer.toHexString(stop.vcpu() + 1) + ";";
-        if (stepping) return reply + steppedReason;
         VmExit.Debug d = stop.exit();
+        if (stepping) return reply + (d.exception() == VmExit.Debug.BP ? (swbreakReports ? "swbreak:;" : "") : steppedReason);
         if (d.exception() == VmExit.Debug.BP) return reply + (swbreakReports ? "swbreak:;" : "");
         for (int i = 0; i < 4; i++) {
             if ((d.dr6() & (1L << i)) != 0 && hardware[i] != null) {

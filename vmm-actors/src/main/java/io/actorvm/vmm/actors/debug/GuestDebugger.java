@@ -50,6 +50,15 @@ public final class GuestDebugger {
     private final int[] controls;
     private final long[][] debugRegs;
 
+    /**
+     * Breakpoints planted as a one-byte {@code out dx, al} (0xEE) by a debugger, by virtual
+     * address: where KVM never sees a breakpoint exception (nested under QEMU's TCG, int3 is
+     * taken as a software interrupt and debug registers are not armed), a port write exits to us
+     * there instead, and its rip names the breakpoint. See {@link #acceptExitBreakpoint}.
+     */
+    private final java.util.Set<Long> exitBreakpoints = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private volatile boolean exitBreakpointsPlanted;
+
     /** Whether KVM can keep interrupts out of single-steps ({@link io.actorvm.kvm.GuestDebug#BLOCKIRQ}). */
     private final boolean blockIrq;
 
@@ -66,10 +75,44 @@ public final class GuestDebugger {
         this.debugRegs = new long[vcpus.size()][];
     }
 
-    /** Attaches the debugger that hears of stops (null detaches). */
+    /** Attaches the debugger that hears of stops (null detaches, and forgets its exit breakpoints). */
     public synchronized void attach(Listener l) {
         listener = l;
-        if (l == null) filter = null;
+        if (l == null) {
+            filter = null;
+            exitBreakpoints.clear();
+            exitBreakpointsPlanted = false;
+        }
+    }
+
+    /** The debugger planted an exit breakpoint (its 0xEE byte) at virtual address {@code address}. */
+    public void addExitBreakpoint(long address) {
+        exitBreakpoints.add(address);
+        exitBreakpointsPlanted = true;
+    }
+
+    /** The debugger took the exit breakpoint at {@code address} out (its original byte is back). */
+    public void removeExitBreakpoint(long address) {
+        exitBreakpoints.remove(address);
+        exitBreakpointsPlanted = !exitBreakpoints.isEmpty();
+    }
+
+    /** Whether any exit breakpoint is planted: one volatile read on the port-write exit path. */
+    public boolean exitBreakpointsPlanted() {
+        return exitBreakpointsPlanted;
+    }
+
+    /**
+     * A port write exit while exit breakpoints are planted, on the vCPU's thread: the stop when
+     * the vCPU's rip is at one of them (KVM leaves rip on an {@code out} that exits to user space
+     * until the next KVM_RUN completes it), or null for an ordinary port write. A stop is reported
+     * whatever the stop filter says: the vCPU must not run on through a planted byte.
+     */
+    public Stop acceptExitBreakpoint(int vcpu) {
+        if (listener == null) return null;
+        long rip = fd(vcpu).getRegs().rip();
+        if (!exitBreakpoints.contains(rip)) return null;
+        return new Stop(vcpu, new VmExit.Debug(VmExit.Debug.BP, rip, 0, 0));
     }
 
     /**

@@ -206,11 +206,35 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
         vcpu.runPage().setImmediateExit(true);
         VmExit exit = vcpu.run();
         vcpu.acknowledgeKick();
+        if (rewind) {
+            // KVM completed the `out` planted as a breakpoint, which moved rip past its one byte:
+            // the vCPU stands at the breakpoint again, and the original instruction runs next.
+            vcpu.setRegs(vcpu.getRegs().withRip(rewindTo));
+            rewind = false;
+        }
         if (!(exit instanceof VmExit.Interrupted)) {
             // Not expected with immediate_exit; handle it so nothing is lost.
             Outcome o = handle(exit);
             if (o != null) control.request(VcpuControl.Target.STOP);
         }
+    }
+
+    /** Whether an exit breakpoint stopped this vCPU, and where: rip goes back there once its `out` is completed (vCPU thread only). */
+    private boolean rewind;
+    private long rewindTo;
+
+    /**
+     * A port write at a planted exit breakpoint ({@link io.actorvm.vmm.actors.debug.GuestDebugger#acceptExitBreakpoint}):
+     * no device sees it; the vCPU parks and the debugger hears of the stop.
+     */
+    private boolean stoppedAtExitBreakpoint() {
+        io.actorvm.vmm.actors.debug.GuestDebugger.Stop stop = debugger.acceptExitBreakpoint(vcpu.id());
+        if (stop == null) return false;
+        rewind = true;
+        rewindTo = stop.exit().pc(); // a kernel address is negative as a long
+        control.request(VcpuControl.Target.PAUSE);
+        debugger.report(stop);
+        return true;
     }
 
     /** {@link #handle}, timed as a JFR {@link ExitEvent} when a recording wants them. */
@@ -229,6 +253,7 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
     private Outcome handle(VmExit exit) {
         return switch (exit) {
             case VmExit.PortOut out -> {
+                if (debugger != null && debugger.exitBreakpointsPlanted() && stoppedAtExitBreakpoint()) yield null;
                 exits.portOut(out);
                 yield null;
             }
