@@ -80,22 +80,10 @@ final class InspectCommand implements Runnable {
             System.err.println("actorvm: " + what + " of a running VM: take a snapshot (actorvm snapshot) and inspect it with --data-dir");
             return Main.USAGE_ERROR;
         }
-        try {
-            live.show(new LiveVm(new ApiClient(endpoint, api.token())));
+        return LiveVm.with(endpoint, api.token(), vm -> {
+            live.show(vm);
             return 0;
-        } catch (LiveVm.Refused e) {
-            System.err.println("actorvm: " + e.getMessage());
-            return e.exitStatus();
-        } catch (IllegalArgumentException e) {
-            System.err.println("actorvm: " + e.getMessage());
-            return Main.USAGE_ERROR;
-        } catch (IOException e) {
-            System.err.println("actorvm: cannot reach the control API at " + endpoint + ": " + (e.getMessage() == null ? e : e.getMessage()));
-            return Main.USAGE_ERROR;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return 1;
-        }
+        });
     }
 
     /** Opens the snapshot asked for and prints what {@code shown} makes of it; one-line errors. */

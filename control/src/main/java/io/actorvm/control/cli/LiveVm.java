@@ -3,6 +3,7 @@ package io.actorvm.control.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.actorvm.control.api.ApiEndpoint;
 
 import java.io.IOException;
 import java.io.ByteArrayOutputStream;
@@ -37,6 +38,30 @@ final class LiveVm {
 
     LiveVm(ApiClient client) {
         this.client = client;
+    }
+
+    /** What a command does with the VM: its exit status. */
+    interface Use {
+        int use(LiveVm vm) throws IOException, InterruptedException, Refused;
+    }
+
+    /** Runs {@code use} against the API at {@code endpoint}; failures become one-line errors and exit statuses. */
+    static int with(ApiEndpoint endpoint, String token, Use use) {
+        try {
+            return use.use(new LiveVm(new ApiClient(endpoint, token)));
+        } catch (Refused e) {
+            System.err.println("actorvm: " + e.getMessage());
+            return e.exitStatus();
+        } catch (IllegalArgumentException e) {
+            System.err.println("actorvm: " + e.getMessage());
+            return Main.USAGE_ERROR;
+        } catch (IOException e) {
+            System.err.println("actorvm: cannot reach the control API at " + endpoint + ": " + (e.getMessage() == null ? e : e.getMessage()));
+            return Main.USAGE_ERROR;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return 1;
+        }
     }
 
     /**

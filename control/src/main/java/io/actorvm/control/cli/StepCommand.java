@@ -6,7 +6,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.io.IOException;
 import java.util.concurrent.Callable;
 
 /**
@@ -46,8 +45,8 @@ final class StepCommand implements Callable<Integer> {
             System.err.println("actorvm: " + e.getMessage());
             return Main.USAGE_ERROR;
         }
-        try {
-            JsonNode r = new LiveVm(new ApiClient(endpoint, api.token())).step(cpu, count, until, timeoutSeconds * 1000L);
+        return LiveVm.with(endpoint, api.token(), vm -> {
+            JsonNode r = vm.step(cpu, count, until, timeoutSeconds * 1000L);
             String ended = r.path("ended").asText();
             System.out.println("vcpu " + r.path("vcpu").asInt() + ": " + r.path("steps").asLong() + " steps, rip=" + r.path("rip").asText()
                     + switch (ended) {
@@ -56,15 +55,6 @@ final class StepCommand implements Callable<Integer> {
                         default -> "";
                     });
             return ended.equals("timeout") ? 1 : 0;
-        } catch (LiveVm.Refused e) {
-            System.err.println("actorvm: " + e.getMessage());
-            return e.exitStatus();
-        } catch (IOException e) {
-            System.err.println("actorvm: cannot reach the control API at " + endpoint + ": " + (e.getMessage() == null ? e : e.getMessage()));
-            return Main.USAGE_ERROR;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return 1;
-        }
+        });
     }
 }
