@@ -15,9 +15,14 @@ let page;
 try {
   page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
   // Generous: in the emulated KVM host Chromium itself runs emulated, 10 to 20 times slower.
-  page.setDefaultTimeout(Number(process.env.STEP_TIMEOUT_MS || 180000));
+  const stepTimeout = Number(process.env.STEP_TIMEOUT_MS || 180000);
+  page.setDefaultTimeout(stepTimeout);
   page.on("console", (m) => console.log("page console: " + m.text()));
-  await page.goto(base + "/ui/");
+  // Not "load": that waits for every stylesheet and for layout of the whole page, which in the
+  // emulated host once took longer than 180 s while the page already worked. What the steps need
+  // is the DOM and app.js (deferred, so it has run by DOMContentLoaded).
+  await page.goto(base + "/ui/", { waitUntil: "domcontentloaded", timeout: 2 * stepTimeout });
+  await page.waitForFunction(() => typeof window.terminalText === "function");
   const terminalText = () => page.evaluate(() => window.terminalText());
   const waitForTerminal = async (text) => {
     await page.waitForFunction((t) => window.terminalText().includes(t), text);
