@@ -11,6 +11,19 @@ public record GuestAddress(long value) implements Comparable<GuestAddress> {
         return new GuestAddress(value);
     }
 
+    /**
+     * An address as a user writes it: hex with {@code 0x} or decimal, {@code _} allowed between
+     * digits, unsigned 64-bit. An {@link IllegalArgumentException} naming the text otherwise.
+     */
+    public static GuestAddress parse(String text) {
+        try {
+            String t = text.strip().toLowerCase().replace("_", "");
+            return new GuestAddress(t.startsWith("0x") ? Long.parseUnsignedLong(t.substring(2), 16) : Long.parseUnsignedLong(t));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("bad address '" + text + "' (e.g. 0x1000 or 4096)");
+        }
+    }
+
     /** {@code this + offset} ({@code offset} unsigned); an {@link ArithmeticException} if that passes 2^64. */
     public GuestAddress plus(long offset) {
         long sum = value + offset;

@@ -1,5 +1,7 @@
 package io.actorvm.control.api;
 
+import io.actorvm.vmm.actors.cluster.HostPort;
+
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Path;
@@ -49,14 +51,14 @@ public sealed interface ApiEndpoint {
             throw new IllegalArgumentException("bad --api address '" + spec + "' (use tcp:HOST:PORT, e.g. tcp:127.0.0.1:8080; "
                     + "for a Unix socket use --api-sock PATH)");
         }
-        String hostPort = spec.substring(4);
-        int colon = hostPort.lastIndexOf(':');
-        if (colon <= 0 || !hostPort.substring(colon + 1).matches("\\d{1,5}") || Integer.parseInt(hostPort.substring(colon + 1)) > 65535) {
+        HostPort hostPort;
+        try {
+            hostPort = HostPort.parse(spec.substring(4), "--api");
+        } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("bad --api address '" + spec + "' (use tcp:HOST:PORT, e.g. tcp:127.0.0.1:8080)");
         }
-        String host = hostPort.substring(0, colon);
-        if (host.startsWith("[") && host.endsWith("]")) host = host.substring(1, host.length() - 1);
-        int port = Integer.parseInt(hostPort.substring(colon + 1));
+        String host = hostPort.host();
+        int port = hostPort.port();
         boolean loopback;
         try {
             loopback = InetAddress.getByName(host).isLoopbackAddress();

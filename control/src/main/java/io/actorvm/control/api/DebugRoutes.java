@@ -206,9 +206,8 @@ final class DebugRoutes extends AllDirectives {
 
     static long parseAddress(String text, String what) {
         try {
-            String t = text.strip().toLowerCase().replace("_", "");
-            return t.startsWith("0x") ? Long.parseUnsignedLong(t.substring(2), 16) : Long.parseUnsignedLong(t);
-        } catch (NumberFormatException e) {
+            return GuestAddress.parse(text).value();
+        } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(what + " must be an address such as 0x1000 or 4096, not '" + text + "'");
         }
     }

@@ -38,12 +38,20 @@ final class ApiClient {
 
     /** Sends {@code method target} with {@code json} as its body (none when null). */
     Response send(String method, String target, String json) throws IOException, InterruptedException {
+        return send(method, target, json, ANSWER_WITHIN);
+    }
+
+    /** What a request may take to be answered over TCP unless it says (the Unix socket waits as long as the API takes). */
+    static final Duration ANSWER_WITHIN = Duration.ofSeconds(60);
+
+    /** As {@link #send(String, String, String)}, for a request the API may take up to {@code answerWithin} to answer. */
+    Response send(String method, String target, String json, Duration answerWithin) throws IOException, InterruptedException {
         byte[] body = json == null ? new byte[0] : json.getBytes(StandardCharsets.UTF_8);
         return switch (endpoint) {
             case ApiEndpoint.UnixSocket u -> overSocket(u, method, target, body);
             case ApiEndpoint.Tcp t -> {
                 HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://" + t.host() + ":" + t.port() + target))
-                        .method(method, HttpRequest.BodyPublishers.ofByteArray(body)).timeout(Duration.ofSeconds(60));
+                        .method(method, HttpRequest.BodyPublishers.ofByteArray(body)).timeout(answerWithin);
                 if (json != null) b.header("Content-Type", "application/json");
                 if (token != null) b.header("Authorization", "Bearer " + token);
                 HttpResponse<String> r = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build()

@@ -2,6 +2,7 @@ package io.actorvm.control.cli;
 
 import io.actorvm.control.api.ApiEndpoint;
 import io.actorvm.kvm.VcpuState;
+import io.actorvm.mmu.GuestAddress;
 import io.actorvm.persistence.SnapshotException;
 import io.actorvm.vmm.actors.snapshot.SnapshotInspection;
 import io.actorvm.vmm.actors.snapshot.SnapshotStore;
@@ -153,17 +154,21 @@ final class InspectCommand implements Runnable {
         @Option(names = "--virtual", description = "ADDR is virtual: translated by the page tables of --cpu") boolean virtual;
         @Option(names = "--cpu", paramLabel = "N", defaultValue = "0", description = "whose page tables (default ${DEFAULT-VALUE})") int cpu;
 
+        /** ADDR, once LEN is checked too (both sides, stored or live, take the same arguments). */
+        private long checkedAddress() {
+            if (length <= 0 || length > (1 << 20)) throw new IllegalArgumentException("LEN must be between 1 and 1048576, not " + length);
+            return GuestAddress.parse(address).value();
+        }
+
         @Override
         public Integer call() {
             return parent.inspect(s -> {
-                long addr = parseAddress(address);
-                if (length <= 0 || length > (1 << 20)) throw new IllegalArgumentException("LEN must be between 1 and 1048576, not " + length);
+                long addr = checkedAddress();
                 if (virtual && (cpu < 0 || cpu >= s.vcpuCount())) throw new IllegalArgumentException("the snapshot has no vCPU " + cpu);
                 byte[] bytes = virtual ? s.readVirtual(cpu, addr, length) : s.readPhysical(addr, length);
                 System.out.print(hexDump(addr, bytes));
             }, vm -> {
-                long addr = parseAddress(address);
-                if (length <= 0 || length > (1 << 20)) throw new IllegalArgumentException("LEN must be between 1 and 1048576, not " + length);
+                long addr = checkedAddress();
                 System.out.print(hexDump(addr, vm.memory(addr, length, virtual, cpu)));
             }, "mem");
         }
@@ -193,15 +198,6 @@ final class InspectCommand implements Runnable {
                 if (lines.isEmpty()) System.out.println("the snapshot has no virtio devices");
                 lines.forEach(System.out::println);
             }, null, "virtqueues");
-        }
-    }
-
-    static long parseAddress(String text) {
-        try {
-            String t = text.strip().toLowerCase().replace("_", "");
-            return t.startsWith("0x") ? Long.parseUnsignedLong(t.substring(2), 16) : Long.parseLong(t);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("bad address '" + text + "' (e.g. 0x1000 or 4096)");
         }
     }
 

@@ -117,7 +117,9 @@ final class LiveVm {
         if (count != null) body.put("count", count);
         if (until != null) body.put("until", until);
         if (timeoutMillis != null) body.put("timeout_ms", timeoutMillis);
-        ApiClient.Response r = client.send("PUT", "/debug/step", body.toString());
+        // The API answers when the step ends, which may be the step's own timeout (up to 300 s).
+        java.time.Duration within = ApiClient.ANSWER_WITHIN.plusMillis(timeoutMillis == null ? 60_000 : timeoutMillis);
+        ApiClient.Response r = client.send("PUT", "/debug/step", body.toString(), within);
         JsonNode j = json(r);
         refuseUnlessOk(r, j);
         return j;

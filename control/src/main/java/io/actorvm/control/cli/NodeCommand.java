@@ -7,6 +7,7 @@ import io.actorvm.control.api.ApiEndpoint;
 import io.actorvm.control.api.ClusterVms;
 import io.actorvm.control.api.ControlApi;
 import io.actorvm.control.api.ServeApi;
+import io.actorvm.vmm.actors.cluster.HostPort;
 import io.actorvm.vmm.actors.cluster.VmCluster;
 import io.actorvm.vmm.actors.journal.Journal;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -80,9 +81,7 @@ final class NodeCommand implements Callable<Integer> {
             Files.createDirectories(dataDir);
             if (!downAfter.matches("\\d{1,4}(ms|s|m)")) throw new IllegalArgumentException("--down-after takes a duration such as 7s or 500ms, not " + downAfter);
             if (migrationPort < 0 || migrationPort > 65535) throw new IllegalArgumentException("--migration-port must be 0 to 65535, not " + migrationPort);
-            if (migrationAdvertise != null && !migrationAdvertise.matches(".+:\\d{1,5}")) {
-                throw new IllegalArgumentException("--migration-advertise takes HOST:PORT, not " + migrationAdvertise);
-            }
+            if (migrationAdvertise != null) HostPort.parse(migrationAdvertise, "--migration-advertise");
             config = clusterConfig(host, port, seeds, downAfter)
                     .withFallback(ConfigFactory.empty().withValue("actorvm.migration.port", ConfigValueFactory.fromAnyRef(migrationPort))
                             .withValue("actorvm.migration.advertise", ConfigValueFactory.fromAnyRef(migrationAdvertise == null ? "" : migrationAdvertise)))
@@ -135,9 +134,7 @@ final class NodeCommand implements Callable<Integer> {
     static Config clusterConfig(String host, int port, List<String> seeds, String downAfter) {
         List<String> seedNodes = new ArrayList<>();
         for (String s : seeds.isEmpty() ? List.of(host + ":" + port) : seeds) {
-            int colon = s.lastIndexOf(':');
-            if (colon <= 0 || !s.substring(colon + 1).matches("\\d{1,5}")) throw new IllegalArgumentException("--seed takes HOST:PORT, not " + s);
-            seedNodes.add("\"pekko://actorvm@" + s + "\"");
+            seedNodes.add("\"pekko://actorvm@" + HostPort.parse(s, "--seed") + "\"");
         }
         return ConfigFactory.parseString("""
                 pekko.actor.provider = cluster

@@ -2,6 +2,7 @@ package io.actorvm.control.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.actorvm.control.api.ApiEndpoint;
+import io.actorvm.mmu.GuestAddress;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -39,7 +40,7 @@ final class StepCommand implements Callable<Integer> {
         try {
             endpoint = api.endpoint();
             if (endpoint == null) throw new IllegalArgumentException("say where the VM's API is: --api-sock PATH or --api tcp:HOST:PORT");
-            if (until != null) InspectCommand.parseAddress(until);
+            if (until != null) GuestAddress.parse(until);
             if (timeoutSeconds < 1 || timeoutSeconds > 300) throw new IllegalArgumentException("--timeout must be between 1 and 300 seconds");
         } catch (IllegalArgumentException e) {
             System.err.println("actorvm: " + e.getMessage());

@@ -77,8 +77,7 @@ public final class VmCluster {
         String advertise = settings.getString("advertise");
         CompletionStage<java.net.InetSocketAddress> migrations = io.actorvm.vmm.actors.migration.MigrationLink.listen(system, bindHost,
                 settings.getInt("port"), io.actorvm.vmm.actors.snapshot.SnapshotStore.open(dataDir)).thenApply(bound -> advertise.isEmpty() ? bound
-                : java.net.InetSocketAddress.createUnresolved(advertise.substring(0, advertise.lastIndexOf(':')),
-                        Integer.parseInt(advertise.substring(advertise.lastIndexOf(':') + 1))));
+                : HostPort.parse(advertise, "actorvm.migration.advertise").unresolved());
         c.localHost = system.systemActorOf(VmHost.create(c.sharding, migrations, dataDir), "vm-host", Props.empty());
         c.sharding.init(Entity.of(VmEntity.KEY, ctx -> VmEntity.create(ctx.getEntityId(), dataDir, node, c.placement))
                 .withSettings(ClusterShardingSettings.create(system).withRememberEntities(true))
@@ -129,9 +128,8 @@ public final class VmCluster {
             return hostOn(node, MIGRATION_ASK).thenCompose(host -> AskPattern.<VmHost.Command, StatusReply<String>>ask(host,
                     VmHost.GetMigrationEndpoint::new, MIGRATION_ASK, system.scheduler())).thenApply(reply -> {
                 if (reply.isError()) throw new IllegalStateException(reply.getError().getMessage());
-                String at = reply.getValue();
-                int colon = at.lastIndexOf(':');
-                return new java.net.InetSocketAddress(at.substring(0, colon), Integer.parseInt(at.substring(colon + 1)));
+                HostPort at = HostPort.parse(reply.getValue(), "node " + node + "'s migration endpoint");
+                return new java.net.InetSocketAddress(at.host(), at.port());
             });
         }
 

@@ -165,53 +165,112 @@ class VmEntityTest {
     void anEntityStartingAwayFromTheMovesTargetHasTheTargetStopItsRunnerFirst() throws Exception {
         ActorTestKit kit = ActorTestKit.create("entity4", config());
         try {
-            VmConfig config = new VmConfig("mover", Path.of("/guests/counter.elf"), "every=10", 16L << 20, 1);
-            var journal = kit.spawn(io.actorvm.vmm.actors.journal.VmJournal.create("mover"));
-            for (var e : java.util.List.of(VmEvents.defined(config), VmEvents.started(),
-                    VmEvents.migrated("127.0.0.1:2551", VmEntity.LEAVING, "snap-1", 1, 1000, "127.0.0.1:2552"))) {
-                TestProbe<Done> written = kit.createTestProbe();
-                journal.tell(new io.actorvm.vmm.actors.journal.VmJournal.Record(e, written.getRef()));
-                written.receiveMessage(WAIT);
-            }
-            kit.stop(journal);
-
-            java.util.concurrent.CompletableFuture<Done> released = new java.util.concurrent.CompletableFuture<>();
-            java.util.List<String> asked = new java.util.concurrent.CopyOnWriteArrayList<>(), placed = new java.util.concurrent.CopyOnWriteArrayList<>();
-            VmEntity.Placement placement = new VmEntity.Placement() {
-                @Override
-                public boolean canHost(String node) {
-                    return true;
-                }
-
-                @Override
-                public java.util.concurrent.CompletionStage<Done> placeOn(String vm, String node) {
-                    placed.add(vm + " " + node);
-                    return java.util.concurrent.CompletableFuture.completedFuture(Done.getInstance());
-                }
-
-                @Override
-                public java.util.concurrent.CompletionStage<java.net.InetSocketAddress> migrationEndpoint(String node) {
-                    return java.util.concurrent.CompletableFuture.failedFuture(new IllegalStateException("none"));
-                }
-
-                @Override
-                public java.util.concurrent.CompletionStage<Done> release(String node, String vm, long epoch) {
-                    asked.add(node + " " + vm + " " + epoch);
-                    return released;
-                }
-            };
-            var vm = kit.spawn(VmEntity.create("mover", data, "127.0.0.1:2553", placement));
-            org.awaitility.Awaitility.await().atMost(WAIT).until(() -> !asked.isEmpty());
-            assertEquals(java.util.List.of("127.0.0.1:2552 mover 1"), asked);
+            MoveTarget target = new MoveTarget();
+            var released = new java.util.concurrent.CompletableFuture<Done>();
+            target.answers.add(released);
+            var vm = startAwayFromTheMove(kit, target);
+            org.awaitility.Awaitility.await().atMost(WAIT).until(() -> !target.asked.isEmpty());
+            assertEquals(java.util.List.of("127.0.0.1:2552 mover 1"), target.asked);
             Thread.sleep(300);
             assertEquals("not running", info(kit, vm).state(), "nothing runs here before the target let go");
-            assertEquals(java.util.List.of(), placed, "nothing placed here before the target let go");
+            assertEquals(java.util.List.of(), target.placed, "nothing placed here before the target let go");
 
             released.complete(Done.getInstance());
             // Then it is run here, its placement journaled and its shard asked to stay here (the test's kernel does not exist, so that start fails).
-            org.awaitility.Awaitility.await().atMost(WAIT).until(() -> placed.contains("mover 127.0.0.1:2553"));
+            org.awaitility.Awaitility.await().atMost(WAIT).until(() -> target.placed.contains("mover 127.0.0.1:2553"));
         } finally {
             kit.shutdownTestKit();
+        }
+    }
+
+    /** The target is up but its answer fails (timeout, lost message): asked again 2 s later, still nothing run meanwhile. */
+    @Test
+    void aTargetThatDoesNotConfirmIsAskedAgainAndNothingRunsUntilItDoes() throws Exception {
+        ActorTestKit kit = ActorTestKit.create("entity5", config());
+        try {
+            MoveTarget target = new MoveTarget();
+            target.answers.add(java.util.concurrent.CompletableFuture.failedFuture(new java.util.concurrent.TimeoutException("no answer in 5 s")));
+            var second = new java.util.concurrent.CompletableFuture<Done>();
+            target.answers.add(second);
+            var vm = startAwayFromTheMove(kit, target);
+            org.awaitility.Awaitility.await().atMost(WAIT).until(() -> target.asked.size() == 1);
+            long first = System.nanoTime();
+            org.awaitility.Awaitility.await().atMost(WAIT).until(() -> target.asked.size() == 2);
+            long apart = (System.nanoTime() - first) / 1_000_000;
+            assertTrue(apart >= 1500, "asked again " + apart + " ms after the failed answer, not at once");
+            assertEquals(java.util.List.of("127.0.0.1:2552 mover 1", "127.0.0.1:2552 mover 1"), target.asked);
+            assertEquals("not running", info(kit, vm).state());
+            assertEquals(java.util.List.of(), target.placed, "nothing placed here while the target has not let go");
+
+            second.complete(Done.getInstance());
+            org.awaitility.Awaitility.await().atMost(WAIT).until(() -> target.placed.contains("mover 127.0.0.1:2553"));
+            assertEquals(2, target.asked.size());
+        } finally {
+            kit.shutdownTestKit();
+        }
+    }
+
+    /** The target's answer fails and then the target is no longer up (downed: it runs nothing): the VM runs here without asking again. */
+    @Test
+    void aTargetThatFailsToAnswerAndThenGoesDownIsNotWaitedFor() throws Exception {
+        ActorTestKit kit = ActorTestKit.create("entity6", config());
+        try {
+            MoveTarget target = new MoveTarget();
+            target.answers.add(java.util.concurrent.CompletableFuture.failedFuture(new IllegalStateException("the node is unreachable")));
+            startAwayFromTheMove(kit, target);
+            org.awaitility.Awaitility.await().atMost(WAIT).until(() -> target.asked.size() == 1);
+            target.up = false;
+            org.awaitility.Awaitility.await().atMost(WAIT).until(() -> target.placed.contains("mover 127.0.0.1:2553"));
+            assertEquals(1, target.asked.size(), "a node that is down is not asked");
+        } finally {
+            kit.shutdownTestKit();
+        }
+    }
+
+    /**
+     * Journals a counter VM "mover" that was running on 127.0.0.1:2551 and committed a live move to
+     * 127.0.0.1:2552 (epoch 1), then starts its entity on 127.0.0.1:2553.
+     */
+    private ActorRef<VmEntity.Command> startAwayFromTheMove(ActorTestKit kit, MoveTarget target) {
+        VmConfig config = new VmConfig("mover", Path.of("/guests/counter.elf"), "every=10", 16L << 20, 1);
+        var journal = kit.spawn(io.actorvm.vmm.actors.journal.VmJournal.create("mover"));
+        for (var e : java.util.List.of(VmEvents.defined(config), VmEvents.started(),
+                VmEvents.migrated("127.0.0.1:2551", VmEntity.LEAVING, "snap-1", 1, 1000, "127.0.0.1:2552"))) {
+            TestProbe<Done> written = kit.createTestProbe();
+            journal.tell(new io.actorvm.vmm.actors.journal.VmJournal.Record(e, written.getRef()));
+            written.receiveMessage(WAIT);
+        }
+        kit.stop(journal);
+        return kit.spawn(VmEntity.create("mover", data, "127.0.0.1:2553", target));
+    }
+
+    /** The cluster as an entity away from its move's target sees it: the target's answers to release, in order. */
+    private static final class MoveTarget implements VmEntity.Placement {
+        final java.util.Queue<java.util.concurrent.CompletableFuture<Done>> answers = new java.util.concurrent.ConcurrentLinkedQueue<>();
+        final java.util.List<String> asked = new java.util.concurrent.CopyOnWriteArrayList<>(), placed = new java.util.concurrent.CopyOnWriteArrayList<>();
+        volatile boolean up = true;
+
+        @Override
+        public boolean canHost(String node) {
+            return up || !node.equals("127.0.0.1:2552");
+        }
+
+        @Override
+        public java.util.concurrent.CompletionStage<Done> placeOn(String vm, String node) {
+            placed.add(vm + " " + node);
+            return java.util.concurrent.CompletableFuture.completedFuture(Done.getInstance());
+        }
+
+        @Override
+        public java.util.concurrent.CompletionStage<java.net.InetSocketAddress> migrationEndpoint(String node) {
+            return java.util.concurrent.CompletableFuture.failedFuture(new IllegalStateException("none"));
+        }
+
+        @Override
+        public java.util.concurrent.CompletionStage<Done> release(String node, String vm, long epoch) {
+            asked.add(node + " " + vm + " " + epoch);
+            var answer = answers.poll();
+            return answer != null ? answer : new java.util.concurrent.CompletableFuture<>();
         }
     }
 
