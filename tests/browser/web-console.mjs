@@ -6,7 +6,9 @@
 import { chromium } from "playwright-core";
 
 const [base, helloElf, echoElf, screenshot] = process.argv.slice(2);
-const step = (what) => console.log("web-console: " + what);
+const started = Date.now();
+// Each step with the seconds since the start: in the emulated host a slow step shows where.
+const step = (what) => console.log(`web-console: ${what} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
@@ -15,17 +17,21 @@ let page;
 try {
   page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
   // Generous: in the emulated KVM host Chromium itself runs emulated, 10 to 20 times slower.
-  const stepTimeout = Number(process.env.STEP_TIMEOUT_MS || 180000);
+  const stepTimeout = Number(process.env.STEP_TIMEOUT_MS || 300000);
+  // Polled twice a second, not every animation frame: reading the terminal's buffer 60 times a
+  // second costs an emulated Chromium the CPU the VMM needs to produce the text.
+  const polled = { polling: 500 };
   page.setDefaultTimeout(stepTimeout);
   page.on("console", (m) => console.log("page console: " + m.text()));
   // Not "load": that waits for every stylesheet and for layout of the whole page, which in the
   // emulated host once took longer than 180 s while the page already worked. What the steps need
   // is the DOM and app.js (deferred, so it has run by DOMContentLoaded).
   await page.goto(base + "/ui/", { waitUntil: "domcontentloaded", timeout: 2 * stepTimeout });
-  await page.waitForFunction(() => typeof window.terminalText === "function");
+  await page.waitForFunction(() => typeof window.terminalText === "function", null, polled);
+  step("the page is loaded");
   const terminalText = () => page.evaluate(() => window.terminalText());
   const waitForTerminal = async (text) => {
-    await page.waitForFunction((t) => window.terminalText().includes(t), text);
+    await page.waitForFunction((t) => window.terminalText().includes(t), text, polled);
   };
   const create = async (name, kernel) => {
     await page.fill("#create-form input[name=name]", name);
@@ -47,6 +53,7 @@ try {
   step("typed abc into the echo guest and saw it echoed");
 
   await page.click(`#vm-rows tr[data-vm="echo"] button[data-action=snapshot]`);
+  step("asked for a snapshot");
   const snapshot = page.locator("#timeline li[data-snapshot]").first();
   await snapshot.waitFor();
   const id = await snapshot.getAttribute("data-snapshot");
@@ -56,7 +63,8 @@ try {
   await page.keyboard.type("x"); // after the snapshot: gone again once it is restored
   await waitForTerminal("abcx");
   await snapshot.locator("button[data-action=restore]").click();
-  await page.waitForFunction(() => !window.terminalText().includes("abcx"));
+  step("asked to restore " + id);
+  await page.waitForFunction(() => !window.terminalText().includes("abcx"), null, polled);
   await page.locator(`#vm-rows tr[data-vm="echo"] td[data-field=state]:text-is("running")`).waitFor();
   await page.click("#terminal");
   await page.keyboard.type("yz");

@@ -112,13 +112,20 @@ function row(vm, now) {
   return tr;
 }
 
+let refreshing = false;
+
 async function refresh() {
+  // One listing at a time: a server slower than the timer is not asked again before it answered.
+  if (refreshing) return;
+  refreshing = true;
   let vms;
   try {
     vms = await api("GET", "/vms");
   } catch (e) {
     say(e.message);
     return;
+  } finally {
+    refreshing = false;
   }
   const now = Date.now();
   const rows = document.getElementById("vm-rows");
