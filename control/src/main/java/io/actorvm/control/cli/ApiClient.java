@@ -23,6 +23,9 @@ import java.time.Duration;
 final class ApiClient {
     record Response(int status, String body) {}
 
+    /** What a request may take to be answered over TCP unless it says (the Unix socket waits as long as the API takes). */
+    static final Duration ANSWER_WITHIN = Duration.ofSeconds(60);
+
     private final ApiEndpoint endpoint;
     private final String token;
 
@@ -40,9 +43,6 @@ final class ApiClient {
     Response send(String method, String target, String json) throws IOException, InterruptedException {
         return send(method, target, json, ANSWER_WITHIN);
     }
-
-    /** What a request may take to be answered over TCP unless it says (the Unix socket waits as long as the API takes). */
-    static final Duration ANSWER_WITHIN = Duration.ofSeconds(60);
 
     /** As {@link #send(String, String, String)}, for a request the API may take up to {@code answerWithin} to answer. */
     Response send(String method, String target, String json, Duration answerWithin) throws IOException, InterruptedException {

@@ -112,14 +112,13 @@ final class LiveVm {
     }
 
     /** Steps vCPU {@code vcpu}; the API's answer (vcpu, steps, rip, ended). */
-    JsonNode step(int vcpu, Long count, String until, Long timeoutMillis) throws IOException, InterruptedException, Refused {
+    JsonNode step(int vcpu, Long count, String until, long timeoutMillis) throws IOException, InterruptedException, Refused {
         ObjectNode body = JSON.createObjectNode().put("vcpu", vcpu);
         if (count != null) body.put("count", count);
         if (until != null) body.put("until", until);
-        if (timeoutMillis != null) body.put("timeout_ms", timeoutMillis);
+        body.put("timeout_ms", timeoutMillis);
         // The API answers when the step ends, which may be the step's own timeout (up to 300 s).
-        java.time.Duration within = ApiClient.ANSWER_WITHIN.plusMillis(timeoutMillis == null ? 60_000 : timeoutMillis);
-        ApiClient.Response r = client.send("PUT", "/debug/step", body.toString(), within);
+        ApiClient.Response r = client.send("PUT", "/debug/step", body.toString(), ApiClient.ANSWER_WITHIN.plusMillis(timeoutMillis));
         JsonNode j = json(r);
         refuseUnlessOk(r, j);
         return j;
