@@ -181,9 +181,13 @@ public final class VmCluster {
      * Defines a new VM on the node that has the fewest VMs asked to live on it (a member with none
      * counts zero), so VMs spread over the cluster whichever node's API made them: its shard's place
      * is asked for there, and the definition is sent from there ({@link VmHost}), so its shard starts
-     * there. Completes with the entity's answer to the definition.
+     * there. Completes with the entity's answer to the definition. Each ask waits {@code timeout};
+     * one that is not answered in time is sent again, to the same place, up to {@link #DEFINE_ASKS}
+     * asks in all (the first entity of a node that has just joined may take longer than one ask to
+     * start and recover): as one request, so a definition that did land is answered as done.
      */
     public CompletionStage<StatusReply<Done>> define(String vm, byte[] definition, Duration timeout) {
+        String request = java.util.UUID.randomUUID().toString();
         var allocation = ExternalShardAllocation.get(system).getClient(VmEntity.KEY.name());
         // The places asked for are read from a majority of nodes; a slow cluster that cannot answer
         // in time places the VM by members alone rather than refuse it.
@@ -197,11 +201,25 @@ public final class VmCluster {
             // Defined from the chosen node's host; without one (not registered yet), from here.
             return placement.placeOn(vm, chosen).handle((d, failure) -> d)
                     .thenCompose(d -> hostOn(chosen, timeout)).handle((host, failure) -> host)
-                    .thenCompose(host -> host == null
-                            ? vm(vm).<StatusReply<Done>>ask(r -> new VmEntity.Define(definition, r), timeout)
-                            : AskPattern.<VmHost.Command, StatusReply<Done>>ask(host, r -> new VmHost.DefineHere(vm, definition, r), timeout,
-                                    system.scheduler()));
+                    .thenCompose(host -> askDefine(host, vm, definition, request, timeout, DEFINE_ASKS));
         });
+    }
+
+    /** How many times {@link #define} asks before it gives up. */
+    static final int DEFINE_ASKS = 4;
+
+    private CompletionStage<StatusReply<Done>> askDefine(ActorRef<VmHost.Command> host, String vm, byte[] definition, String request,
+                                                        Duration timeout, int asksLeft) {
+        CompletionStage<StatusReply<Done>> asked = host == null
+                ? vm(vm).ask(r -> new VmEntity.Define(definition, request, r), timeout)
+                : AskPattern.ask(host, r -> new VmHost.DefineHere(vm, definition, request, r), timeout, system.scheduler());
+        return asked.handle((reply, failure) -> {
+            if (failure == null) return CompletableFuture.completedFuture(reply);
+            Throwable cause = failure instanceof java.util.concurrent.CompletionException c && c.getCause() != null ? c.getCause() : failure;
+            if (!(cause instanceof java.util.concurrent.TimeoutException) || asksLeft <= 1) return CompletableFuture.<StatusReply<Done>>failedFuture(cause);
+            system.log().warn("VM {}: its definition was not answered within {}; asking again ({} more at most)", vm, timeout, asksLeft - 1);
+            return askDefine(host, vm, definition, request, timeout, asksLeft - 1);
+        }).thenCompose(next -> next);
     }
 
     /** The {@link VmHost} of node {@code node}, from the receptionist. */

@@ -45,8 +45,12 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
 
     public sealed interface Command {}
 
-    /** Defines the VM: {@code definition} is a {@link VmEvent.Defined} in protobuf; refused when the name is taken. */
-    public record Define(byte[] definition, ActorRef<StatusReply<Done>> replyTo) implements Command, KryoSerializable {}
+    /**
+     * Defines the VM: {@code definition} is a {@link VmEvent.Defined} in protobuf; refused when the
+     * name is taken, unless by this same {@code request} (a client's id for its define, sent again
+     * when an answer was lost or late: answered as done). An empty request is never taken as a retry.
+     */
+    public record Define(byte[] definition, String request, ActorRef<StatusReply<Done>> replyTo) implements Command, KryoSerializable {}
 
     /**
      * A command of the VM's own protocol, for its runner. {@link Vm.Start} makes a runner from the
@@ -170,15 +174,16 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
      * Recovered from the journal: the definition (null before one), the lifecycle, the newest
      * snapshot, the node its last runner was placed on ("" if none).
      */
-    public record State(VmEvent.Defined definition, Lifecycle lifecycle, String lastSnapshot, String node, String placedFor, long events,
-                        long epoch, String movedTo) {
+    public record State(VmEvent.Defined definition, String definedBy, Lifecycle lifecycle, String lastSnapshot, String node, String placedFor,
+                        long events, long epoch, String movedTo) {
         /** Whether the VM was meant to be running (running or paused) as the journal last heard. */
         boolean live() {
             return lifecycle == Lifecycle.RUNNING || lifecycle == Lifecycle.PAUSED;
         }
 
         State apply(VmEvent e) {
-            VmEvent.Defined d = definition == null && e.hasDefined() ? e.getDefined() : definition;
+            boolean defines = definition == null && e.hasDefined();
+            VmEvent.Defined d = defines ? e.getDefined() : definition;
             Lifecycle l = switch (e.getEventCase()) {
                 case DEFINED -> lifecycle == Lifecycle.NEW ? Lifecycle.DEFINED : lifecycle;
                 case STARTED, RESUMED, RESTORED -> Lifecycle.RUNNING;
@@ -190,7 +195,7 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
             // A placement names the snapshot its runner starts from (a live migration's, on the target).
             String snapshot = e.hasSnapshotTaken() ? e.getSnapshotTaken().getSnapshotId()
                     : e.hasPlaced() && !e.getPlaced().getSnapshotId().isEmpty() ? e.getPlaced().getSnapshotId() : lastSnapshot;
-            return new State(d, l, snapshot, e.hasPlaced() ? e.getPlaced().getNode() : node,
+            return new State(d, defines ? e.getRequest() : definedBy, l, snapshot, e.hasPlaced() ? e.getPlaced().getNode() : node,
                     e.hasPlaced() ? e.getPlaced().getReason() : placedFor, events + 1,
                     e.hasPlaced() ? Math.max(epoch, e.getPlaced().getEpoch()) : epoch,
                     e.hasPlaced() ? e.getPlaced().getToNode() : movedTo);
@@ -243,7 +248,7 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
 
     @Override
     public State emptyState() {
-        return new State(null, Lifecycle.NEW, "", "", "", 0, 0, "");
+        return new State(null, "", Lifecycle.NEW, "", "", "", 0, 0, "");
     }
 
     @Override
@@ -537,8 +542,12 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
         if (!defined.getName().equals(name)) {
             return Effect().reply(d.replyTo(), StatusReply.error("a definition named " + defined.getName() + " sent to VM " + name));
         }
-        if (state.definition() != null) return Effect().reply(d.replyTo(), StatusReply.error("a VM named " + name + " exists already"));
-        VmEvent event = VmEvent.newBuilder().setTimestampMillis(System.currentTimeMillis()).setDefined(defined).build();
+        if (state.definition() != null) {
+            // The same request again (its first answer was lost or came too late): it did define the VM.
+            boolean retry = !d.request().isEmpty() && d.request().equals(state.definedBy()) && defined.equals(state.definition());
+            return Effect().reply(d.replyTo(), retry ? StatusReply.ack() : StatusReply.error("a VM named " + name + " exists already"));
+        }
+        VmEvent event = VmEvent.newBuilder().setTimestampMillis(System.currentTimeMillis()).setRequest(d.request()).setDefined(defined).build();
         return Effect().persist(event).thenReply(d.replyTo(), s -> StatusReply.ack());
     }
 

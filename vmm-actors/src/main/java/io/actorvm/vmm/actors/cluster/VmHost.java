@@ -42,8 +42,8 @@ public final class VmHost {
 
     public sealed interface Command {}
 
-    /** Defines VM {@code name} (its {@code definition} a protobuf {@code Defined}) through this node. */
-    public record DefineHere(String name, byte[] definition, ActorRef<StatusReply<Done>> replyTo) implements Command, KryoSerializable {}
+    /** Defines VM {@code name} (its {@code definition} a protobuf {@code Defined}) through this node; {@code request} as in {@link VmEntity.Define}. */
+    public record DefineHere(String name, byte[] definition, String request, ActorRef<StatusReply<Done>> replyTo) implements Command, KryoSerializable {}
 
     /** Where this node takes live migrations ({@code host:port}), or why it takes none. */
     public record GetMigrationEndpoint(ActorRef<StatusReply<String>> replyTo) implements Command, KryoSerializable {}
@@ -115,7 +115,7 @@ public final class VmHost {
     private Behavior<Command> behavior() {
         return Behaviors.receive(Command.class)
                 .onMessage(DefineHere.class, d -> {
-                    sharding.entityRefFor(VmEntity.KEY, d.name()).tell(new VmEntity.Define(d.definition(), d.replyTo()));
+                    sharding.entityRefFor(VmEntity.KEY, d.name()).tell(new VmEntity.Define(d.definition(), d.request(), d.replyTo()));
                     return Behaviors.same();
                 })
                 .onMessage(GetMigrationEndpoint.class, g -> {

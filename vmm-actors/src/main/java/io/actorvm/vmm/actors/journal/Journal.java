@@ -82,6 +82,11 @@ public record Journal(Dialect dialect, String url, String user, String password)
                 jdbc-journal.recovery-event-timeout = 120s
                 jdbc-journal.circuit-breaker.call-timeout = 60s
                 jdbc-snapshot-store.circuit-breaker.call-timeout = 60s
+                # Started with the actor system, not by the first VM that persists: else that VM's
+                # first command waits for Slick and its connection pool to start (on the emulated
+                # KVM host longer than a cluster's 30 s define).
+                pekko.persistence.journal.auto-start-journals = ["jdbc-journal"]
+                pekko.persistence.snapshot-store.auto-start-snapshot-stores = ["jdbc-snapshot-store"]
                 """.formatted(db));
     }
 

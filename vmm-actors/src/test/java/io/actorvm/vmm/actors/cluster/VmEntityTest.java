@@ -46,8 +46,12 @@ class VmEntityTest {
     }
 
     private static StatusReply<Done> define(ActorTestKit kit, ActorRef<VmEntity.Command> vm, byte[] definition) {
+        return define(kit, vm, definition, "");
+    }
+
+    private static StatusReply<Done> define(ActorTestKit kit, ActorRef<VmEntity.Command> vm, byte[] definition, String request) {
         TestProbe<StatusReply<Done>> reply = kit.createTestProbe();
-        vm.tell(new VmEntity.Define(definition, reply.getRef()));
+        vm.tell(new VmEntity.Define(definition, request, reply.getRef()));
         return reply.receiveMessage(WAIT);
     }
 
@@ -69,9 +73,15 @@ class VmEntityTest {
             assertTrue(define(kit, vm, new byte[] {(byte) 0xff, 1, 2}).isError(), "garbage is refused");
             StatusReply<Done> misnamed = define(kit, vm, definition("web-2"));
             assertTrue(misnamed.isError() && misnamed.getError().getMessage().contains("web-2"), misnamed.toString());
-            assertTrue(define(kit, vm, definition("web-1")).isSuccess());
-            StatusReply<Done> twice = define(kit, vm, definition("web-1"));
-            assertTrue(twice.isError() && twice.getError().getMessage().contains("exists already"), twice.toString());
+            assertTrue(define(kit, vm, definition("web-1"), "request-1").isSuccess());
+            // The same request sent again (its answer was late) did define the VM; any other is refused.
+            assertTrue(define(kit, vm, definition("web-1"), "request-1").isSuccess(), "a retry of the define that made it");
+            for (String other : new String[] {"", "request-2"}) {
+                StatusReply<Done> twice = define(kit, vm, definition("web-1"), other);
+                assertTrue(twice.isError() && twice.getError().getMessage().contains("exists already"), other + ": " + twice);
+            }
+            byte[] changed = VmEvents.definition(new VmConfig("web-1", Path.of("/guests/counter.elf"), "every=20", 16L << 20, 1)).toByteArray();
+            assertTrue(define(kit, vm, changed, "request-1").isError(), "the same request with another definition is no retry");
 
             VmEntity.Info after = info(kit, vm);
             assertTrue(after.defined());
@@ -117,6 +127,7 @@ class VmEntityTest {
             assertTrue(recovered.defined());
             assertEquals("127.0.0.1:2552", recovered.node());
             assertTrue(define(kit2, vm, definition("web-1")).isError());
+            assertTrue(define(kit2, vm, definition("web-1"), "request-1").isSuccess(), "the defining request is journaled");
         } finally {
             kit2.shutdownTestKit();
         }
@@ -280,10 +291,10 @@ class VmEntityTest {
         try {
             var serialization = SerializationExtension.get(kit.system().classicSystem());
             ActorRef<StatusReply<Done>> done = kit.<StatusReply<Done>>createTestProbe().getRef();
-            Object[] messages = {new VmEntity.Define(definition("a"), done), new VmEntity.Forward(new Vm.Start(done)),
+            Object[] messages = {new VmEntity.Define(definition("a"), "request-1", done), new VmEntity.Forward(new Vm.Start(done)),
                     new VmEntity.GetInfo(kit.<VmEntity.Info>createTestProbe().getRef()), new VmEntity.Migrate("127.0.0.1:2552", 200, 5, done),
                     new VmEntity.Info("a", definition("a"), "running", "127.0.0.1:2551", "snap-1", "round 2, 12 MiB sent"),
-                    new VmHost.DefineHere("a", definition("a"), done),
+                    new VmHost.DefineHere("a", definition("a"), "request-1", done),
                     new VmHost.GetMigrationEndpoint(kit.<StatusReply<String>>createTestProbe().getRef()),
                     new VmHost.Committed("a", definition("a"), "snap-2", 3), new VmHost.Release("a", 3, done)};
             for (Object m : messages) {
