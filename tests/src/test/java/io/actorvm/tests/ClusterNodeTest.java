@@ -19,7 +19,6 @@ import static io.actorvm.tests.FirecrackerApiGuestTest.curl;
 import static io.actorvm.tests.FirecrackerApiGuestTest.put;
 import static io.actorvm.tests.ServeGuestTest.JSON;
 import static io.actorvm.tests.ServeGuestTest.json;
-import static io.actorvm.tests.SnapshotRestoreTest.awaitOutput;
 import static io.actorvm.tests.SnapshotRestoreTest.processOutput;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -41,6 +40,19 @@ class ClusterNodeTest {
     record Node(String name, Process process, Path socket, Path out, int port) {
         String address() {
             return "127.0.0.1:" + port;
+        }
+    }
+
+    /**
+     * Waits until {@code condition} holds, as {@link SnapshotRestoreTest#awaitOutput} does, but
+     * asking once a second, not every 100 ms: each ask is a curl process and an API request that
+     * may cross nodes, and on the emulated KVM host's one CPU they slowed the nodes they asked.
+     */
+    static void awaitOutput(Path out, java.util.concurrent.Callable<Boolean> condition) throws java.io.IOException {
+        try {
+            org.awaitility.Awaitility.await().pollInterval(java.time.Duration.ofSeconds(1)).atMost(SnapshotRestoreTest.PROCESS_START).until(condition);
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            throw new AssertionError(e.getMessage() + processOutput(out), e);
         }
     }
 
@@ -76,12 +88,12 @@ class ClusterNodeTest {
     }
 
     /** Creates a counter VM through {@code n}'s API as the Firecracker guides do, and starts it. */
-    private static void createCounter(Node n, String name) throws Exception {
-        createCounter(n, name, 200000);
+    private static void createCounter(Node n, String name, long every) throws Exception {
+        createCounter(n, name, every, REST_MS);
     }
 
-    private static void createCounter(Node n, String name, long every) throws Exception {
-        createGuest(n, name, "counter", "every=" + every + " rest=" + REST_MS);
+    private static void createCounter(Node n, String name, long every, int restMs) throws Exception {
+        createGuest(n, name, "counter", "every=" + every + " rest=" + restMs);
     }
 
     /**
@@ -159,9 +171,11 @@ class ClusterNodeTest {
         all.addAll(List.of("--api-sock", n.socket().toString()));
         // Into a file, so that a CLI that does not end is stopped after its time and shown, not waited for.
         Path log = Files.createTempFile(dir, "vm-cli", ".out");
+        long t0 = System.nanoTime();
         Process p = new ProcessBuilder(GuestRun.cli(all.toArray(String[]::new))).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         boolean ended = p.waitFor(180, TimeUnit.SECONDS);
         if (!ended) p.destroyForcibly().waitFor();
+        System.out.printf("cluster-node: vm %s took %.1f s%n", String.join(" ", args), (System.nanoTime() - t0) / 1e9);
         String out = Files.readString(log, StandardCharsets.UTF_8);
         assertTrue(ended, "vm " + String.join(" ", args) + " ends within 180 s; it printed: " + out + "\nthe end of node " + n.name() + "'s log:\n" + logTail(n));
         assertEquals(0, p.exitValue(), "vm " + String.join(" ", args) + ": " + out);
@@ -184,7 +198,8 @@ class ClusterNodeTest {
                 // Two counters and two echo guests (which wait for input: the emulated KVM host has one CPU).
                 List<String> names = List.of("count-0", "count-1", "echo-2", "echo-3");
                 for (String name : names) {
-                    if (name.startsWith("count")) createCounter(a, name);
+                    // Counters that only have to show a line or two on the other node: one a second.
+                    if (name.startsWith("count")) createCounter(a, name, 200000, 1000);
                     else createGuest(a, name, "echo", "");
                 }
 
