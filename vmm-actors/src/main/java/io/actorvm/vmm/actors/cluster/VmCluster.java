@@ -209,16 +209,27 @@ public final class VmCluster {
     static final int DEFINE_ASKS = 4;
 
     private CompletionStage<StatusReply<Done>> askDefine(ActorRef<VmHost.Command> host, String vm, byte[] definition, String request,
-                                                        Duration timeout, int asksLeft) {
-        CompletionStage<StatusReply<Done>> asked = host == null
+                                                        Duration timeout, int asks) {
+        return askUntilAnswered(() -> host == null
                 ? vm(vm).ask(r -> new VmEntity.Define(definition, request, r), timeout)
-                : AskPattern.ask(host, r -> new VmHost.DefineHere(vm, definition, request, r), timeout, system.scheduler());
-        return asked.handle((reply, failure) -> {
-            if (failure == null) return CompletableFuture.completedFuture(reply);
+                : AskPattern.ask(host, r -> new VmHost.DefineHere(vm, definition, request, r), timeout, system.scheduler()), asks,
+                asksLeft -> system.log().warn("VM {}: its definition was not answered within {}; asking again ({} more at most)",
+                        vm, timeout, asksLeft));
+    }
+
+    /**
+     * Asks ({@code ask}) until an answer comes, at most {@code asks} times: only an ask that timed
+     * out is sent again (a failure that is an answer is not), after telling {@code again} how many
+     * asks are left after this one. The ask must be safe to repeat.
+     */
+    static <T> CompletionStage<T> askUntilAnswered(java.util.function.Supplier<CompletionStage<T>> ask, int asks,
+                                                   java.util.function.IntConsumer again) {
+        return ask.get().handle((answer, failure) -> {
+            if (failure == null) return CompletableFuture.completedFuture(answer);
             Throwable cause = failure instanceof java.util.concurrent.CompletionException c && c.getCause() != null ? c.getCause() : failure;
-            if (!(cause instanceof java.util.concurrent.TimeoutException) || asksLeft <= 1) return CompletableFuture.<StatusReply<Done>>failedFuture(cause);
-            system.log().warn("VM {}: its definition was not answered within {}; asking again ({} more at most)", vm, timeout, asksLeft - 1);
-            return askDefine(host, vm, definition, request, timeout, asksLeft - 1);
+            if (!(cause instanceof java.util.concurrent.TimeoutException) || asks <= 1) return CompletableFuture.<T>failedFuture(cause);
+            again.accept(asks - 2);
+            return askUntilAnswered(ask, asks - 1, again);
         }).thenCompose(next -> next);
     }
 
