@@ -82,10 +82,10 @@ public record Journal(Dialect dialect, String url, String user, String password)
                 jdbc-journal.recovery-event-timeout = 120s
                 jdbc-journal.circuit-breaker.call-timeout = 60s
                 jdbc-snapshot-store.circuit-breaker.call-timeout = 60s
-                # Not auto-started with the actor system: the journal and the snapshot store would
-                # then start Slick at once, and the one that waits for the other gives up after 20 s
-                # on a slow host (the emulated KVM host: the snapshot store failed so, and no snapshot
-                # could be journaled). Started by the first recovery, they start one after the other.
+                # Not auto-started (auto-start-journals): tried, the journal and the snapshot store
+                # both started Slick while the whole actor system started, and on the emulated KVM
+                # host the snapshot store gave up waiting for it after 20 s, so nothing could be
+                # journaled. Started when the first VM recovers, they have not failed so.
                 """.formatted(db));
     }
 
