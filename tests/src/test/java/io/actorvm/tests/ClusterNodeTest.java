@@ -49,11 +49,7 @@ class ClusterNodeTest {
      * may cross nodes, and on the emulated KVM host's one CPU they slowed the nodes they asked.
      */
     static void awaitOutput(Path out, java.util.concurrent.Callable<Boolean> condition) throws java.io.IOException {
-        try {
-            org.awaitility.Awaitility.await().pollInterval(java.time.Duration.ofSeconds(1)).atMost(SnapshotRestoreTest.PROCESS_START).until(condition);
-        } catch (org.awaitility.core.ConditionTimeoutException e) {
-            throw new AssertionError(e.getMessage() + processOutput(out), e);
-        }
+        SnapshotRestoreTest.awaitOutput(out, java.time.Duration.ofSeconds(1), condition);
     }
 
     static int freePort() throws Exception {

@@ -55,8 +55,13 @@ class SnapshotRestoreTest {
      * the failure shows what the process printed (the end of its stdout, all of its stderr).
      */
     static void awaitOutput(Path out, java.util.concurrent.Callable<Boolean> condition) throws IOException {
+        awaitOutput(out, java.time.Duration.ofMillis(100), condition);
+    }
+
+    /** As {@link #awaitOutput(Path, java.util.concurrent.Callable)}, asking {@code condition} every {@code pollEvery}. */
+    static void awaitOutput(Path out, java.time.Duration pollEvery, java.util.concurrent.Callable<Boolean> condition) throws IOException {
         try {
-            await().atMost(PROCESS_START).until(condition);
+            await().pollInterval(pollEvery).atMost(PROCESS_START).until(condition);
         } catch (org.awaitility.core.ConditionTimeoutException e) {
             throw new AssertionError(e.getMessage() + processOutput(out), e);
         }

@@ -201,7 +201,7 @@ public final class VmCluster {
             // Defined from the chosen node's host; without one (not registered yet), from here.
             return placement.placeOn(vm, chosen).handle((d, failure) -> d)
                     .thenCompose(d -> hostOn(chosen, timeout)).handle((host, failure) -> host)
-                    .thenCompose(host -> askDefine(host, vm, definition, request, timeout, DEFINE_ASKS));
+                    .thenCompose(host -> askDefine(host, vm, definition, request, timeout));
         });
     }
 
@@ -209,10 +209,10 @@ public final class VmCluster {
     static final int DEFINE_ASKS = 4;
 
     private CompletionStage<StatusReply<Done>> askDefine(ActorRef<VmHost.Command> host, String vm, byte[] definition, String request,
-                                                        Duration timeout, int asks) {
+                                                        Duration timeout) {
         return askUntilAnswered(() -> host == null
                 ? vm(vm).ask(r -> new VmEntity.Define(definition, request, r), timeout)
-                : AskPattern.ask(host, r -> new VmHost.DefineHere(vm, definition, request, r), timeout, system.scheduler()), asks,
+                : AskPattern.ask(host, r -> new VmHost.DefineHere(vm, definition, request, r), timeout, system.scheduler()), DEFINE_ASKS,
                 asksLeft -> system.log().warn("VM {}: its definition was not answered within {}; asking again ({} more at most)",
                         vm, timeout, asksLeft));
     }
