@@ -23,6 +23,7 @@ import java.util.concurrent.TimeUnit;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -140,8 +141,13 @@ class LiveMigrationTest {
             assertEquals(last, lastCount(run), "the source's guest counts no more once migrated out");
             assertTrue(run.command(r -> new Vm.Stop("moved", r)).isSuccess());
 
+            // The target built the machine while the pages came; the restore takes it.
+            Path memoryFile = Path.of(SnapshotStore.open(data).manifests().read(out.snapshotId()).getMemoryFile());
+            assertTrue(io.actorvm.vmm.actors.PreparedMachine.isKept(memoryFile), "a machine was built ahead for " + memoryFile);
+
             // The target's snapshot runs the guest on from where it was, not from zero.
             Restored there = startFrom(kit, config, out.snapshotId(), Duration.ofSeconds(60));
+            assertFalse(io.actorvm.vmm.actors.PreparedMachine.isKept(memoryFile), "the restore took the machine built ahead");
             var restored = there.vm();
             GuestRun.Capture console = there.console();
             await().atMost(Duration.ofSeconds(60)).until(() -> !ClusterNodeTest.counts(console.text()).isEmpty());

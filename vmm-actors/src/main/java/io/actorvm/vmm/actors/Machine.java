@@ -101,60 +101,35 @@ final class Machine implements AutoCloseable {
             throw e;
         }
 
-        Kvm kvm;
+        // A snapshot loaded from a memory file maps it copy-on-write: nothing is read until the
+        // guest touches it (on 4 KiB pages: a file mapping cannot be hugetlbfs, and stays lazy).
+        String memoryFile = snapshot == null ? "" : snapshot.chain().getFirst().getMemoryFile();
+        Machine m;
         try {
-            kvm = Kvm.open();
-        } catch (RuntimeException e) {
+            // A live migration's target builds the machine while the pages arrive: then only the
+            // state is loaded here, in the guest's downtime.
+            Machine prepared = memoryFile.isEmpty() ? null : PreparedMachine.take(java.nio.file.Path.of(memoryFile), map, config.cpus());
+            m = prepared != null ? prepared
+                    : shell(map, memoryFile.isEmpty() ? null : java.nio.file.Path.of(memoryFile), config.hugePages(),
+                    config.dataDir() != null, config.cpus());
+        } catch (RuntimeException | Error e) {
             closeAll(disks);
             taps.forEach(t -> { if (t != null) t.close(); });
             throw e;
         }
-        Machine m = null;
+        m.disks.addAll(disks);
+        m.taps.addAll(taps);
         try {
-            for (Capability needed : List.of(Capability.IRQCHIP, Capability.USER_MEMORY, Capability.SET_TSS_ADDR,
-                    Capability.PIT2, Capability.IMMEDIATE_EXIT)) {
-                if (kvm.checkExtension(needed) <= 0) throw new IllegalStateException("this host's KVM lacks " + needed);
-            }
-            int maxVcpus = Math.max(kvm.checkExtension(Capability.MAX_VCPUS), kvm.checkExtension(Capability.NR_VCPUS));
-            if (config.cpus() > maxVcpus) throw new IllegalArgumentException("this host's KVM allows at most " + maxVcpus + " vCPUs");
-            VmFd vm = kvm.createVm();
-            GuestMemory memory;
-            try {
-                // A snapshot loaded from a memory file maps it copy-on-write: nothing is read until the
-                // guest touches it (on 4 KiB pages: a file mapping cannot be hugetlbfs, and stays lazy).
-                String memoryFile = snapshot == null ? "" : snapshot.chain().getFirst().getMemoryFile();
-                memory = memoryFile.isEmpty() ? GuestMemory.allocate(map, config.hugePages())
-                        : GuestMemory.mapFile(map, java.nio.file.Path.of(memoryFile));
-            } catch (RuntimeException | Error e) {
-                vm.close();
-                throw e;
-            }
-            m = new Machine(kvm, vm, memory);
-            m.disks.addAll(disks);
-            m.taps.addAll(taps);
-            disks = List.of();
-            taps = List.of();
-            vm.setTssAddress(AddressMap.KVM_TSS_ADDRESS);
-            vm.setIdentityMapAddress(AddressMap.KVM_IDENTITY_MAP_ADDRESS);
-            vm.createIrqchip();
-            vm.createPit2();
-            int slot = 0;
-            // With a data directory the VM can be snapshotted: KVM logs dirty pages for incremental snapshots.
-            int slotFlags = config.dataDir() != null ? VmFd.MEM_LOG_DIRTY_PAGES : 0;
-            for (GuestMemory.Region r : memory.regions()) {
-                vm.setUserMemoryRegion(slot++, slotFlags, r.guestAddress().value(), r.size(), r.host().address());
-            }
-            List<CpuidEntry> supported = kvm.supportedCpuid();
+            GuestMemory memory = m.memory;
+            List<CpuidEntry> supported = m.supportedCpuid;
             m.guestCpuid = CpuidTemplate.forVcpu(supported, 0, config.cpus(), config.disabledCpuFeatures());
             if (snapshot != null) {
                 VmSnapshots.checkCpuFeatures(store, snapshot, m.guestCpuid);
                 m.restoredDeviceStates = VmSnapshots.deviceStates(store, snapshot);
                 VmSnapshots.restoreMemory(store, snapshot, memory);
-                vm.restoreState(VmSnapshots.vmState(store, snapshot));
+                m.vm.restoreState(VmSnapshots.vmState(store, snapshot));
                 for (int id = 0; id < config.cpus(); id++) {
-                    VcpuFd vcpu = vm.createVcpu(id);
-                    m.vcpus.add(vcpu);
-                    vcpu.restoreState(VmSnapshots.vcpuState(store, snapshot, id,
+                    m.vcpus.get(id).restoreState(VmSnapshots.vcpuState(store, snapshot, id,
                             CpuidTemplate.forVcpu(supported, id, config.cpus(), config.disabledCpuFeatures())));
                 }
                 m.finishSetup();
@@ -171,8 +146,7 @@ final class Machine implements AutoCloseable {
                     .orElse(new CpuidEntry(1, 0, 0, 0, 0, 0, 0));
             memory.write(GuestAddress.of(BootLayout.MP_TABLE), MpTable.build(BootLayout.MP_TABLE, config.cpus(), leaf1.eax(), leaf1.edx()));
             for (int id = 0; id < config.cpus(); id++) {
-                VcpuFd vcpu = vm.createVcpu(id);
-                m.vcpus.add(vcpu);
+                VcpuFd vcpu = m.vcpus.get(id);
                 vcpu.setCpuid(CpuidTemplate.forVcpu(supported, id, config.cpus(), config.disabledCpuFeatures()));
                 vcpu.setMsrs(BootMsrs.initial());
                 vcpu.setFpuDefaults();
@@ -186,12 +160,53 @@ final class Machine implements AutoCloseable {
             m.finishSetup();
             return m;
         } catch (RuntimeException | Error e) {
-            if (m != null) m.close();
-            else {
-                kvm.close();
-                closeAll(disks);
-                taps.forEach(t -> { if (t != null) t.close(); });
+            m.close();
+            throw e;
+        }
+    }
+
+    /**
+     * KVM's part of a machine, before anything of the guest is in it: the VM with its TSS, identity
+     * map, in-kernel irqchip and PIT; guest memory (fresh, or {@code memoryFile} mapped copy-on-write)
+     * in its slots, dirty-logged when {@code logDirty}; and {@code cpus} vCPUs in KVM's reset state
+     * (created after the irqchip, as KVM requires). Nothing here depends on a snapshot's content, so
+     * a migration's target builds it while the memory file is still being written ({@link PreparedMachine}).
+     */
+    static Machine shell(AddressMap map, java.nio.file.Path memoryFile, io.actorvm.mmu.HugePages hugePages, boolean logDirty, int cpus) {
+        Kvm kvm = Kvm.open();
+        Machine m = null;
+        try {
+            for (Capability needed : List.of(Capability.IRQCHIP, Capability.USER_MEMORY, Capability.SET_TSS_ADDR,
+                    Capability.PIT2, Capability.IMMEDIATE_EXIT)) {
+                if (kvm.checkExtension(needed) <= 0) throw new IllegalStateException("this host's KVM lacks " + needed);
             }
+            int maxVcpus = Math.max(kvm.checkExtension(Capability.MAX_VCPUS), kvm.checkExtension(Capability.NR_VCPUS));
+            if (cpus > maxVcpus) throw new IllegalArgumentException("this host's KVM allows at most " + maxVcpus + " vCPUs");
+            VmFd vm = kvm.createVm();
+            GuestMemory memory;
+            try {
+                memory = memoryFile == null ? GuestMemory.allocate(map, hugePages) : GuestMemory.mapFile(map, memoryFile);
+            } catch (RuntimeException | Error e) {
+                vm.close();
+                throw e;
+            }
+            m = new Machine(kvm, vm, memory);
+            vm.setTssAddress(AddressMap.KVM_TSS_ADDRESS);
+            vm.setIdentityMapAddress(AddressMap.KVM_IDENTITY_MAP_ADDRESS);
+            vm.createIrqchip();
+            vm.createPit2();
+            int slot = 0;
+            // With a data directory the VM can be snapshotted: KVM logs dirty pages for incremental snapshots.
+            int slotFlags = logDirty ? VmFd.MEM_LOG_DIRTY_PAGES : 0;
+            for (GuestMemory.Region r : memory.regions()) {
+                vm.setUserMemoryRegion(slot++, slotFlags, r.guestAddress().value(), r.size(), r.host().address());
+            }
+            m.supportedCpuid = kvm.supportedCpuid();
+            for (int id = 0; id < cpus; id++) m.vcpus.add(vm.createVcpu(id));
+            return m;
+        } catch (RuntimeException | Error e) {
+            if (m != null) m.close();
+            else kvm.close();
             throw e;
         }
     }
@@ -247,9 +262,11 @@ final class Machine implements AutoCloseable {
         snapshotMsrs = vcpus.getFirst().readableMsrs(candidates);
     }
 
-    /** Device registers from the snapshot this machine was restored from, by device name (empty otherwise). */
     /** Device states of the snapshot this machine was rebuilt from, encoded, by device name (checked when loaded). */
     java.util.Map<String, byte[]> restoredDeviceStates = java.util.Map.of();
+
+    /** The CPUID this host's KVM supports, from which each vCPU's is made. */
+    List<CpuidEntry> supportedCpuid = List.of();
 
     /** The CPUID vCPU 0 sees: recorded with snapshots, checked on restore. */
     List<CpuidEntry> guestCpuid = List.of();

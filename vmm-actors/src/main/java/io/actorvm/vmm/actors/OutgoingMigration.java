@@ -62,7 +62,7 @@ final class OutgoingMigration {
         };
         var layout = SnapshotPages.layoutOf(machine.memory);
         MigrationHello hello = MigrationHello.newBuilder().setVmName(config.name()).setSourceNode(m.sourceNode())
-                .setEpoch(m.epoch()).setMemory(layout).build();
+                .setEpoch(m.epoch()).setMemory(layout).setVcpus(config.cpus()).build();
         // The target names the snapshot; this id only satisfies the manifest's shape until then.
         SnapshotManifest skeleton = SnapshotManifest.newBuilder().setSnapshotId(VmSnapshots.newId()).setKind(SnapshotKind.FULL)
                 .setVmName(config.name()).setConfig(VmEvents.definition(config)).setMemory(layout).build();

@@ -11,6 +11,7 @@ import io.actorvm.persistence.proto.MigrationPages;
 import io.actorvm.persistence.proto.MigrationState;
 import io.actorvm.persistence.proto.SnapshotKind;
 import io.actorvm.persistence.proto.SnapshotManifest;
+import io.actorvm.vmm.actors.PreparedMachine;
 import io.actorvm.vmm.actors.snapshot.SnapshotStore;
 import io.actorvm.vmm.actors.snapshot.VmSnapshots;
 
@@ -46,11 +47,14 @@ public final class IncomingMigration {
     private Path file;
     private FileChannel channel;
     private MigrationState state;
+    /** The machine built while the pages arrive (null: none could be, or it is kept or closed now). */
+    private PreparedMachine prepared;
     private long pagesReceived;
     private int round;
     /** Bytes written since the memory file was last forced to disk. */
     private long unforced;
     static final long FORCE_EVERY = 16L << 20;
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(IncomingMigration.class);
 
     public IncomingMigration(SnapshotStore store) {
         this.store = store;
@@ -100,6 +104,14 @@ public final class IncomingMigration {
             channel.write(ByteBuffer.allocate(1), offset - 1); // the length mapping needs; the rest stays a hole
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create the memory file in " + dir + ": " + e.getMessage(), e);
+        }
+        if (h.getVcpus() > 0) {
+            try {
+                prepared = PreparedMachine.build(file, layout, h.getVcpus());
+            } catch (RuntimeException e) {
+                // Not needed, only faster: the restore builds the machine then, in the downtime.
+                LOG.info("VM {}: its machine is not built ahead of the move: {}", h.getVmName(), e.getMessage());
+            }
         }
     }
 
@@ -186,6 +198,8 @@ public final class IncomingMigration {
         }
         store.manifests().write(sent.toBuilder().setSnapshotId(id).clearParentId().setKind(SnapshotKind.FULL).clearPages()
                 .setCreatedMillis(System.currentTimeMillis()).setMemoryFile(memory.toAbsolutePath().toString()).build());
+        if (prepared != null) prepared.keep(memory);
+        prepared = null;
         return id;
     }
 
@@ -194,6 +208,8 @@ public final class IncomingMigration {
      * nothing: the file is the snapshot's then). It may come from another thread than the frames.
      */
     public synchronized void discard() {
+        if (prepared != null) prepared.close();
+        prepared = null;
         try {
             if (channel != null) channel.close();
             if (file != null) Files.deleteIfExists(file);
