@@ -323,6 +323,20 @@ class KvmSnapshotTest {
     }
 
     @Test
+    void readableMsrsSkipsEachRefusedOneAndKeepsTheOrder() {
+        VcpuFd vcpu = machine(1).vcpus().get(0);
+        int refused = 0x1234_5678; // no MSR: KVM_GET_MSRS stops there
+        assumeTrue(vcpu.getMsrs(List.of(refused)).isEmpty(), "this KVM reads unknown MSRs (ignore_msrs)");
+        assertEquals(List.of(IA32_TSC, IA32_PAT, IA32_TSC),
+                vcpu.readableMsrs(List.of(refused, IA32_TSC, refused, refused, IA32_PAT, IA32_TSC, refused)));
+        assertEquals(List.of(), vcpu.readableMsrs(List.of(refused)));
+        // One read asks for at most 256 (more is E2BIG): a longer list is read in chunks.
+        List<Integer> many = new ArrayList<>(java.util.Collections.nCopies(300, IA32_TSC));
+        many.set(256, refused);
+        assertEquals(299, vcpu.readableMsrs(many).size());
+    }
+
+    @Test
     void systemAndVcpuQueries() {
         List<Integer> msrs = kvm.getMsrIndexList();
         assertTrue(msrs.size() >= 10, "MSR index list: " + hex(msrs));
