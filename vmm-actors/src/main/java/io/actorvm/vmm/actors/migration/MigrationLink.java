@@ -36,6 +36,16 @@ public final class MigrationLink {
     /** A link that carries nothing for this long is dead (the other side is gone without a word). */
     static final Duration IDLE = Duration.ofSeconds(30);
     private static final String BLOCKING = "pekko.actor.default-blocking-io-dispatcher";
+    /**
+     * Socket buffers of each side. What sits in them (and in the streams' buffers) when the guest
+     * pauses must still reach the target before the state can: downtime, whenever the target takes
+     * frames more slowly than the link carries them (it writes and forces them to disk). Linux's
+     * autotuned loopback buffers hold several MiB; 1 MiB a side still fills a 10 Gbit/s link at
+     * 1 ms round trip.
+     */
+    static final int SOCKET_BUFFER = 1 << 20;
+    /** One element per stream buffer: a page frame is up to 1 MiB, and Pekko's default buffers 16. */
+    private static final org.apache.pekko.stream.Attributes ONE_FRAME = org.apache.pekko.stream.Attributes.inputBuffer(1, 1);
 
     private MigrationLink() {}
 
@@ -72,8 +82,9 @@ public final class MigrationLink {
      * target stored, or fails (connection refused or lost, the target's refusal, {@link Sending#abort}).
      */
     public static Sending send(ActorSystem<?> system, InetSocketAddress target, PreCopy frames) {
-        Flow<ByteString, ByteString, ?> tcp = Tcp.get(system).outgoingConnection(target, Optional.empty(), List.of(), true,
-                Optional.of(Duration.ofSeconds(10)), Optional.of(IDLE));
+        Flow<ByteString, ByteString, ?> tcp = Tcp.get(system).outgoingConnection(target, Optional.empty(),
+                List.of(org.apache.pekko.io.TcpSO.sendBufferSize(SOCKET_BUFFER), org.apache.pekko.io.TcpSO.receiveBufferSize(SOCKET_BUFFER)),
+                true, Optional.of(Duration.ofSeconds(10)), Optional.of(IDLE));
         var pair = Source.fromIterator(() -> frames)
                 .map(f -> ByteString.fromArrayUnsafe(f.toByteArray()))
                 // Reading guest memory and waiting for the pause block: not on the default dispatcher.
@@ -82,6 +93,7 @@ public final class MigrationLink {
                 .via(Framing.simpleFramingProtocol(MAX_FRAME).join(tcp))
                 .map(b -> MigrationReply.parseFrom(b.toArrayUnsafe()))
                 .toMat(Sink.headOption(), Keep.both())
+                .addAttributes(ONE_FRAME)
                 .run(system);
         CompletionStage<String> answer = pair.second().thenApply(reply -> {
             if (reply.isEmpty()) throw new IllegalStateException("the target closed the connection without an answer");
@@ -106,9 +118,12 @@ public final class MigrationLink {
     public static CompletionStage<InetSocketAddress> listen(ActorSystem<?> system, String host, int port, SnapshotStore store) {
         int swept = IncomingMigration.sweep(store.dataDir());
         if (swept > 0) system.log().info("deleted {} partial migration file(s) no migration is receiving", swept);
-        return Tcp.get(system).bind(host, port).to(Sink.foreach(connection -> {
+        // The receive buffer is set on the listening socket, so that accepted ones start with it.
+        return Tcp.get(system).bind(host, port, 100, List.of(org.apache.pekko.io.TcpSO.receiveBufferSize(SOCKET_BUFFER)), false, Optional.empty())
+                .to(Sink.foreach(connection -> {
             IncomingMigration incoming = new IncomingMigration(store);
-            connection.handleWith(Framing.simpleFramingProtocol(MAX_FRAME).reversed().join(receiver(system, incoming)), system);
+            connection.handleWith(Framing.simpleFramingProtocol(MAX_FRAME).reversed().join(receiver(system, incoming))
+                    .addAttributes(ONE_FRAME), system);
         })).run(system).thenApply(binding -> binding.localAddress());
     }
 
