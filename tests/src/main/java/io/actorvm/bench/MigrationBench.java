@@ -92,14 +92,17 @@ public final class MigrationBench {
                         io.actorvm.devices.HostSources.system()), name, Props.empty());
                 ask(target, moved, Vm.Start::new);
                 long running = System.currentTimeMillis();
+                // Of "to run there": building the machine and wiring its devices (the rest is the journal's "restored" and the actors' start).
+                long restoreMillis = AskPattern.<Vm.Command, Vm.Stats>ask(moved, Vm.GetStats::new, Duration.ofSeconds(30), target.scheduler())
+                        .toCompletableFuture().get().lifecycle().restoreNanos() / 1_000_000;
                 long dirtyRate;
                 synchronized (progress) {
                     dirtyRate = progress.isEmpty() ? 0 : progress.getLast().dirtyBytesPerSecond();
                 }
                 results.add(new long[] {running - t0, running - out.pausedAtMillis(), out.rounds(), out.bytes(), dirtyRate});
-                System.out.printf("run %d: total %d ms, downtime %d ms (%d ms to the target's answer, %d ms to run there), %d rounds,"
+                System.out.printf("run %d: total %d ms, downtime %d ms (%d ms to the target's answer, %d ms to run there, of which %d ms restore), %d rounds,"
                                 + " %.1f MiB sent, dirty rate %.1f MiB/s%n", i, running - t0, running - out.pausedAtMillis(),
-                        answered - out.pausedAtMillis(), running - answered, out.rounds(), out.bytes() / 1048576.0, dirtyRate / 1048576.0);
+                        answered - out.pausedAtMillis(), running - answered, restoreMillis, out.rounds(), out.bytes() / 1048576.0, dirtyRate / 1048576.0);
                 ask(target, moved, r -> new Vm.Stop("bench over", r));
                 deleteMemoryFiles(work.resolve("target").resolve("migrations"));
             }

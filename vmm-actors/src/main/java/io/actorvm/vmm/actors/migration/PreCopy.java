@@ -244,6 +244,9 @@ public final class PreCopy implements Iterator<MigrationFrame>, AutoCloseable {
             return;
         }
         java.util.Map<String, byte[]> captured;
+        // The downtime counts from here: the vCPUs stop at some moment of the pause, and the
+        // devices' capture after it is downtime too.
+        long pauseAskedMillis = System.currentTimeMillis();
         try {
             captured = guest.pauseAndCapture();
         } catch (Exception e) {
@@ -251,7 +254,7 @@ public final class PreCopy implements Iterator<MigrationFrame>, AutoCloseable {
         }
         synchronized (this) {
             if (closed) throw new IllegalStateException("the migration was ended");
-            pausedAtMillis = System.currentTimeMillis();
+            pausedAtMillis = pauseAskedMillis;
             devices = captured;
             // Pages written between the decision and the pause go in the last round too.
             long[][] more = takeAllDirty();
