@@ -32,8 +32,10 @@ import java.util.List;
 
 /**
  * The KVM side of one VM: the VM and vCPU handles, guest memory with the kernel loaded, the
- * in-kernel irqchip and PIT, and the coalesced ring. Built in one step, closed in one step
- * (after every vCPU thread has ended: vCPU threads and devices reach into this memory).
+ * in-kernel irqchip and PIT, and the coalesced ring. Built in two steps — KVM's part ({@link #shell}),
+ * then the guest's (a kernel booted, or a snapshot's state loaded), which a live migration's target
+ * takes apart in time ({@link PreparedMachine}) — and closed in one step (after every vCPU thread
+ * has ended: vCPU threads and devices reach into this memory).
  */
 final class Machine implements AutoCloseable {
     static final int PAGE = 4096;

@@ -30,7 +30,8 @@ import java.util.Map;
  * The target side of one live migration: the frames of one connection, checked, into a memory
  * file (the guest's RAM regions end to end, sparse until written) and, at the end, a snapshot in
  * this node's store whose RAM is that file ({@code memory_file}: mapped copy-on-write on restore).
- * Nothing runs here: the VM's entity restores the snapshot once the source has committed the move.
+ * No guest runs here: the VM's entity restores the snapshot once the source has committed the move,
+ * onto the machine built here at the hello ({@link PreparedMachine}) while the pages arrive.
  * A migration that does not end with its state ({@link #finish}) leaves nothing behind ({@link #discard}).
  */
 public final class IncomingMigration {
