@@ -24,8 +24,8 @@ public final class VcpuFd implements AutoCloseable {
     /** KVM_MP_STATE_RUNNABLE / UNINITIALIZED / INIT_RECEIVED / HALTED / SIPI_RECEIVED. */
     public static final int MP_RUNNABLE = 0, MP_UNINITIALIZED = 1, MP_INIT_RECEIVED = 2, MP_HALTED = 3,
             MP_SIPI_RECEIVED = 4;
-    /** The most MSRs one KVM_GET_MSRS takes (MAX_IO_MSRS; more is E2BIG). */
-    static final int MAX_IO_MSRS = 256;
+    /** The most MSRs one KVM_GET_MSRS takes: KVM answers E2BIG from MAX_IO_MSRS (256) up. */
+    static final int MSRS_PER_IOCTL = 255;
     /** KVM_MAX_XCRS. */
     public static final int XCRS_MAX = 16;
 
@@ -190,13 +190,13 @@ public final class VcpuFd implements AutoCloseable {
      * stops at the first index it refuses, and KVM_GET_MSR_INDEX_LIST may name MSRs that depend on
      * the vCPU's CPUID, so a snapshot should filter the list once (after KVM_SET_CPUID2) with this.
      * Costs one ioctl per refused candidate, and one more: each read asks for every candidate
-     * left, keeps the ones read before the first refusal and goes on after it.
+     * left (255 at most), keeps the ones read before the first refusal and goes on after it.
      */
     public List<Integer> readableMsrs(List<Integer> candidates) {
         List<Integer> out = new ArrayList<>();
         int from = 0;
         while (from < candidates.size()) {
-            int to = Math.min(candidates.size(), from + MAX_IO_MSRS);
+            int to = Math.min(candidates.size(), from + MSRS_PER_IOCTL);
             int read = getMsrs(candidates.subList(from, to)).size();
             out.addAll(candidates.subList(from, from + read));
             // The one at from + read was refused; a chunk read whole ends before it.
