@@ -26,14 +26,10 @@ public final class PreparedMachine implements AutoCloseable {
     static final Duration KEPT = Duration.ofMinutes(2);
     private static final Map<Path, PreparedMachine> KEPT_BY_FILE = new ConcurrentHashMap<>();
 
-    private final AddressMap map;
-    private final int cpus;
     /** Null once taken or closed. */
     private Machine machine;
 
-    private PreparedMachine(AddressMap map, int cpus, Machine machine) {
-        this.map = map;
-        this.cpus = cpus;
+    private PreparedMachine(Machine machine) {
         this.machine = machine;
     }
 
@@ -48,7 +44,7 @@ public final class PreparedMachine implements AutoCloseable {
         AddressMap map = new AddressMap(ram);
         var expected = map.ramRanges().stream().map(r -> MemoryLayout.Region.newBuilder().setGuestAddress(r.start()).setSize(r.size()).build()).toList();
         if (!expected.equals(layout.getRegionsList())) throw new IllegalArgumentException("RAM regions unlike a VM of " + ram + " bytes");
-        return new PreparedMachine(map, cpus, Machine.shell(map, memoryFile, io.actorvm.mmu.HugePages.NONE, true, cpus));
+        return new PreparedMachine(Machine.shell(map, memoryFile, io.actorvm.mmu.HugePages.NONE, true, cpus));
     }
 
     /**
@@ -75,7 +71,7 @@ public final class PreparedMachine implements AutoCloseable {
         synchronized (p) {
             Machine m = p.machine;
             p.machine = null;
-            if (m != null && p.map.equals(map) && p.cpus == cpus) return m;
+            if (m != null && m.memory.addressMap().equals(map) && m.vcpus.size() == cpus) return m;
             if (m != null) m.close();
             return null;
         }
