@@ -1,6 +1,7 @@
 package io.actorvm.tests;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.actorvm.images.GuestImage;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -12,6 +13,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
@@ -29,7 +31,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * both nodes, and the other node lists, reads the console of and stops every one of them. Of three
  * nodes: a VM moves to each of the others in turn ({@code vm migrate}); one node is killed and its
  * VMs go on on the others from their snapshots; another leaves and its VMs go on from snapshots
- * taken as it leaves. One node alone needs only its data directory (H2),
+ * taken as it leaves. A Linux guest moves live between two nodes, its console going on with no
+ * line lost. One node alone needs only its data directory (H2),
  * and its VMs' journal outlives the process.
  */
 class ClusterNodeTest {
@@ -249,6 +252,67 @@ class ClusterNodeTest {
         }
     }
 
+    /**
+     * A Linux guest (Debian's kernel with our initramfs, from {@code guest build}) running a shell
+     * loop that prints a numbered tick every second moves live between two node processes with
+     * data directories of their own: {@code vm migrate} through the CLI, its pages and state over
+     * the nodes' migration link, the journal in a real PostgreSQL. The loop goes on at the target
+     * from where it was, read through the console of the node that created the VM.
+     */
+    @Test
+    void aLinuxGuestMovesLiveBetweenTwoNodeProcessesAndKeepsPrinting() throws Exception {
+        GuestRun.assumeKvm();
+        GuestRun.assumeHardwareVirtualization("the Linux cluster migration test");
+        GuestRun.assume(Files.isExecutable(Path.of("/usr/bin/apt-get")),
+                "no apt-get on this host: cannot assemble the Debian guest, the Linux cluster migration test skipped");
+        GuestImage guest = GuestImage.build(GuestImage.DEFAULT_KERNEL_PACKAGE,
+                Optional.empty(), line -> System.out.println("guest build: " + line));
+        try (PostgresServer pg = PostgresServer.start()) {
+            Node a = node("la", freePort(), "--journal", pg.url());
+            Node b = null;
+            try {
+                b = node("lb", freePort(), "--journal", pg.url(), "--seed", a.address());
+                for (Node n : List.of(a, b)) awaitMembersUp(n, 2);
+                long t0 = System.nanoTime();
+                String loop = LinuxBootTest.sh("i=0; while true; do i=$((i+1)); echo tick $i; sleep 1; done");
+                String name = "linux-mover";
+                vmCli(a, "create", name, "--kernel", guest.vmlinux().toString(), "--initrd", guest.initramfs().toString(),
+                        "--memory", "256M", "--cmdline", GuestImage.CMDLINE + " quiet -- " + loop);
+                awaitOutput(a.out(), () -> LinuxMigrationTest.ticks(console(a, name)).size() >= 3);
+                System.out.printf("cluster-node: the Linux guest ticks at %.1f s%n", (System.nanoTime() - t0) / 1e9);
+
+                String from = listed(a, name).get("node").asText();
+                Node target = from.equals(a.address()) ? b : a;
+                JsonNode read = json(curl(a.socket(), "GET", "/vms/" + name + "/console", null));
+                long offset = read.get("total").asLong();
+                long before = LinuxMigrationTest.ticks(read.get("text").asText()).stream().mapToLong(Long::longValue).max().orElseThrow();
+                String moved = vmCli(a, "migrate", name, "--to", target.address());
+                System.out.println("cluster-node: migrate " + name + " " + from + " -> " + target.address() + ": " + moved.trim());
+                JsonNode there = listed(a, name);
+                assertEquals(target.address(), there.get("node").asText(), "the VM lives on the target now: " + there);
+                // The source stopped at the commit: three ticks past the last one at that moment come from the target.
+                long atMove = LinuxMigrationTest.ticks(console(a, name)).stream().mapToLong(Long::longValue).max().orElseThrow();
+                awaitOutput(a.out(), () -> LinuxMigrationTest.ticks(console(a, name)).stream().anyMatch(t -> t >= atMove + 3));
+                String since = json(curl(a.socket(), "GET", "/vms/" + name + "/console?since=" + offset, null)).get("text").asText();
+                List<Long> after = LinuxMigrationTest.ticks(since);
+                assertTrue(!after.isEmpty() && after.getFirst() > before - 2 && after.getFirst() <= before + 2,
+                        "the ticks after the console's offset go on from tick " + before + ": " + after);
+                for (int i = 1; i < after.size(); i++) assertEquals(after.get(i - 1) + 1, after.get(i), "one tick after another, across the move: " + after);
+                assertTrue(!since.contains("Kernel panic") && !since.contains("BUG:"), since);
+                assertEquals("running", listed(a, name).get("state").asText());
+                List<io.actorvm.persistence.proto.VmEvent> events = journalOf(pg, name);
+                assertTrue(events.stream().anyMatch(e -> e.hasPlaced() && e.getPlaced().getNode().equals(target.address())
+                        && e.getPlaced().getReason().equals("moved from " + from)), "the journal records the move: " + events);
+                printDowntime(name, events, 1, from, target.address());
+                System.out.printf("cluster-node: the Linux guest ticked on at the target at %.1f s: %s%n", (System.nanoTime() - t0) / 1e9, after);
+                vmCli(a, "stop", name);
+            } finally {
+                if (b != null) stop(b);
+                stop(a);
+            }
+        }
+    }
+
     @Test
     void aNodeAloneNeedsOnlyItsDataDirectoryAndItsJournalOutlivesIt() throws Exception {
         GuestRun.assumeKvm();
@@ -323,20 +387,7 @@ class ClusterNodeTest {
                             && e.getPlaced().getReason().equals("moved from " + from)), "fo-0's journal records the move: " + events);
                     // Live: the source committed the move with its epoch after pre-copy, and the guest
                     // paused only for the last round and the switch-over (paused → restored there).
-                    int epoch = move + 1;
-                    var commit = events.stream().filter(e -> e.hasPlaced() && e.getPlaced().getEpoch() == epoch).findFirst();
-                    assertTrue(commit.isPresent() && commit.get().getPlaced().getNode().equals(from), "fo-0's journal has the commit of move " + epoch + ": " + events);
-                    long paused = commit.get().getPlaced().getPausedAtMillis();
-                    long restored = events.stream().filter(e -> e.hasRestored() && e.getTimestampMillis() >= commit.get().getTimestampMillis())
-                            .mapToLong(io.actorvm.persistence.proto.VmEvent::getTimestampMillis).findFirst().orElseThrow();
-                    long placed = events.stream().filter(e -> e.hasPlaced() && e.getPlaced().getNode().equals(target.address())
-                            && e.getTimestampMillis() >= commit.get().getTimestampMillis())
-                            .mapToLong(io.actorvm.persistence.proto.VmEvent::getTimestampMillis).findFirst().orElseThrow();
-                    System.out.println("cluster-node: live migration " + epoch + " " + from + " -> " + target.address()
-                            + ": downtime " + (restored - paused) + " ms (paused at the source to restored at the target: "
-                            + (commit.get().getTimestampMillis() - paused) + " ms to the commit, "
-                            + (restored - commit.get().getTimestampMillis()) + " ms from it to the restore; the target's entity took the VM over "
-                            + (placed - commit.get().getTimestampMillis()) + " ms after the commit)");
+                    printDowntime("fo-0", events, move + 1, from, target.address());
                 }
                 checkPeersKeepTalkingWhileOneMoves(a, all);
 
@@ -680,6 +731,25 @@ class ClusterNodeTest {
         try (var files = Files.list(dir)) {
             return new HashSet<>(files.map(p -> p.getFileName().toString()).toList());
         }
+    }
+
+    /**
+     * Prints move {@code epoch} of VM {@code name} from {@code from} to {@code to} as its journal
+     * tells it (asserting the commit is there): the guest paused at the source, the commit, the
+     * restore at the target, the target's entity taking the VM over.
+     */
+    private static void printDowntime(String name, List<io.actorvm.persistence.proto.VmEvent> events, int epoch, String from, String to) {
+        var commit = events.stream().filter(e -> e.hasPlaced() && e.getPlaced().getEpoch() == epoch).findFirst();
+        assertTrue(commit.isPresent() && commit.get().getPlaced().getNode().equals(from), name + "'s journal has the commit of move " + epoch + ": " + events);
+        long committed = commit.get().getTimestampMillis(), paused = commit.get().getPlaced().getPausedAtMillis();
+        long restored = events.stream().filter(e -> e.hasRestored() && e.getTimestampMillis() >= committed)
+                .mapToLong(io.actorvm.persistence.proto.VmEvent::getTimestampMillis).findFirst().orElseThrow();
+        long placed = events.stream().filter(e -> e.hasPlaced() && e.getPlaced().getNode().equals(to) && e.getTimestampMillis() >= committed)
+                .mapToLong(io.actorvm.persistence.proto.VmEvent::getTimestampMillis).findFirst().orElseThrow();
+        System.out.println("cluster-node: live migration " + epoch + " of " + name + " " + from + " -> " + to
+                + ": downtime " + (restored - paused) + " ms (paused at the source to restored at the target: "
+                + (committed - paused) + " ms to the commit, " + (restored - committed)
+                + " ms from it to the restore; the target's entity took the VM over " + (placed - committed) + " ms after the commit)");
     }
 
     /** The events of VM {@code name}'s journal, read from PostgreSQL's journal table. */

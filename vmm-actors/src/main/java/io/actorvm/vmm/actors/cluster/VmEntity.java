@@ -354,7 +354,9 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
             lastEnd = null;
             // Its events so far (restored, ...) and every later one go to this journal, after the placement.
             a.arrival().journal().tell(new JournalBuffer.Forward(journal));
-            for (ActorRef<ConsoleOutput> console : consoles) r.tell(new Vm.AttachConsole(console));
+            // With what it printed since it started here: the guest ran before this entity took it,
+            // and the console subscribers had the source's output up to the pause, none of this.
+            for (ActorRef<ConsoleOutput> console : consoles) r.tell(new Vm.AttachConsole(console, true));
             for (ActorRef<Vm.Terminated> w : watchers) r.tell(new Vm.WatchTermination(w));
             watchers.clear();
             r.tell(new Vm.WatchTermination(ctx.messageAdapter(Vm.Terminated.class, t -> new RunnerEnded(r, t))));

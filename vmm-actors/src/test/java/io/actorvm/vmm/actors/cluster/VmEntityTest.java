@@ -239,10 +239,50 @@ class VmEntityTest {
     }
 
     /**
+     * The move's target: its entity adopts the runner that arrived with the commit. That runner ran
+     * the guest before the entity took it, so a console subscriber the entity heard of meanwhile is
+     * attached with the output printed here so far (replay), not only from now on: the guest's
+     * first lines on the new node are not lost.
+     */
+    @Test
+    void theMovesTargetAdoptsTheArrivedRunnerWithTheConsoleOutputItPrintedSoFar() throws Exception {
+        ActorTestKit kit = ActorTestKit.create("entity7", config());
+        try {
+            TestProbe<Vm.Command> arrived = kit.createTestProbe();
+            TestProbe<Object> arrivalJournal = kit.createTestProbe();
+            var claimed = new java.util.concurrent.CompletableFuture<VmHost.Arrival>();
+            MoveTarget target = new MoveTarget() {
+                @Override
+                public java.util.concurrent.CompletionStage<VmHost.Arrival> claim(String vm, long epoch) {
+                    return claimed;
+                }
+            };
+            var vm = startOn(kit, target, "127.0.0.1:2552");
+            TestProbe<io.actorvm.vmm.actors.console.ConsoleOutput> console = kit.createTestProbe();
+            vm.tell(new VmEntity.Forward(new Vm.AttachConsole(console.getRef())));
+            assertEquals("not running", info(kit, vm).state(), "nothing adopted before the claim answers");
+
+            claimed.complete(new VmHost.Arrival(arrived.getRef(), arrivalJournal.getRef()));
+            org.awaitility.Awaitility.await().atMost(WAIT).until(() -> target.placed.contains("mover 127.0.0.1:2552"));
+            Vm.AttachConsole attach = arrived.expectMessageClass(Vm.AttachConsole.class, WAIT);
+            assertEquals(console.getRef(), attach.subscriber());
+            assertTrue(attach.replay(), "attached with what the arrived runner printed before it was adopted");
+            arrivalJournal.expectMessageClass(JournalBuffer.Forward.class, WAIT);
+        } finally {
+            kit.shutdownTestKit();
+        }
+    }
+
+    /**
      * Journals a counter VM "mover" that was running on 127.0.0.1:2551 and committed a live move to
      * 127.0.0.1:2552 (epoch 1), then starts its entity on 127.0.0.1:2553.
      */
     private ActorRef<VmEntity.Command> startAwayFromTheMove(ActorTestKit kit, MoveTarget target) {
+        return startOn(kit, target, "127.0.0.1:2553");
+    }
+
+    /** As {@link #startAwayFromTheMove}, with the entity on {@code node}. */
+    private ActorRef<VmEntity.Command> startOn(ActorTestKit kit, MoveTarget target, String node) {
         VmConfig config = new VmConfig("mover", Path.of("/guests/counter.elf"), "every=10", 16L << 20, 1);
         var journal = kit.spawn(io.actorvm.vmm.actors.journal.VmJournal.create("mover"));
         for (var e : java.util.List.of(VmEvents.defined(config), VmEvents.started(),
@@ -252,11 +292,11 @@ class VmEntityTest {
             written.receiveMessage(WAIT);
         }
         kit.stop(journal);
-        return kit.spawn(VmEntity.create("mover", data, "127.0.0.1:2553", target));
+        return kit.spawn(VmEntity.create("mover", data, node, target));
     }
 
     /** The cluster as an entity away from its move's target sees it: the target's answers to release, in order. */
-    private static final class MoveTarget implements VmEntity.Placement {
+    private static class MoveTarget implements VmEntity.Placement {
         final java.util.Queue<java.util.concurrent.CompletableFuture<Done>> answers = new java.util.concurrent.ConcurrentLinkedQueue<>();
         final java.util.List<String> asked = new java.util.concurrent.CopyOnWriteArrayList<>(), placed = new java.util.concurrent.CopyOnWriteArrayList<>();
         volatile boolean up = true;
