@@ -141,9 +141,11 @@ class LiveMigrationTest {
             assertEquals(last, lastCount(run), "the source's guest counts no more once migrated out");
             assertTrue(run.command(r -> new Vm.Stop("moved", r)).isSuccess());
 
-            // The target built the machine while the pages came; the restore takes it.
+            // The target built the machine while the pages came, and the restore takes it.
             Path memoryFile = Path.of(SnapshotStore.open(data).manifests().read(out.snapshotId()).getMemoryFile());
             assertTrue(io.actorvm.vmm.actors.PreparedMachine.isKept(memoryFile), "a machine was built ahead for " + memoryFile);
+            // ... and loaded with the VM's state once that was stored (a failed load closes it: then this waits in vain).
+            await().atMost(Duration.ofSeconds(60)).until(() -> io.actorvm.vmm.actors.PreparedMachine.isLoaded(memoryFile));
 
             // The target's snapshot runs the guest on from where it was, not from zero.
             Restored there = startFrom(kit, config, out.snapshotId(), Duration.ofSeconds(60));

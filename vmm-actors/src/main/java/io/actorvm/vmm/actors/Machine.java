@@ -110,7 +110,8 @@ final class Machine implements AutoCloseable {
         try {
             // A live migration's target builds the machine while the pages arrive: then only the
             // state is loaded here, in the guest's downtime.
-            Machine prepared = memoryFile.isEmpty() ? null : PreparedMachine.take(java.nio.file.Path.of(memoryFile), map, config.cpus());
+            Machine prepared = memoryFile.isEmpty() ? null : PreparedMachine.take(java.nio.file.Path.of(memoryFile), map, config.cpus(),
+                    new LoadedState(snapshot.leaf().getSnapshotId(), config.disabledCpuFeatures()));
             m = prepared != null ? prepared
                     : shell(map, memoryFile.isEmpty() ? null : java.nio.file.Path.of(memoryFile), config.hugePages(),
                     config.dataDir() != null, config.cpus());
@@ -122,21 +123,14 @@ final class Machine implements AutoCloseable {
         m.disks.addAll(disks);
         m.taps.addAll(taps);
         try {
+            if (snapshot != null) {
+                // A machine a migration's target built and loaded ahead holds this snapshot's state already.
+                if (m.loaded == null) m.load(store, snapshot, config.disabledCpuFeatures());
+                return m;
+            }
             GuestMemory memory = m.memory;
             List<CpuidEntry> supported = m.supportedCpuid;
             m.guestCpuid = CpuidTemplate.forVcpu(supported, 0, config.cpus(), config.disabledCpuFeatures());
-            if (snapshot != null) {
-                VmSnapshots.checkCpuFeatures(store, snapshot, m.guestCpuid);
-                m.restoredDeviceStates = VmSnapshots.deviceStates(store, snapshot);
-                VmSnapshots.restoreMemory(store, snapshot, memory);
-                m.vm.restoreState(VmSnapshots.vmState(store, snapshot));
-                for (int id = 0; id < config.cpus(); id++) {
-                    m.vcpus.get(id).restoreState(VmSnapshots.vcpuState(store, snapshot, id,
-                            CpuidTemplate.forVcpu(supported, id, config.cpus(), config.disabledCpuFeatures())));
-                }
-                m.finishSetup();
-                return m;
-            }
 
             List<AcpiTables.MmioDevice> virtio = VirtioSlots.first(config.virtioDeviceCount()).stream()
                     .map(s -> new AcpiTables.MmioDevice(s.base(), VirtioSlots.WINDOW, s.gsi())).toList();
@@ -165,6 +159,32 @@ final class Machine implements AutoCloseable {
             m.close();
             throw e;
         }
+    }
+
+    /** Which snapshot's state a machine holds, and with which CPU features hidden from the guest. */
+    record LoadedState(String snapshotId, java.util.Set<io.actorvm.boot.CpuFeature> disabledCpuFeatures) {}
+
+    /** What {@link #load} put in this machine; null while it holds no guest state. */
+    LoadedState loaded;
+
+    /**
+     * Loads {@code snapshot}'s guest into this shell: checks the CPU features its guest could see,
+     * then the memory pages above a mapped memory file, the VM-wide state and each vCPU's. Runs no
+     * guest code, so a migration's target does it before the move commits ({@link PreparedMachine}).
+     */
+    void load(SnapshotStore store, VmSnapshots.Loaded snapshot, java.util.Set<io.actorvm.boot.CpuFeature> disabledCpuFeatures) {
+        int cpus = vcpus.size();
+        guestCpuid = CpuidTemplate.forVcpu(supportedCpuid, 0, cpus, disabledCpuFeatures);
+        VmSnapshots.checkCpuFeatures(store, snapshot, guestCpuid);
+        restoredDeviceStates = VmSnapshots.deviceStates(store, snapshot);
+        VmSnapshots.restoreMemory(store, snapshot, memory);
+        vm.restoreState(VmSnapshots.vmState(store, snapshot));
+        for (int id = 0; id < cpus; id++) {
+            vcpus.get(id).restoreState(VmSnapshots.vcpuState(store, snapshot, id,
+                    CpuidTemplate.forVcpu(supportedCpuid, id, cpus, disabledCpuFeatures)));
+        }
+        finishSetup();
+        loaded = new LoadedState(snapshot.leaf().getSnapshotId(), java.util.Set.copyOf(disabledCpuFeatures));
     }
 
     /**

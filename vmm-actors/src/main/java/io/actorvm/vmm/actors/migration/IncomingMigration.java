@@ -31,7 +31,8 @@ import java.util.Map;
  * file (the guest's RAM regions end to end, sparse until written) and, at the end, a snapshot in
  * this node's store whose RAM is that file ({@code memory_file}: mapped copy-on-write on restore).
  * No guest runs here: the VM's entity restores the snapshot once the source has committed the move,
- * onto the machine built here at the hello ({@link PreparedMachine}) while the pages arrive.
+ * onto the machine built here at the hello ({@link PreparedMachine}) while the pages arrive, and
+ * loaded with the VM's state while {@link #finish} makes the snapshot durable.
  * A migration that does not end with its state ({@link #finish}) leaves nothing behind ({@link #discard}).
  */
 public final class IncomingMigration {
@@ -184,6 +185,10 @@ public final class IncomingMigration {
         for (BlobRef r : refs) if (!blobs.containsKey(r.getSha256())) throw new MigrationException("the state lacks " + r.getName());
         String id = VmSnapshots.newId();
         Path memory = dir.resolve(id + ".mem");
+        SnapshotManifest manifest = sent.toBuilder().setSnapshotId(id).clearParentId().setKind(SnapshotKind.FULL).clearPages()
+                .setCreatedMillis(System.currentTimeMillis()).setMemoryFile(memory.toAbsolutePath().toString()).build();
+        // The state is whole and checked: the machine built at the hello takes it in while the files are forced below.
+        if (prepared != null) prepared.loadAhead(store, VmSnapshots.Loaded.received(manifest, blobs));
         try {
             channel.force(true);
             channel.close();
@@ -197,8 +202,7 @@ public final class IncomingMigration {
             for (BlobRef r : refs) batch.putBlob(blobs.get(r.getSha256()));
             batch.commit();
         }
-        store.manifests().write(sent.toBuilder().setSnapshotId(id).clearParentId().setKind(SnapshotKind.FULL).clearPages()
-                .setCreatedMillis(System.currentTimeMillis()).setMemoryFile(memory.toAbsolutePath().toString()).build());
+        store.manifests().write(manifest);
         if (prepared != null) prepared.keep(memory);
         prepared = null;
         return id;

@@ -51,7 +51,7 @@ public final class VmSnapshots {
             if (b.getName().startsWith(DEVICE_PREFIX)) {
                 String name = b.getName().substring(DEVICE_PREFIX.length());
                 try {
-                    byte[] state = store.pages().getBlob(b.getSha256());
+                    byte[] state = snapshot.blob(store, b.getSha256());
                     io.actorvm.devices.DeviceStates.decode(state);
                     out.put(name, state);
                 } catch (io.actorvm.devices.DeviceStateException e) {
@@ -142,15 +142,32 @@ public final class VmSnapshots {
     }
 
     /** A snapshot chain read and verified up to its states (pages are verified as they are copied in). */
-    public record Loaded(List<SnapshotManifest> chain, SnapshotManifest leaf) {
+    /**
+     * A snapshot's manifests, oldest first, and the state blobs already held in memory by hash
+     * (checked against it; the rest come from the store).
+     */
+    public record Loaded(List<SnapshotManifest> chain, SnapshotManifest leaf, java.util.Map<String, byte[]> heldBlobs) {
         public VmEvent.Defined config() {
             return leaf.getConfig();
+        }
+
+        /**
+         * A full snapshot with its memory file, received whole with its state blobs (each checked
+         * against its hash): loadable while its files are still being made durable.
+         */
+        public static Loaded received(SnapshotManifest full, java.util.Map<String, byte[]> blobs) {
+            return new Loaded(List.of(full), full, java.util.Map.copyOf(blobs));
+        }
+
+        byte[] blob(SnapshotStore store, String sha256) {
+            byte[] held = heldBlobs.get(sha256);
+            return held != null ? held : store.pages().getBlob(sha256);
         }
     }
 
     public static Loaded load(SnapshotStore store, String id) {
         List<SnapshotManifest> chain = store.manifests().chain(id);
-        return new Loaded(chain, chain.getLast());
+        return new Loaded(chain, chain.getLast(), java.util.Map.of());
     }
 
     /**
@@ -160,7 +177,7 @@ public final class VmSnapshots {
     public static void checkCpuFeatures(SnapshotStore store, Loaded snapshot, List<CpuidEntry> hostGuestCpuid) {
         for (BlobRef b : snapshot.leaf().getDevicesList()) {
             if (b.getName().equals(CpuFeatureCheck.BLOB_NAME)) {
-                CpuFeatureCheck.requireSubset(snapshot.leaf().getSnapshotId(), store.pages().getBlob(b.getSha256()), hostGuestCpuid);
+                CpuFeatureCheck.requireSubset(snapshot.leaf().getSnapshotId(), snapshot.blob(store, b.getSha256()), hostGuestCpuid);
             }
         }
     }
@@ -178,7 +195,7 @@ public final class VmSnapshots {
     public static VmState vmState(SnapshotStore store, Loaded snapshot) {
         try {
             return MachineStateCodec.decode(StoredVmState.parseFrom(
-                    store.pages().getBlob(snapshot.leaf().getVmState().getSha256())));
+                    snapshot.blob(store, snapshot.leaf().getVmState().getSha256())));
         } catch (com.google.protobuf.InvalidProtocolBufferException e) {
             throw new SnapshotCorruptException("snapshot " + snapshot.leaf().getSnapshotId() + ": VM state does not parse");
         }
@@ -191,7 +208,7 @@ public final class VmSnapshots {
         }
         try {
             return MachineStateCodec.decode(StoredVcpuState.parseFrom(
-                    store.pages().getBlob(snapshot.leaf().getVcpus(index).getSha256())), cpuid, 0);
+                    snapshot.blob(store, snapshot.leaf().getVcpus(index).getSha256())), cpuid, 0);
         } catch (com.google.protobuf.InvalidProtocolBufferException e) {
             throw new SnapshotCorruptException("snapshot " + snapshot.leaf().getSnapshotId() + ": vCPU " + index + " state does not parse");
         }
