@@ -108,8 +108,8 @@ final class Machine implements AutoCloseable {
         String memoryFile = snapshot == null ? "" : snapshot.chain().getFirst().getMemoryFile();
         Machine m;
         try {
-            // A live migration's target builds the machine while the pages arrive: then only the
-            // state is loaded here, in the guest's downtime.
+            // A live migration's target builds the machine while the pages arrive, and loads the
+            // state into it before the move commits: then nothing is left to do here.
             Machine prepared = memoryFile.isEmpty() ? null : PreparedMachine.take(java.nio.file.Path.of(memoryFile), map, config.cpus(),
                     new LoadedState(snapshot.leaf().getSnapshotId(), config.disabledCpuFeatures()));
             m = prepared != null ? prepared

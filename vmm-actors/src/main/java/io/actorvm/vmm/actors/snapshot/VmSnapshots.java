@@ -141,10 +141,10 @@ public final class VmSnapshots {
         return BlobRef.newBuilder().setName(name).setSha256(hash).setSize(size).build();
     }
 
-    /** A snapshot chain read and verified up to its states (pages are verified as they are copied in). */
     /**
-     * A snapshot's manifests, oldest first, and the state blobs already held in memory by hash
-     * (checked against it; the rest come from the store).
+     * A snapshot chain read and verified up to its states (pages are verified as they are copied
+     * in), oldest manifest first, with the state blobs already held in memory by hash (each checked
+     * against it; the others come from the store).
      */
     public record Loaded(List<SnapshotManifest> chain, SnapshotManifest leaf, java.util.Map<String, byte[]> heldBlobs) {
         public VmEvent.Defined config() {
