@@ -13,7 +13,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
@@ -261,12 +260,7 @@ class ClusterNodeTest {
      */
     @Test
     void aLinuxGuestMovesLiveBetweenTwoNodeProcessesAndKeepsPrinting() throws Exception {
-        GuestRun.assumeKvm();
-        GuestRun.assumeHardwareVirtualization("the Linux cluster migration test");
-        GuestRun.assume(Files.isExecutable(Path.of("/usr/bin/apt-get")),
-                "no apt-get on this host: cannot assemble the Debian guest, the Linux cluster migration test skipped");
-        GuestImage guest = GuestImage.build(GuestImage.DEFAULT_KERNEL_PACKAGE,
-                Optional.empty(), line -> System.out.println("guest build: " + line));
+        GuestImage guest = LinuxMigrationTest.debianGuest("the Linux cluster migration test");
         try (PostgresServer pg = PostgresServer.start()) {
             Node a = node("la", freePort(), "--journal", pg.url());
             Node b = null;
@@ -274,10 +268,9 @@ class ClusterNodeTest {
                 b = node("lb", freePort(), "--journal", pg.url(), "--seed", a.address());
                 for (Node n : List.of(a, b)) awaitMembersUp(n, 2);
                 long t0 = System.nanoTime();
-                String loop = LinuxBootTest.sh("i=0; while true; do i=$((i+1)); echo tick $i; sleep 1; done");
                 String name = "linux-mover";
                 vmCli(a, "create", name, "--kernel", guest.vmlinux().toString(), "--initrd", guest.initramfs().toString(),
-                        "--memory", "256M", "--cmdline", GuestImage.CMDLINE + " quiet -- " + loop);
+                        "--memory", "256M", "--cmdline", LinuxMigrationTest.TICK_LOOP_CMDLINE);
                 awaitOutput(a.out(), () -> LinuxMigrationTest.ticks(console(a, name)).size() >= 3);
                 System.out.printf("cluster-node: the Linux guest ticks at %.1f s%n", (System.nanoTime() - t0) / 1e9);
 

@@ -47,18 +47,29 @@ class LinuxMigrationTest {
         return out;
     }
 
+    /** The kernel command line of a Linux guest whose shell loop prints {@code tick N} once a second. */
+    static final String TICK_LOOP_CMDLINE = GuestImage.CMDLINE + " quiet -- "
+            + LinuxBootTest.sh("i=0; while true; do i=$((i+1)); echo tick $i; sleep 1; done");
+
+    /**
+     * The Debian guest from {@code guest build}, once {@code what} (a test) can run here: KVM with
+     * hardware virtualization, and apt-get to assemble the guest.
+     */
+    static GuestImage debianGuest(String what) throws Exception {
+        GuestRun.assumeKvm();
+        GuestRun.assumeHardwareVirtualization(what);
+        GuestRun.assume(Files.isExecutable(Path.of("/usr/bin/apt-get")),
+                "no apt-get on this host: cannot assemble the Debian guest, " + what + " skipped");
+        return GuestImage.build(GuestImage.DEFAULT_KERNEL_PACKAGE, Optional.empty(), line -> System.out.println("guest build: " + line));
+    }
+
     @Test
     void aLinuxGuestRunningACommandLoopMigratesLiveAndKeepsPrinting() throws Exception {
-        GuestRun.assumeKvm();
-        GuestRun.assumeHardwareVirtualization("the Linux migration test");
-        GuestRun.assume(Files.isExecutable(Path.of("/usr/bin/apt-get")),
-                "no apt-get on this host: cannot assemble the Debian guest, the Linux migration test skipped");
-        GuestImage guest = GuestImage.build(GuestImage.DEFAULT_KERNEL_PACKAGE, Optional.empty(), line -> System.out.println("guest build: " + line));
+        GuestImage guest = debianGuest("the Linux migration test");
         Path data = dir.resolve("data");
         ActorTestKit kit = LiveMigrationTest.kitOn(data, "linux-migration");
         try {
-            String loop = LinuxBootTest.sh("i=0; while true; do i=$((i+1)); echo tick $i; sleep 1; done");
-            VmConfig config = new VmConfig("linux-mover", guest.vmlinux(), GuestImage.CMDLINE + " quiet -- " + loop, 256L << 20, 1)
+            VmConfig config = new VmConfig("linux-mover", guest.vmlinux(), TICK_LOOP_CMDLINE, 256L << 20, 1)
                     .withInitrd(guest.initramfs()).withDataDir(data);
             GuestRun run = new GuestRun(kit, config);
             run.start();

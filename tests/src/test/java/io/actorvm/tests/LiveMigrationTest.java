@@ -144,7 +144,7 @@ class LiveMigrationTest {
             // The target built the machine while the pages came, and the restore takes it.
             Path memoryFile = Path.of(SnapshotStore.open(data).manifests().read(out.snapshotId()).getMemoryFile());
             assertTrue(io.actorvm.vmm.actors.PreparedMachine.isKept(memoryFile), "a machine was built ahead for " + memoryFile);
-            // ... and loaded with the VM's state once that was stored (a failed load closes it: then this waits in vain).
+            // ... and loaded with the VM's state while the target stored it (a failed load closes it: then this waits in vain).
             await().atMost(Duration.ofSeconds(60)).until(() -> io.actorvm.vmm.actors.PreparedMachine.isLoaded(memoryFile));
 
             // The target's snapshot runs the guest on from where it was, not from zero.
