@@ -13,7 +13,8 @@ public final class Main implements Runnable {
     /** The subcommands, in the order help lists them. */
     static final java.util.Map<String, Class<?>> COMMANDS = commands(RunCommand.class, ServeCommand.class, NodeCommand.class, VmCommand.class,
             DemoCommand.class, GuestCommand.class, KvmHostCommand.class, SnapshotCommand.class, RestoreCommand.class,
-            HistoryCommand.class, ReplayCommand.class, ReplayDevicesCommand.class, InspectCommand.class, StepCommand.class, DiffCommand.class);
+            HistoryCommand.class, ReplayCommand.class, ReplayDevicesCommand.class, InspectCommand.class, StepCommand.class, DiffCommand.class,
+            StartUpTrainingCommand.class);
 
     @Override
     public void run() {

@@ -70,6 +70,12 @@ final class NodeCommand implements Callable<Integer> {
     @Option(names = "--journal-password-file", paramLabel = "FILE", description = "the journal password, first line of FILE (default: none)")
     Path journalPasswordFile;
 
+    /** Set by {@link StartUpTrainingCommand} only: the node starts where KVM is missing (its VMs then cannot). */
+    boolean withoutKvm;
+
+    /** Once serving: what SIGTERM does (close the API, leave the cluster, wait until the node is down). Safe to run twice. */
+    volatile Runnable leave;
+
     @Override
     public Integer call() throws Exception {
         ApiEndpoint endpoint;
@@ -91,7 +97,7 @@ final class NodeCommand implements Callable<Integer> {
             return Main.USAGE_ERROR;
         }
         String kvm = HostCheck.kvmProblem();
-        if (kvm != null) {
+        if (kvm != null && !withoutKvm) {
             System.err.println("actorvm: " + kvm);
             return Main.USAGE_ERROR;
         }
@@ -107,11 +113,13 @@ final class NodeCommand implements Callable<Integer> {
         }
         System.err.println("actorvm: node " + VmCluster.nodeName(system) + " serving on " + binding.address());
         // SIGTERM or Ctrl-C: the node leaves the cluster; its running VMs are snapshotted and go on on the others.
-        Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(() -> {
+        Runnable leave = () -> {
             binding.close();
             system.terminate();
             system.getWhenTerminated().toCompletableFuture().orTimeout(180, TimeUnit.SECONDS).exceptionally(x -> null).join();
-        }));
+        };
+        this.leave = leave;
+        Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(leave));
         system.getWhenTerminated().toCompletableFuture().join();
         return 0;
     }

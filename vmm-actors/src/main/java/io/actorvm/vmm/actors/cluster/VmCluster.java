@@ -49,7 +49,8 @@ public final class VmCluster {
 
     private final ActorSystem<?> system;
     private final ClusterSharding sharding;
-    private final Map<String, ActorRef<Vm.Command>> proxies = new ConcurrentHashMap<>();
+    /** The proxies by VM name, as their own type: they also take {@link ProxyTick}s. */
+    private final Map<String, ActorRef<Object>> proxies = new ConcurrentHashMap<>();
     /** This node's {@link VmHost}. */
     private volatile ActorRef<VmHost.Command> localHost;
 
@@ -88,6 +89,14 @@ public final class VmCluster {
         // replicator must run, not only the coordinator's (Pekko starts it on first use).
         org.apache.pekko.cluster.ddata.DistributedData.get(system.classicSystem());
         system.receptionist().tell(Receptionist.register(VmHost.KEY, c.localHost));
+        // Leaving, the shard region hands its VMs over and waits until it holds no message for a
+        // shard without a home. A proxy's console re-attach (every 3 s) would keep one there: a lone
+        // node leaving then took the whole region timeout (150 s) to stop. The API is closed by then.
+        org.apache.pekko.actor.CoordinatedShutdown.get(system).addTask(org.apache.pekko.actor.CoordinatedShutdown.PhaseBeforeClusterShutdown(),
+                "stop-vm-proxies", () -> {
+                    c.proxies.values().forEach(p -> p.tell(ProxyTick.LEAVE));
+                    return CompletableFuture.completedFuture(Done.getInstance());
+                });
         return c;
     }
 
@@ -262,20 +271,24 @@ public final class VmCluster {
      * VM's entity is a new one, on another node, that has not heard of them.
      */
     public ActorRef<Vm.Command> proxy(String name) {
-        return proxies.computeIfAbsent(name, n -> system.systemActorOf(proxyBehavior(vm(n)), "vm-proxy-" + n, Props.empty()));
+        return proxies.computeIfAbsent(name, n -> system.systemActorOf(proxyBehavior(vm(n)), "vm-proxy-" + n, Props.empty())).narrow();
     }
 
     private static final Duration REATTACH = Duration.ofSeconds(3);
 
-    /** The proxy's own tick (the VM's protocol is sealed, so the proxy takes Object and is narrowed). */
-    private enum Reattach { INSTANCE }
+    /**
+     * The proxy's own messages (the VM's protocol is sealed, so the proxy takes Object and is
+     * narrowed): its re-attach tick, and the node leaving, after which it forwards nothing.
+     */
+    private enum ProxyTick { REATTACH, LEAVE }
 
-    private static Behavior<Vm.Command> proxyBehavior(EntityRef<VmEntity.Command> entity) {
+    private static Behavior<Object> proxyBehavior(EntityRef<VmEntity.Command> entity) {
         Set<ActorRef<ConsoleOutput>> consoles = new LinkedHashSet<>();
         Behavior<Object> proxy = Behaviors.withTimers(timers -> {
-            timers.startTimerWithFixedDelay(Reattach.INSTANCE, REATTACH);
+            timers.startTimerWithFixedDelay(ProxyTick.REATTACH, REATTACH);
             return Behaviors.receive(Object.class)
-                    .onMessageEquals(Reattach.INSTANCE, () -> {
+                    .onMessageEquals(ProxyTick.LEAVE, Behaviors::stopped)
+                    .onMessageEquals(ProxyTick.REATTACH, () -> {
                         // With replay: an entity new after a failover hands the new runner's output so far to it.
                         for (var c : consoles) entity.tell(new VmEntity.Forward(new Vm.AttachConsole(c, true)));
                         return Behaviors.same();
@@ -290,7 +303,7 @@ public final class VmCluster {
                         return Behaviors.same();
                     }).build();
         });
-        return proxy.narrow();
+        return proxy;
     }
 
     /** What the VM's entity knows, or a failure when it does not answer within {@code timeout}. */
