@@ -670,6 +670,7 @@ class ClusterNodeTest {
      * move's snapshot when it had. Node c keeps a majority when a target dies.
      */
     @Test
+    @org.junit.jupiter.api.Timeout(value = 30, unit = TimeUnit.MINUTES) // six node JVMs and seven moves: 15 minutes or more in the emulated KVM host
     void killingTheTargetOrCuttingTheLinkInAnyPhaseLeavesTheVmRunningOnce() throws Exception {
         GuestRun.assumeKvm();
         try (PostgresServer pg = PostgresServer.start()) {

@@ -73,7 +73,7 @@ final class GuestRun {
      * missing, the cache is older than the jars, or a module's compiled classes are newer than its
      * jar (the jar is not the code under test). With the cache a process starts in about half the
      * time, which matters most in the emulated KVM host: a node JVM's start to its API took 65-98 s
-     * there without it, 48 s with it. A cache that does not fit these jars is ignored by the JVM.
+     * there without it, 37-48 s with it. A cache that does not fit these jars is ignored by the JVM.
      */
     static final java.util.List<String> LAUNCHER_RUNTIME = launcherRuntime(GUESTS.toAbsolutePath().getParent().getParent().getParent());
 

@@ -52,15 +52,14 @@ final class StartUpTrainingCommand implements Callable<Integer> {
                 if (!serving.isAlive() || System.nanoTime() > deadline) return Main.USAGE_ERROR;
                 Thread.sleep(100);
             }
+            // What each request answers does not matter here, only that the code serving it ran.
             ApiClient api = new ApiClient(new ApiEndpoint.UnixSocket(socket), null);
             api.send("GET", "/nodes");
             api.send("POST", "/vms", "{\"name\": \"training\"}");
             api.send("PUT", "/vms/training/boot-source", "{\"kernel_image_path\": \"" + kernel.toAbsolutePath() + "\"}");
             api.send("PUT", "/vms/training/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 16}");
             boolean started = api.send("PUT", "/vms/training/actions", "{\"action_type\": \"InstanceStart\"}").status() / 100 == 2;
-            for (int i = 0; started && i < 300 && !api.send("GET", "/vms/training/console").body().contains("\"text\":\"\\S"); i++) {
-                Thread.sleep(100);
-            }
+            for (int i = 0; started && i < 300 && !printed(api.send("GET", "/vms/training/console")); i++) Thread.sleep(100);
             api.send("GET", "/vms");
             node.leave.run(); // as on SIGTERM: the VM is snapshotted and the node leaves its cluster of one
             return 0;
@@ -68,6 +67,17 @@ final class StartUpTrainingCommand implements Callable<Integer> {
             deleteTree(dir);
         }
     }
+
+    /** Whether a console read ({@code {"text": ..., "total": ...}}) holds anything the guest printed. */
+    private static boolean printed(ApiClient.Response console) {
+        try {
+            return console.status() == 200 && !JSON.readTree(console.body()).path("text").asText().isEmpty();
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            return false;
+        }
+    }
+
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 
     private static void deleteTree(Path dir) {
         try (Stream<Path> files = Files.walk(dir)) {
