@@ -2,10 +2,10 @@ package io.actorvm.images;
 
 import io.actorvm.boot.KernelFormatException;
 import io.actorvm.images.DebianPackages.Package;
+import org.apache.commons.io.file.PathUtils;
 
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -17,7 +17,6 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -275,15 +274,9 @@ public record GuestImage(Path directory, GuestManifest manifest, boolean reused)
 
     static void deleteTree(Path dir) {
         if (!Files.exists(dir)) return;
-        try (Stream<Path> all = Files.walk(dir)) {
-            all.sorted(Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            });
-        } catch (IOException | UncheckedIOException e) {
+        try {
+            PathUtils.deleteDirectory(dir);
+        } catch (IOException e) {
             // best effort: a leftover temporary directory is hidden and removed by the next build
         }
     }

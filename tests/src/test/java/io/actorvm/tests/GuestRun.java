@@ -68,6 +68,9 @@ final class GuestRun {
         return cmd;
     }
 
+    /** A jar of one of our modules, named by its artifact id (declared before {@link #LAUNCHER_RUNTIME}, which uses it as the class initializes). */
+    private static final java.util.regex.Pattern MODULE_JAR = java.util.regex.Pattern.compile("([a-z-]+)-0\\.1\\.0-SNAPSHOT\\.jar");
+
     /**
      * The launcher's jars and its start-up (AOT) cache, as JVM options, or null when they are
      * missing, the cache is older than the jars, or a module's compiled classes are newer than its
@@ -85,25 +88,24 @@ final class GuestRun {
                     || Files.getLastModifiedTime(aot).compareTo(Files.getLastModifiedTime(jar)) < 0) return null;
             String path = jar + ":" + Files.readString(classpath).strip();
             for (String entry : path.split(":")) {
-                java.util.regex.Matcher m = java.util.regex.Pattern.compile("([a-z-]+)-0\\.1\\.0-SNAPSHOT\\.jar").matcher(Path.of(entry).getFileName().toString());
-                if (!m.matches()) continue;
-                Path classes = home.resolve(m.group(1)).resolve("target/classes");
-                if (!Files.isDirectory(classes)) continue;
-                long built = Files.getLastModifiedTime(Path.of(entry)).toMillis();
-                try (var files = Files.walk(classes)) {
-                    if (files.anyMatch(f -> {
-                        try {
-                            return Files.getLastModifiedTime(f).toMillis() > built;
-                        } catch (java.io.IOException e) {
-                            return true;
-                        }
-                    })) return null;
-                }
+                java.util.regex.Matcher m = MODULE_JAR.matcher(Path.of(entry).getFileName().toString());
+                if (m.matches() && newerThan(home.resolve(m.group(1)).resolve("target/classes"), Files.getLastModifiedTime(Path.of(entry)).toMillis())) return null;
             }
             return java.util.List.of("-XX:AOTCache=" + aot, "-Xlog:aot=off", "-Xlog:cds=off", "-cp", path);
         } catch (java.io.IOException e) {
             return null;
         }
+    }
+
+    /** Whether a file under {@code dir} (when it exists) was modified after {@code millis}. */
+    private static boolean newerThan(Path dir, long millis) throws java.io.IOException {
+        if (!Files.isDirectory(dir)) return false;
+        try (var files = Files.walk(dir)) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                if (Files.getLastModifiedTime(f).toMillis() > millis) return true;
+            }
+        }
+        return false;
     }
 
     static Path guest(String name) {

@@ -107,8 +107,8 @@ final class ApiConfiguredRun {
     }
 
     static void deleteTree(Path dir) {
-        try (var paths = Files.walk(dir)) {
-            paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        try {
+            org.apache.commons.io.file.PathUtils.deleteDirectory(dir);
         } catch (IOException ignored) {
             // a temporary directory left behind is only clutter
         }

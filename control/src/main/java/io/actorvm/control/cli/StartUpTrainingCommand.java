@@ -5,13 +5,10 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 
 /**
  * {@code actorvm start-up-training --kernel GUEST} (hidden): the workload the launcher runs once
@@ -64,7 +61,7 @@ final class StartUpTrainingCommand implements Callable<Integer> {
             node.leave.run(); // as on SIGTERM: the VM is snapshotted and the node leaves its cluster of one
             return 0;
         } finally {
-            deleteTree(dir);
+            ApiConfiguredRun.deleteTree(dir);
         }
     }
 
@@ -78,12 +75,4 @@ final class StartUpTrainingCommand implements Callable<Integer> {
     }
 
     private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
-
-    private static void deleteTree(Path dir) {
-        try (Stream<Path> files = Files.walk(dir)) {
-            files.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
-        } catch (IOException e) {
-            // a temporary directory: left for the system to clean
-        }
-    }
 }
