@@ -57,6 +57,10 @@ final class NodeCommand implements Callable<Integer> {
             description = "how long a node may stay unreachable before the cluster downs it and runs its VMs elsewhere (default ${DEFAULT-VALUE})")
     String downAfter;
 
+    @Option(names = "--heartbeat-pause", defaultValue = "10s", paramLabel = "DURATION",
+            description = "how long a node's heartbeats may pause (a long GC, a host short of CPU) before other nodes call it unreachable (default ${DEFAULT-VALUE})")
+    String heartbeatPause;
+
     @Option(names = "--migration-port", defaultValue = "0", paramLabel = "P",
             description = "the port this node takes live migrations on, on --host (default: any free port)")
     int migrationPort;
@@ -85,10 +89,11 @@ final class NodeCommand implements Callable<Integer> {
             if (endpoint == null) throw new IllegalArgumentException("node needs --api-sock PATH (or --api tcp:HOST:PORT)");
             if (port < 1 || port > 65535) throw new IllegalArgumentException("--cluster-port must be 1 to 65535, not " + port);
             Files.createDirectories(dataDir);
-            if (!downAfter.matches("\\d{1,4}(ms|s|m)")) throw new IllegalArgumentException("--down-after takes a duration such as 7s or 500ms, not " + downAfter);
+            checkDuration("--down-after", downAfter);
+            checkDuration("--heartbeat-pause", heartbeatPause);
             if (migrationPort < 0 || migrationPort > 65535) throw new IllegalArgumentException("--migration-port must be 0 to 65535, not " + migrationPort);
             if (migrationAdvertise != null) HostPort.parse(migrationAdvertise, "--migration-advertise");
-            config = clusterConfig(host, port, seeds, downAfter)
+            config = clusterConfig(host, port, seeds, downAfter, heartbeatPause)
                     .withFallback(ConfigFactory.empty().withValue("actorvm.migration.port", ConfigValueFactory.fromAnyRef(migrationPort))
                             .withValue("actorvm.migration.advertise", ConfigValueFactory.fromAnyRef(migrationAdvertise == null ? "" : migrationAdvertise)))
                     .withFallback(journal().pekkoConfig());
@@ -133,13 +138,18 @@ final class NodeCommand implements Callable<Integer> {
         return j;
     }
 
+    /** A duration as HOCON reads it, checked before it is put into the configuration. */
+    private static void checkDuration(String option, String value) {
+        if (!value.matches("\\d{1,4}(ms|s|m)")) throw new IllegalArgumentException(option + " takes a duration such as 7s or 500ms, not " + value);
+    }
+
     /**
      * A cluster member at {@code host:port} joining {@code seeds} (itself when there are none).
      * Downing: Pekko's split-brain resolver, keep-majority: when the cluster splits, the side with
      * more nodes (with equal halves, the side with the lowest address) stays, the other downs
      * itself and its VMs stop, so a VM never runs on both sides.
      */
-    static Config clusterConfig(String host, int port, List<String> seeds, String downAfter) {
+    static Config clusterConfig(String host, int port, List<String> seeds, String downAfter, String heartbeatPause) {
         List<String> seedNodes = new ArrayList<>();
         for (String s : seeds.isEmpty() ? List.of(host + ":" + port) : seeds) {
             seedNodes.add("\"pekko://actorvm@" + HostPort.parse(s, "--seed") + "\"");
@@ -154,8 +164,9 @@ final class NodeCommand implements Callable<Integer> {
                 pekko.cluster.downing-provider-class = "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider"
                 pekko.cluster.split-brain-resolver.active-strategy = keep-majority
                 # A node whose JVM stalls (a long GC, a host short of CPU) is not taken for dead at once:
-                # heartbeats may pause this long before it is called unreachable (Pekko's default: 3 s).
-                pekko.cluster.failure-detector.acceptable-heartbeat-pause = 10s
+                # heartbeats may pause this long before it is called unreachable (Pekko's default: 3 s;
+                # ours, --heartbeat-pause: 10 s).
+                pekko.cluster.failure-detector.acceptable-heartbeat-pause = %s
                 # Unreachable this long (once the failure detector has called it so), a node is downed
                 # and its VMs restart elsewhere. Pekko's default, 20 s, is meant for large clusters.
                 pekko.cluster.split-brain-resolver.stable-after = %s
@@ -178,6 +189,6 @@ final class NodeCommand implements Callable<Integer> {
                 pekko.cluster.sharding.waiting-for-state-timeout = 20s
                 pekko.cluster.sharding.remember-entities = on
                 pekko.cluster.sharding.remember-entities-store = eventsourced
-                """.formatted(host.replace("\"", ""), port, String.join(", ", seedNodes), downAfter));
+                """.formatted(host.replace("\"", ""), port, String.join(", ", seedNodes), heartbeatPause, downAfter));
     }
 }
