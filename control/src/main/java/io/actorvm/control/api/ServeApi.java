@@ -61,6 +61,8 @@ public final class ServeApi extends AllDirectives {
      * its node went away and its shard has not moved yet) rather than outlast the request.
      */
     private static final java.time.Duration LIST_TIMEOUT = java.time.Duration.ofSeconds(5);
+    /** How long a node's listing waits for the entity of a VM it has not entered yet (see {@link #listing}). */
+    private static final java.time.Duration FIND_IN_LISTING = java.time.Duration.ofSeconds(8);
 
     private ServeApi(ActorSystem<?> system, VmDirectory vms, ApiEndpoint endpoint) {
         this.system = system;
@@ -183,24 +185,49 @@ public final class ServeApi extends AllDirectives {
         }
     }
 
-    /** Every VM, in the order they were created, with its state: "not started", or the running VM's own. */
+    /**
+     * Every VM, in the order they were created, with its state: "not started", or the running VM's own.
+     * On a node, every VM of the cluster with the node it lives on; a VM not entered here yet whose
+     * entity does not answer within {@link #FIND_IN_LISTING} is listed last, as "unknown" (its node is
+     * starting or went away), so that the listing answers within about that plus
+     * {@link #LIST_TIMEOUT}, inside the API's request timeout, however slow the cluster is.
+     */
     private CompletionStage<List<Map<String, Object>>> listing() {
-        if (vms.remote() == null) return listingOf(vms.list());
-        // A node: every VM of the cluster, each entered here when first seen, with the node it lives on.
-        return vms.remote().names().thenCompose(names -> CompletableFuture.allOf(names.stream()
-                        .filter(n -> vms.get(n) == null).map(n -> find(n).toCompletableFuture()).toArray(CompletableFuture[]::new)))
-                .thenCompose(v -> listingOf(vms.list()))
-                .thenCompose(list -> {
-                    List<CompletableFuture<Map<String, Object>>> placed = list.stream().map(m -> vms.remote().placeOf((String) m.get("name"))
-                            .toCompletableFuture().exceptionally(t -> new VmDirectory.Remote.Place("", "")).thenApply(place -> {
-                                Map<String, Object> withNode = new LinkedHashMap<>(m);
+        VmDirectory.Remote remote = vms.remote();
+        if (remote == null) return listingOf(vms.list());
+        return remote.names().thenCompose(names -> {
+            List<String> unanswered = java.util.Collections.synchronizedList(new ArrayList<>());
+            CompletableFuture<?>[] finds = names.stream().filter(n -> vms.get(n) == null).map(n -> find(n).toCompletableFuture()
+                            .thenApply(entry -> true) // null too: the name is no VM's now, and is not listed
+                            .completeOnTimeout(false, FIND_IN_LISTING.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)
+                            .exceptionally(t -> false)
+                            .thenAccept(answered -> {
+                                if (!answered) unanswered.add(n);
+                            }))
+                    .toArray(CompletableFuture[]::new);
+            return CompletableFuture.allOf(finds).thenCompose(v -> {
+                List<VmDirectory.Entry> entries = vms.list();
+                // States and places are asked side by side: each has its own timeout.
+                Map<String, CompletableFuture<VmDirectory.Remote.Place>> places = new LinkedHashMap<>();
+                for (VmDirectory.Entry e : entries) {
+                    places.put(e.name(), remote.placeOf(e.name()).toCompletableFuture().exceptionally(t -> new VmDirectory.Remote.Place("", "")));
+                }
+                return listingOf(entries).thenCompose(states -> CompletableFuture.allOf(places.values().toArray(CompletableFuture[]::new))
+                        .thenApply(done -> {
+                            List<Map<String, Object>> out = new ArrayList<>();
+                            for (Map<String, Object> state : states) {
+                                VmDirectory.Remote.Place place = places.get((String) state.get("name")).join();
+                                Map<String, Object> withNode = new LinkedHashMap<>(state);
                                 withNode.put("node", place.node());
                                 if (!place.migration().isEmpty()) withNode.put("migration", place.migration());
-                                return withNode;
-                            })).toList();
-                    return CompletableFuture.allOf(placed.toArray(CompletableFuture[]::new))
-                            .thenApply(v -> placed.stream().map(CompletableFuture::join).toList());
-                });
+                                out.add(withNode);
+                            }
+                            unanswered.stream().filter(n -> vms.get(n) == null).sorted()
+                                    .forEach(n -> out.add(Map.of("name", n, "state", "unknown", "node", "")));
+                            return out;
+                        }));
+            });
+        });
     }
 
     private CompletionStage<List<Map<String, Object>>> listingOf(List<VmDirectory.Entry> entries) {

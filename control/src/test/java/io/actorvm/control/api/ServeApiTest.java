@@ -114,6 +114,64 @@ class ServeApiTest {
         assertEquals(201, request(socket, "POST", "/vms", "{\"name\": \"vm-4\"}").status(), "a deleted name is free again");
     }
 
+    /**
+     * A node's listing with one VM whose entity never answers (its node is starting, or gone and its
+     * shard not moved yet): the listing still answers, well inside the request timeout, with that VM
+     * as "unknown" after the VMs that answered; a name that is no VM's any more is not listed.
+     */
+    @Test
+    void aClusterListingAnswersInTimeWhenAVmDoesNot() throws Exception {
+        Path socket = dir.resolve("node.sock");
+        ConsoleTail fastConsole = new ConsoleTail();
+        VmDirectory.Remote cluster = new VmDirectory.Remote() {
+            @Override
+            public java.util.concurrent.CompletionStage<List<String>> names() {
+                return CompletableFuture.completedFuture(List.of("fast", "gone", "slow"));
+            }
+
+            @Override
+            public java.util.concurrent.CompletionStage<VmDirectory.Entry> find(String name) {
+                return switch (name) {
+                    case "fast" -> CompletableFuture.completedFuture(new VmDirectory.Entry(name, MicroVm.running(echoing(name, fastConsole),
+                            new io.actorvm.vmm.actors.VmConfig(name, Path.of("/k"), "", 16L << 20, 1)), fastConsole));
+                    case "gone" -> CompletableFuture.completedFuture(null);
+                    default -> new CompletableFuture<>(); // never answers
+                };
+            }
+
+            @Override
+            public java.util.concurrent.CompletionStage<Place> placeOf(String name) {
+                return CompletableFuture.completedFuture(new Place("127.0.0.1:2551", ""));
+            }
+
+            @Override
+            public java.util.concurrent.CompletionStage<Void> migrate(String name, String to, long downtimeMillis, int maxRounds) {
+                return CompletableFuture.failedFuture(new IllegalArgumentException("not in this test"));
+            }
+
+            @Override
+            public List<Map<String, String>> nodes() {
+                return List.of(Map.of("node", "127.0.0.1:2551", "status", "up"));
+            }
+        };
+        VmDirectory vms = new VmDirectory((name, console) -> MicroVm.unconfigured(name, dir, (behavior, config, checkKernel) -> {
+            throw new IllegalStateException("not in this test");
+        }), cluster);
+        ServeApi.bind(kit.system(), vms, new ApiEndpoint.UnixSocket(socket));
+        long t0 = System.nanoTime();
+        ControlApiTest.Reply reply = request(socket, "GET", "/vms", "");
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        assertEquals(200, reply.status(), reply.body());
+        assertTrue(seconds < 15, "the listing took " + seconds + " s");
+        JsonNode list = reply.json();
+        assertEquals(2, list.size(), list.toString());
+        assertEquals("fast", list.get(0).get("name").asText());
+        assertEquals("running", list.get(0).get("state").asText());
+        assertEquals("127.0.0.1:2551", list.get(0).get("node").asText());
+        assertEquals("slow", list.get(1).get("name").asText());
+        assertEquals("unknown", list.get(1).get("state").asText());
+    }
+
     @Test
     void theConsoleTailKeepsTheNewestBytesAndTheirOffsets() {
         ConsoleTail tail = new ConsoleTail();
