@@ -151,6 +151,21 @@ public final class SnapshotManifests {
         return Files.exists(pathOf(id));
     }
 
+    /**
+     * Deletes snapshot {@code id}'s manifest, durably (the directory is fsynced); false when there
+     * was none. What the snapshot's memory is kept in is the caller's to delete, after this.
+     */
+    public boolean delete(String id) {
+        Path f = pathOf(id);
+        try {
+            boolean deleted = Files.deleteIfExists(f);
+            if (deleted) AtomicFiles.fsyncDirectory(dir);
+            return deleted;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot delete the manifest " + f + ": " + e.getMessage(), e);
+        }
+    }
+
     /** The ids of every manifest, sorted; temporary files and other names are ignored. */
     public List<String> list() {
         List<String> ids = new ArrayList<>();

@@ -399,6 +399,7 @@ class ClusterNodeTest {
                 List<Node> all = new ArrayList<>(List.of(a));
                 all.addAll(others);
                 Set<String> visited = new HashSet<>(Set.of(listed(a, "fo-0").get("node").asText()));
+                List<String> moveSnapshots = new ArrayList<>(); // the snapshot each move's target kept, by the journal
                 for (int move = 0; move < 2; move++) {
                     String from = listed(a, "fo-0").get("node").asText();
                     Node target = all.stream().filter(n -> !visited.contains(n.address())).findFirst().orElseThrow();
@@ -418,7 +419,16 @@ class ClusterNodeTest {
                     // Live: the source committed the move with its epoch after pre-copy, and the guest
                     // paused only for the last round and the switch-over (paused → restored there).
                     printDowntime("fo-0", events, move + 1, from, target.address());
+                    int epoch = move + 1;
+                    moveSnapshots.add(events.stream().filter(e -> e.hasPlaced() && e.getPlaced().getReason().equals("leaving")
+                            && e.getPlaced().getEpoch() == epoch).findFirst().orElseThrow().getPlaced().getSnapshotId());
                 }
+                // The first move's snapshot (a whole copy of the guest's RAM, migrations/ID.mem) is
+                // superseded by the second's: the node that committed the second deletes it.
+                Path migrations = shared.resolve("migrations");
+                awaitOutput(a.out(), () -> !Files.exists(migrations.resolve(moveSnapshots.get(0) + ".mem"))
+                        && !Files.exists(shared.resolve("snapshots").resolve(moveSnapshots.get(0) + ".manifest")));
+                assertTrue(Files.exists(migrations.resolve(moveSnapshots.get(1) + ".mem")), "the second move's snapshot stays: " + moveSnapshots);
                 checkPeersKeepTalkingWhileOneMoves(a, all);
 
                 FirecrackerApiGuestTest.Answer nowhere = curl(a.socket(), "PUT", "/vms/fo-0/migrate", "{\"to\": \"127.0.0.1:1\"}");

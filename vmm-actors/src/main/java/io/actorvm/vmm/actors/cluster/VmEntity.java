@@ -9,7 +9,9 @@ import io.actorvm.vmm.actors.VmConfig;
 import io.actorvm.vmm.actors.console.ConsoleOutput;
 import io.actorvm.vmm.actors.journal.VmEvents;
 import io.actorvm.vmm.actors.journal.VmJournal;
+import io.actorvm.vmm.actors.migration.IncomingMigration;
 import io.actorvm.vmm.actors.migration.PreCopy;
+import io.actorvm.vmm.actors.snapshot.SnapshotStore;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -443,7 +445,24 @@ public final class VmEntity extends EventSourcedBehavior<VmEntity.Command, VmEve
             placement.placeOn(name, e.to()).whenComplete((d, failure) -> {
                 if (failure != null) ctx.getLog().error("VM {}: its shard could not be moved to {}: {}", name, e.to(), failure.getMessage());
             });
+            deleteEarlierMoves(out.snapshotId());
         });
+    }
+
+    /**
+     * The snapshots that earlier moves brought the VM here are superseded by the one just committed
+     * (a full copy of its memory each: left alone, every move would leave the guest's RAM on disk).
+     * Deleted off the actor's thread, after the commit, outside the guest's downtime.
+     */
+    private void deleteEarlierMoves(String committed) {
+        if (dataDir == null) return;
+        Path dir = dataDir;
+        String vm = name;
+        java.util.concurrent.CompletableFuture.runAsync(() -> {
+            List<String> deleted = IncomingMigration.deleteEarlierMoves(SnapshotStore.open(dir), vm, committed);
+            // Not the context's logger: that one is for the actor's thread only.
+            if (!deleted.isEmpty()) org.slf4j.LoggerFactory.getLogger(VmEntity.class).info("VM {}: deleted the snapshots of its earlier moves, superseded by {}: {}", vm, committed, deleted);
+        }, ctx.getSystem().dispatchers().lookup(org.apache.pekko.actor.typed.DispatcherSelector.blocking()));
     }
 
     private Effect<VmEvent, State> migrationOver(String outcome) {

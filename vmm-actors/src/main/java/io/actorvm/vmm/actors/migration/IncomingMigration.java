@@ -2,6 +2,7 @@ package io.actorvm.vmm.actors.migration;
 
 import io.actorvm.persistence.PageBatch;
 import io.actorvm.persistence.Sha256;
+import io.actorvm.persistence.SnapshotManifests;
 import io.actorvm.persistence.proto.BlobRef;
 import io.actorvm.persistence.proto.MemoryLayout;
 import io.actorvm.persistence.proto.MigrationBlob;
@@ -23,8 +24,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The target side of one live migration: the frames of one connection, checked, into a memory
@@ -41,6 +46,8 @@ public final class IncomingMigration {
     private static final int PAGE = PreCopy.PAGE;
     /** The suffix of a memory file still being received. */
     static final String INCOMING = ".incoming";
+    /** The suffix of a received memory file, named by its snapshot's id. */
+    static final String MEMORY = ".mem";
 
     private final SnapshotStore store;
     private final Path dir;
@@ -184,7 +191,7 @@ public final class IncomingMigration {
         if (sent.getVcpusCount() == 0) throw new MigrationException("the state has no vCPU");
         for (BlobRef r : refs) if (!blobs.containsKey(r.getSha256())) throw new MigrationException("the state lacks " + r.getName());
         String id = VmSnapshots.newId();
-        Path memory = dir.resolve(id + ".mem");
+        Path memory = dir.resolve(id + MEMORY);
         SnapshotManifest manifest = sent.toBuilder().setSnapshotId(id).clearParentId().setKind(SnapshotKind.FULL).clearPages()
                 .setCreatedMillis(System.currentTimeMillis()).setMemoryFile(memory.toAbsolutePath().toString()).build();
         // The state is whole and checked: the machine built at the hello takes it in while the files are forced below.
@@ -249,6 +256,58 @@ public final class IncomingMigration {
             }
         } catch (IOException e) {
             // the directory went away or cannot be listed: nothing to sweep now
+        }
+        return deleted;
+    }
+
+    /**
+     * Deletes what earlier moves of VM {@code vmName} left in {@code store}: each snapshot a move
+     * brought (its memory a file of the migrations directory) except {@code keep} and any snapshot
+     * another one is taken on top of (an incremental snapshot's parent). A move's snapshot is how
+     * the VM crossed; once a later move has committed, the VM and any failover go on from that
+     * one. Snapshots that users take are never touched. Each manifest goes before its memory file,
+     * so no reader finds a snapshot without its memory. When a manifest cannot be read (it might
+     * chain on one of them) nothing is deleted. Returns the ids deleted.
+     */
+    public static List<String> deleteEarlierMoves(SnapshotStore store, String vmName, String keep) {
+        Path dir = store.dataDir().resolve("migrations").toAbsolutePath().normalize();
+        SnapshotManifests manifests = store.manifests();
+        List<String> moves = new ArrayList<>();
+        try (var files = Files.newDirectoryStream(dir, "*" + MEMORY)) {
+            for (Path f : files) {
+                String name = f.getFileName().toString();
+                String id = name.substring(0, name.length() - MEMORY.length());
+                if (id.equals(keep) || !SnapshotManifests.isValidId(id) || !manifests.exists(id)) continue;
+                SnapshotManifest m = manifests.read(id);
+                if (m.getVmName().equals(vmName) && Path.of(m.getMemoryFile()).normalize().equals(f.toAbsolutePath().normalize())) moves.add(id);
+            }
+        } catch (java.nio.file.NoSuchFileException e) {
+            return List.of(); // no move came here
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("VM {}: the snapshots of its earlier moves are kept: {}", vmName, e.getMessage());
+            return List.of();
+        }
+        if (moves.isEmpty()) return List.of();
+        Set<String> parents = new HashSet<>();
+        try {
+            for (String id : manifests.list()) {
+                String parent = manifests.read(id).getParentId();
+                if (!parent.isEmpty()) parents.add(parent);
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("VM {}: the snapshots of its earlier moves are kept, as a manifest could not be read: {}", vmName, e.getMessage());
+            return List.of();
+        }
+        List<String> deleted = new ArrayList<>();
+        for (String id : moves) {
+            if (parents.contains(id)) continue;
+            try {
+                manifests.delete(id);
+                Files.deleteIfExists(dir.resolve(id + MEMORY));
+                deleted.add(id);
+            } catch (IOException | UncheckedIOException e) {
+                LOG.warn("VM {}: the snapshot {} of an earlier move could not be deleted: {}", vmName, id, e.getMessage());
+            }
         }
         return deleted;
     }
