@@ -134,7 +134,7 @@ public final class VmCluster {
 
         @Override
         public CompletionStage<java.net.InetSocketAddress> migrationEndpoint(String node) {
-            return hostOn(node, MIGRATION_ASK).thenCompose(host -> AskPattern.<VmHost.Command, StatusReply<String>>ask(host,
+            return hostOn(node, MIGRATION_ASK, HOST_LISTED_PATIENCE).thenCompose(host -> AskPattern.<VmHost.Command, StatusReply<String>>ask(host,
                     VmHost.GetMigrationEndpoint::new, MIGRATION_ASK, system.scheduler())).thenApply(reply -> {
                 if (reply.isError()) throw new IllegalStateException(reply.getError().getMessage());
                 HostPort at = HostPort.parse(reply.getValue(), "node " + node + "'s migration endpoint");
@@ -144,7 +144,7 @@ public final class VmCluster {
 
         @Override
         public void committed(String node, String vm, byte[] definition, String snapshotId, long epoch) {
-            hostOn(node, MIGRATION_ASK).whenComplete((host, failure) -> {
+            hostOn(node, MIGRATION_ASK, HOST_LISTED_PATIENCE).whenComplete((host, failure) -> {
                 if (host != null) host.tell(new VmHost.Committed(vm, definition, snapshotId, epoch));
                 else system.log().warn("VM {}: node {} was not told of move {} ({}); its entity restores it when it starts there",
                         vm, node, epoch, failure.getMessage());
@@ -242,17 +242,38 @@ public final class VmCluster {
         }).thenCompose(next -> next);
     }
 
-    /** The {@link VmHost} of node {@code node}, from the receptionist. */
+    /** The {@link VmHost} of node {@code node}, from the receptionist, or a failure when it is not listed. */
     private CompletionStage<ActorRef<VmHost.Command>> hostOn(String node, Duration timeout) {
+        return hostOn(node, timeout, Duration.ZERO);
+    }
+
+    /**
+     * As {@link #hostOn(String, Duration)}, but while {@code node} is up and its host is not listed
+     * yet, the receptionist is asked again every {@link #LOOK_AGAIN} until {@code patience} has
+     * passed: a node registers its host as it starts, and the receptionist's registry reaches the
+     * other nodes by gossip, a few seconds after the node is seen up (more on a loaded host). A
+     * move asked for as soon as its target is listed up then waits for it instead of failing.
+     */
+    private CompletionStage<ActorRef<VmHost.Command>> hostOn(String node, Duration timeout, Duration patience) {
+        long deadline = System.nanoTime() + patience.toNanos();
         return AskPattern.<Receptionist.Command, Receptionist.Listing>ask(system.receptionist(), r -> Receptionist.find(VmHost.KEY, r),
-                timeout, system.scheduler()).thenApply(listing -> {
+                timeout, system.scheduler()).thenCompose(listing -> {
             for (ActorRef<VmHost.Command> host : listing.getServiceInstances(VmHost.KEY)) {
                 var address = host.path().address();
-                if ((address.hasLocalScope() ? nodeName(system) : hostPort(address)).equals(node)) return host;
+                if ((address.hasLocalScope() ? nodeName(system) : hostPort(address)).equals(node)) return CompletableFuture.completedFuture(host);
             }
-            throw new IllegalStateException("node " + node + " has no VM host registered yet");
+            long left = deadline - System.nanoTime();
+            if (left <= LOOK_AGAIN.toNanos() || up(node) == null) {
+                return CompletableFuture.failedFuture(new IllegalStateException("node " + node + " has no VM host registered yet"));
+            }
+            return CompletableFuture.supplyAsync(() -> null, CompletableFuture.delayedExecutor(LOOK_AGAIN.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS))
+                    .thenCompose(v -> hostOn(node, timeout, Duration.ofNanos(left - LOOK_AGAIN.toNanos())));
         });
     }
+
+    private static final Duration LOOK_AGAIN = Duration.ofMillis(500);
+    /** How long a move waits for the host of a target that is up to be listed (see {@link #hostOn(String, Duration, Duration)}). */
+    private static final Duration HOST_LISTED_PATIENCE = Duration.ofSeconds(30);
 
     /** This node as {@code host:port} of its cluster address. */
     public static String nodeName(ActorSystem<?> system) {
