@@ -135,7 +135,7 @@ public final class ServeApi extends AllDirectives {
                         ? complete(ApiFaults.fault(StatusCodes.NOT_FOUND, "this VMM is not a cluster node (actorvm node)"))
                         : json(vms.remote().nodes()))),
                 path("vms", () -> concat(
-                        get(() -> onSuccess(listing(), this::json)),
+                        get(() -> parameterOptional("name", only -> onSuccess(listing(only.orElse(null)), this::json))),
                         post(() -> entity(Unmarshaller.entityToString(), this::create)))),
                 pathPrefix(PathMatchers.segment("vms").slash(PathMatchers.segment()), name -> {
                     VmDirectory.Entry e = vms.get(name);
@@ -190,14 +190,17 @@ public final class ServeApi extends AllDirectives {
      * On a node, every VM of the cluster with the node it lives on; a VM not entered here yet whose
      * entity does not answer within {@link #FIND_IN_LISTING} is listed last, as "unknown" (its node is
      * starting or went away), so that the listing answers within about that plus
-     * {@link #LIST_TIMEOUT}, inside the API's request timeout, however slow the cluster is.
+     * {@link #LIST_TIMEOUT}, inside the API's request timeout, however slow the cluster is. With
+     * {@code only} (not null), VM {@code only} alone, asking no other VM: what a client polls while
+     * it waits on one VM ({@code vm migrate}).
      */
-    private CompletionStage<List<Map<String, Object>>> listing() {
+    private CompletionStage<List<Map<String, Object>>> listing(String only) {
+        java.util.function.Predicate<String> wanted = only == null ? n -> true : only::equals;
         VmDirectory.Remote remote = vms.remote();
-        if (remote == null) return listingOf(vms.list());
+        if (remote == null) return listingOf(vms.list().stream().filter(e -> wanted.test(e.name())).toList());
         return remote.names().thenCompose(names -> {
             List<String> unanswered = java.util.Collections.synchronizedList(new ArrayList<>());
-            CompletableFuture<?>[] finds = names.stream().filter(n -> vms.get(n) == null).map(n -> find(n).toCompletableFuture()
+            CompletableFuture<?>[] finds = names.stream().filter(n -> wanted.test(n) && vms.get(n) == null).map(n -> find(n).toCompletableFuture()
                             .thenApply(entry -> true) // null too: the name is no VM's now, and is not listed
                             .completeOnTimeout(false, FIND_IN_LISTING.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)
                             .exceptionally(t -> false)
@@ -206,7 +209,7 @@ public final class ServeApi extends AllDirectives {
                             }))
                     .toArray(CompletableFuture[]::new);
             return CompletableFuture.allOf(finds).thenCompose(v -> {
-                List<VmDirectory.Entry> entries = vms.list();
+                List<VmDirectory.Entry> entries = vms.list().stream().filter(e -> wanted.test(e.name())).toList();
                 // States and places are asked side by side: each has its own timeout.
                 Map<String, CompletableFuture<VmDirectory.Remote.Place>> places = new LinkedHashMap<>();
                 for (VmDirectory.Entry e : entries) {

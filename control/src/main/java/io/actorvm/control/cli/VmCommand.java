@@ -193,7 +193,8 @@ final class VmCommand implements Runnable {
             send("PUT", path(name) + "/migrate", JSON.createObjectNode().put("to", to).put("downtime_ms", downtime).put("max_rounds", maxRounds));
             String shown = "";
             while (System.nanoTime() < deadline) {
-                for (JsonNode vm : send("GET", "/vms", null)) {
+                // This VM alone (a node before 2026-12-05 ignores the filter and lists them all).
+                for (JsonNode vm : send("GET", "/vms?name=" + name, null)) {
                     if (!vm.path("name").asText().equals(name)) continue;
                     if (vm.path("node").asText().equals(to) && vm.path("state").asText().equals("running")) {
                         System.out.printf("%s runs on %s (%.1f s)%n", name, to, (System.nanoTime() - t0) / 1e9);
@@ -207,7 +208,7 @@ final class VmCommand implements Runnable {
                     }
                     if (progress.startsWith("failed")) throw new Refused(name + " stays on its node: the migration " + progress);
                 }
-                Thread.sleep(100);
+                Thread.sleep(250);
             }
             throw new Refused(name + " was not running on " + to + " after " + wait + " s");
         }

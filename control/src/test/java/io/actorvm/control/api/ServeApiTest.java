@@ -98,6 +98,11 @@ class ServeApiTest {
             assertEquals(i % 2 == 0 ? "running" : "not started", list.get(i).get("state").asText(), list.toString());
         }
 
+        JsonNode six = request(socket, "GET", "/vms?name=vm-6", "").json();
+        assertEquals(1, six.size(), six.toString());
+        assertEquals("running", six.get(0).get("state").asText());
+        assertEquals(0, request(socket, "GET", "/vms?name=nobody", "").json().size());
+
         assertEquals(204, request(socket, "PUT", "/vms/vm-4/console/input", "{\"data\": \"hello four\"}").status());
         assertEquals(204, request(socket, "PUT", "/vms/vm-6/console/input", "{\"data\": \"hello six\"}").status());
         assertEquals(400, request(socket, "PUT", "/vms/vm-5/console/input", "{\"data\": \"not started\"}").status());
@@ -170,6 +175,9 @@ class ServeApiTest {
         assertEquals("127.0.0.1:2551", list.get(0).get("node").asText());
         assertEquals("slow", list.get(1).get("name").asText());
         assertEquals("unknown", list.get(1).get("state").asText());
+        JsonNode fast = request(socket, "GET", "/vms?name=fast", "").json();
+        assertEquals(1, fast.size(), "the one VM asked for, without waiting on the one that does not answer: " + fast);
+        assertEquals("127.0.0.1:2551", fast.get(0).get("node").asText());
     }
 
     @Test
