@@ -161,6 +161,10 @@ final class NodeCommand implements Callable<Integer> {
                 pekko.remote.artery.canonical.hostname = "%s"
                 pekko.remote.artery.canonical.port = %d
                 pekko.cluster.seed-nodes = [%s]
+                # Extensions (serialization first: every serializer with its registrations) are made as
+                # a node starts; on a host short of CPU that outlasted Pekko's 20 s, and a node that
+                # could not serialize its handshake never joined.
+                pekko.actor.creation-timeout = 60s
                 pekko.cluster.downing-provider-class = "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider"
                 pekko.cluster.split-brain-resolver.active-strategy = keep-majority
                 # A node whose JVM stalls (a long GC, a host short of CPU) is not taken for dead at once:
