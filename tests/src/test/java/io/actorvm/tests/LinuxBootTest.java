@@ -76,8 +76,9 @@ class LinuxBootTest {
             try {
                 t = console.awaitEnd(BOOT);
             } catch (AssertionError e) {
+                String progress = progress();
                 vm.tell(new Vm.Stop("test timed out", kit.system().ignoreRef()));
-                throw e;
+                throw new AssertionError(e.getMessage() + "\n" + progress, e);
             }
             assertFalse(t.error(), t.reason() + "\n" + console.text());
             return t;
@@ -87,14 +88,42 @@ class LinuxBootTest {
             try {
                 await().atMost(BOOT).pollInterval(Duration.ofMillis(250)).until(() -> console.text().contains(text));
             } catch (org.awaitility.core.ConditionTimeoutException e) {
-                throw new AssertionError("no '" + text + "' on the console after " + BOOT + ":\n" + console.text(), e);
+                throw new AssertionError("no '" + text + "' on the console after " + BOOT + ":\n" + console.text()
+                        + "\n" + progress(), e);
             }
         }
 
-        DeviceActor.Metrics device(String name) {
+        /**
+         * What the VM did in 10 s, from its counters taken twice (exits, accesses, read timeouts,
+         * every device's counters and backlog): whether a guest that went silent still runs, and
+         * where. The failure of a wait then says more than the console's last line.
+         */
+        String progress() {
+            try {
+                Vm.Stats before = stats();
+                Thread.sleep(10_000);
+                Vm.Stats after = stats();
+                StringBuilder out = new StringBuilder("the VM's counters, and their change in the 10 s after the wait:\n");
+                after.io().forEach((k, v) -> out.append("  ").append(k).append(' ').append(v)
+                        .append(" (+").append(v - before.io().getOrDefault(k, 0L)).append(")\n"));
+                for (DeviceActor.Metrics d : after.devices()) {
+                    out.append("  ").append(d.device()).append(": ").append(d.counters()).append(", backlog ")
+                            .append(d.backlogDepth()).append(", failures ").append(d.failures()).append('\n');
+                }
+                return out.toString();
+            } catch (AssertionError | InterruptedException e) {
+                return "the VM's counters: not had (" + e + ")";
+            }
+        }
+
+        private Vm.Stats stats() {
             TestProbe<Vm.Stats> stats = kit.createTestProbe();
             vm.tell(new Vm.GetStats(stats.getRef()));
-            return stats.expectMessageClass(Vm.Stats.class, Duration.ofSeconds(30)).devices().stream()
+            return stats.expectMessageClass(Vm.Stats.class, Duration.ofSeconds(30));
+        }
+
+        DeviceActor.Metrics device(String name) {
+            return stats().devices().stream()
                     .filter(d -> d.device().equals(name)).findFirst()
                     .orElseThrow(() -> new AssertionError("no device " + name));
         }
