@@ -3,7 +3,8 @@
  * virtio-net (common/virtio-net.h).
  *
  * Command line: role=a|b (default a), frames=N (default 20, clamped to
- * 1..65536), report=R (default 0). With R > 0, a prints "net-peer a at S"
+ * 1..65536), report=R (default 0), wait=MS (default 10000, clamped to
+ * 100..600000). With R > 0, a prints "net-peer a at S"
  * each time S (a multiple of R) has been echoed. Test frames: EtherType 0x88B5 (IEEE local experimental),
  * 64-byte payload = 4-byte big-endian sequence number S, then payload byte
  * i (4 <= i < 64) = (S + i) & 0xFF. A frame is 78 bytes.
@@ -19,7 +20,8 @@
  * role a: "net-peer a ready mac=M"; sends S = 0 to ff:ff:ff:ff:ff:ff every
  * 50 ms until an echo of it arrives (at most 120 s), learns b's MAC from
  * its source, then sends S = 1..N-1 to b one at a time, each resent every
- * 500 ms until its echo arrives (at most 10 s per frame). An echo is a
+ * 500 ms until its echo arrives (at most wait=MS per frame: a peer that
+ * moves live is away for its move's downtime, seconds on an emulated host). An echo is a
  * 0x88B5 frame with destination = a's MAC, carrying the current S (and,
  * after S = 0, coming from b); everything else is ignored. Its payload must
  * match byte for byte (and be >= 64 bytes), else "net-peer a bad frame
@@ -42,7 +44,7 @@
 #define PROBE_EVERY_MS          50      /* S = 0 to broadcast */
 #define FIRST_ECHO_MS           120000  /* b may boot slowly */
 #define RESEND_MS               500
-#define ECHO_WAIT_MS            10000   /* per frame after the first */
+#define ECHO_WAIT_MS            10000   /* per frame after the first, unless wait= */
 #define B_IDLE_MS               120000
 
 static struct vnet net;
@@ -107,7 +109,7 @@ static int check_echo(const uint8_t *f, uint32_t len, uint32_t seq,
 	return 1;
 }
 
-static int role_a(uint32_t frames, uint32_t report)
+static int role_a(uint32_t frames, uint32_t report, uint64_t echo_wait_ms)
 {
 	uint8_t peer[ETH_ALEN];
 	int have_peer = 0;
@@ -152,7 +154,7 @@ static int role_a(uint32_t frames, uint32_t report)
 			continue;
 		}
 
-		if (over(t_start, seq == 0 ? FIRST_ECHO_MS : ECHO_WAIT_MS)) {
+		if (over(t_start, seq == 0 ? FIRST_ECHO_MS : echo_wait_ms)) {
 			serial_puts("net-peer a timeout\n");
 			return 6;
 		}
@@ -232,5 +234,10 @@ int guest_main(const struct hvm_start_info *si)
 	uint64_t report = cmdline_u64("report", 0);
 	if (report > MAX_FRAMES)
 		report = MAX_FRAMES;
-	return r == 'b' ? role_b((uint32_t)frames) : role_a((uint32_t)frames, (uint32_t)report);
+	uint64_t wait = cmdline_u64("wait", ECHO_WAIT_MS);
+	if (wait < 100)
+		wait = 100;
+	if (wait > 600000)
+		wait = 600000;
+	return r == 'b' ? role_b((uint32_t)frames) : role_a((uint32_t)frames, (uint32_t)report, wait);
 }
