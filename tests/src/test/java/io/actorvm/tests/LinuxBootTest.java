@@ -111,7 +111,10 @@ class LinuxBootTest {
                             .append(d.backlogDepth()).append(", failures ").append(d.failures()).append('\n');
                 }
                 return out.toString();
-            } catch (AssertionError | InterruptedException e) {
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt(); // the test is being stopped: let it see that
+                return "the VM's counters: not had (interrupted)";
+            } catch (AssertionError e) {
                 return "the VM's counters: not had (" + e + ")";
             }
         }
