@@ -10,6 +10,7 @@ import io.actorvm.control.api.ServeApi;
 import io.actorvm.vmm.actors.cluster.HostPort;
 import io.actorvm.vmm.actors.cluster.VmCluster;
 import io.actorvm.vmm.actors.journal.Journal;
+import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import picocli.CommandLine.Command;
@@ -61,6 +62,10 @@ final class NodeCommand implements Callable<Integer> {
             description = "how long a node's heartbeats may pause (a long GC, a host short of CPU) before other nodes call it unreachable (default ${DEFAULT-VALUE})")
     String heartbeatPause;
 
+    @Option(names = "--join-timeout", defaultValue = "off", paramLabel = "DURATION",
+            description = "give up and exit (status 3) when the seeds have not let this node join within DURATION, for a supervisor to start it again (default ${DEFAULT-VALUE}: keep trying)")
+    String joinTimeout;
+
     @Option(names = "--migration-port", defaultValue = "0", paramLabel = "P",
             description = "the port this node takes live migrations on, on --host (default: any free port)")
     int migrationPort;
@@ -91,9 +96,11 @@ final class NodeCommand implements Callable<Integer> {
             Files.createDirectories(dataDir);
             checkDuration("--down-after", downAfter);
             checkDuration("--heartbeat-pause", heartbeatPause);
+            if (!joinTimeout.equals("off")) checkDuration("--join-timeout", joinTimeout);
             if (migrationPort < 0 || migrationPort > 65535) throw new IllegalArgumentException("--migration-port must be 0 to 65535, not " + migrationPort);
             if (migrationAdvertise != null) HostPort.parse(migrationAdvertise, "--migration-advertise");
             config = clusterConfig(host, port, seeds, downAfter, heartbeatPause)
+                    .withFallback(ConfigFactory.parseString("pekko.cluster.shutdown-after-unsuccessful-join-seed-nodes = " + joinTimeout))
                     .withFallback(ConfigFactory.empty().withValue("actorvm.migration.port", ConfigValueFactory.fromAnyRef(migrationPort))
                             .withValue("actorvm.migration.advertise", ConfigValueFactory.fromAnyRef(migrationAdvertise == null ? "" : migrationAdvertise)))
                     .withFallback(journal().pekkoConfig());
@@ -126,8 +133,18 @@ final class NodeCommand implements Callable<Integer> {
         this.leave = leave;
         Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(leave));
         system.getWhenTerminated().toCompletableFuture().join();
+        // Pekko ends a node the seeds did not let join within --join-timeout (a seed that
+        // quarantined this incarnation never will): a new process is a new incarnation.
+        if (CoordinatedShutdown.get(system).getShutdownReason().filter(CoordinatedShutdown.clusterJoinUnsuccessfulReason()::equals).isPresent()) {
+            System.err.println("actorvm: node " + VmCluster.nodeName(system) + " could not join the cluster through "
+                    + String.join(", ", seeds) + " within " + joinTimeout + "; start it again");
+            return JOIN_FAILED;
+        }
         return 0;
     }
+
+    /** The exit status of a node that gave up joining ({@code --join-timeout}). */
+    static final int JOIN_FAILED = 3;
 
     private Journal journal() throws IOException {
         if (journal == null) return Journal.openData(dataDir);
