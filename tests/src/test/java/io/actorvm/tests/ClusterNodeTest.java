@@ -43,7 +43,7 @@ class ClusterNodeTest {
     /**
      * A node process: its API socket and output files. A node given a seed runs with
      * {@code --join-timeout}; one that gave up joining (status 3) is started again by
-     * {@link #startedAgainIfItGaveUp}, as a supervisor would: same command, same port, a new
+     * {@link #startAgainIfItGaveUp}, as a supervisor would: same command, same port, a new
      * incarnation, its output appended to the same files.
      */
     static final class Node {
@@ -72,19 +72,17 @@ class ClusterNodeTest {
         }
 
         /** If this node gave up joining the cluster (it ended with status 3), starts it again and says so. */
-        boolean startedAgainIfItGaveUp() throws java.io.IOException {
+        void startAgainIfItGaveUp() throws java.io.IOException {
             Process p = process;
-            if (p.isAlive() || p.exitValue() != 3) return false;
+            if (p.isAlive() || p.exitValue() != 3) return;
             System.out.println("cluster-node: node " + name + " (" + address() + ") gave up joining within its --join-timeout: started again");
             process = start(true);
-            return true;
         }
 
         String name() { return name; }
         Process process() { return process; }
         Path socket() { return socket; }
         Path out() { return out; }
-        int port() { return port; }
 
         String address() {
             return "127.0.0.1:" + port;
@@ -191,7 +189,7 @@ class ClusterNodeTest {
     private static void awaitMembersUp(Node n, int count, List<Node> cluster) throws Exception {
         try {
             org.awaitility.Awaitility.await().pollInterval(java.time.Duration.ofSeconds(1)).atMost(MEMBERS_UP).until(() -> {
-                for (Node other : cluster) other.startedAgainIfItGaveUp();
+                for (Node other : cluster) other.startAgainIfItGaveUp();
                 int up = 0;
                 for (JsonNode m : json(curl(n.socket(), "GET", "/nodes", null))) if (m.get("status").asText().equals("up")) up++;
                 return up == count;
@@ -949,7 +947,7 @@ class ClusterNodeTest {
                     // Up as node a sees it (it joins once the cluster has downed the target killed before).
                     try {
                         org.awaitility.Awaitility.await().pollInterval(java.time.Duration.ofSeconds(1)).atMost(MEMBERS_UP).until(() -> {
-                            joining.startedAgainIfItGaveUp();
+                            joining.startAgainIfItGaveUp();
                             for (JsonNode m : json(curl(a.socket(), "GET", "/nodes", null))) {
                                 if (m.get("node").asText().equals(joining.address()) && m.get("status").asText().equals("up")) return true;
                             }
